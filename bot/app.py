@@ -1,0 +1,106 @@
+"""The app factory: defaults, then APPEALBOT_* environment variables, then the caller's mapping."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Optional
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from bot import config as settings
+from bot.db import make_engine, make_sessionmaker
+from bot.errors import RequestRejected
+from bot.state import AppState
+from handlers.context import Services
+from handlers.inbox import Inbox
+from handlers.router import DialogueRouter
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(settings.defaults())
+    app.config.from_prefixed_env(settings.ENV_PREFIX)
+    if config:
+        app.config.update(config)
+    cfg = dict(app.config)
+    settings.finalize(cfg)
+    app.config.update(cfg)
+    app.config["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
+    app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
+
+    engine = make_engine(cfg["DATABASE_URL"])
+    services = Services(config=cfg, classifier=_load_classifier(cfg))
+    state = AppState(
+        engine=engine,
+        Session=make_sessionmaker(engine),
+        services=services,
+        inbox=None,  # type: ignore[arg-type]
+    )
+    state.inbox = Inbox(state.Session, DialogueRouter(services), retry_wait=cfg["RETRY_WAIT"])
+    _init_crypto(state, cfg)
+    app.extensions["appealbot"] = state
+
+    from bot.channels import web, wechat, wecom
+
+    for blueprint in (web.bp, wechat.bp, wecom.bp):
+        app.register_blueprint(blueprint)
+    _register_error_handlers(app)
+    return app
+
+
+def _load_classifier(cfg):
+    from nlp import classifier
+
+    return classifier.load_if_present(cfg["MODEL_PATH"])
+
+
+def _init_crypto(state: AppState, cfg) -> None:
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
+
+    if cfg.get("WECHAT_AES_KEY"):
+        state.wechat_key = settings.check_aes_key("WECHAT_AES_KEY", cfg["WECHAT_AES_KEY"])
+        state.wechat_crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"])
+    if cfg.get("WECOM_AES_KEY"):
+        state.wecom_key = settings.check_aes_key("WECOM_AES_KEY", cfg["WECOM_AES_KEY"])
+        state.wecom_crypto = WeComCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestRejected)
+    def rejected(exc: RequestRejected):
+        log.warning("rejected %s %s from %s: %s", request.method, request.path, request.remote_addr, exc.reason)
+        if _wants_json():
+            return jsonify(error=exc.reason), exc.status
+        return exc.reason, exc.status, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 413:
+            log.warning("rejected %s %s: body too large", request.method, request.path)
+        if _wants_json():
+            return jsonify(error=exc.description), exc.code
+        return exc.description or exc.name, exc.code, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError):
+        # The database is unreachable for a moment: WeChat retries a 5xx, so nothing is lost.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        if _wants_json():
+            return jsonify(error="服务暂时不可用，请稍后再试"), 503
+        return "service unavailable", 503, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        # The one broad edge: log the traceback, tell the caller nothing about the internals.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return jsonify(error="内部错误，请稍后再试"), 500
+        return "internal error", 500, {"Content-Type": "text/plain; charset=utf-8"}

@@ -1,0 +1,1 @@
+"""Channel adapters: a platform request becomes an IncomingMessage, a Reply becomes the platform's answer."""

@@ -1,0 +1,119 @@
+"""What the 公众号 and 企业微信 callbacks share: signatures, replay window, safe XML, AES envelopes."""
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import re
+import struct
+import time
+from datetime import datetime, timezone
+from typing import Any, Optional
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from flask import Request
+from wechatpy.exceptions import WeChatException
+
+from bot.errors import RequestRejected
+from handlers.messages import IncomingMessage
+
+# Characters XML 1.0 forbids even inside CDATA; user text must not carry them into a reply.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+XML_CONTENT_TYPES = ("text/xml", "application/xml", "")
+
+
+def sha1_signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def require_signature(given: Optional[str], *parts: str) -> None:
+    """Constant-time comparison; a missing or wrong signature is a 403 and nothing is processed."""
+    if not given or not all(isinstance(p, str) for p in parts):
+        raise RequestRejected(403, "missing signature")
+    if not hmac.compare_digest(sha1_signature(*parts).encode(), given.strip().lower().encode()):
+        raise RequestRejected(403, "invalid signature")
+
+
+def require_params(request: Request, *names: str) -> list[str]:
+    values = [request.args.get(n) for n in names]
+    missing = [n for n, v in zip(names, values) if not v]
+    if missing:
+        raise RequestRejected(403 if any("signature" in n for n in missing) else 400,
+                              "missing query parameter: " + ", ".join(missing))
+    return values  # type: ignore[return-value]
+
+
+def require_fresh(timestamp: str, max_skew: int) -> None:
+    """Refuse a replayed callback: its timestamp must be within max_skew seconds of now."""
+    if not timestamp.isdigit():
+        raise RequestRejected(400, "timestamp is not a number")
+    if max_skew and abs(time.time() - int(timestamp)) > max_skew:
+        raise RequestRejected(403, "timestamp outside the allowed clock skew (replay?)")
+
+
+def require_xml_body(request: Request) -> str:
+    mimetype = (request.mimetype or "").lower()
+    if mimetype not in XML_CONTENT_TYPES:
+        raise RequestRejected(415, f"unsupported content type {mimetype!r}: expected text/xml")
+    body = request.get_data(cache=True)  # MAX_CONTENT_LENGTH has already refused oversize bodies
+    if not body:
+        raise RequestRejected(400, "empty body")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRejected(400, "body is not UTF-8") from None
+
+
+def parse_xml(text: str, need: tuple[str, ...] = ("MsgType",)) -> dict[str, Any]:
+    """Parse a callback body: `<xml>` root, no DTD entities (xmltodict refuses their declaration)."""
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except (ExpatError, ValueError):
+        raise RequestRejected(400, "malformed XML") from None
+    if not isinstance(doc, dict) or list(doc) != ["xml"] or not isinstance(doc["xml"], dict):
+        raise RequestRejected(400, "XML root must be <xml> with child elements")
+    fields = doc["xml"]
+    for name in need:
+        if not isinstance(fields.get(name), str) or not fields[name].strip():
+            raise RequestRejected(400, f"XML has no {name}")
+    return fields
+
+
+def decrypt(crypto_class, key: bytes, encrypted: str, expected_id: str) -> str:
+    """AES-decrypt a callback payload; every failure (wrong key, wrong AppID/CorpID) is a 400."""
+    try:
+        return crypto_class(key).decrypt(encrypted, expected_id)
+    except WeChatException:
+        raise RequestRejected(400, "message is not for this AppID/CorpID") from None
+    # A wrong key decrypts to garbage: padding, length or UTF-8 errors, whichever comes first.
+    except (ValueError, UnicodeDecodeError, struct.error, binascii.Error, IndexError, TypeError):
+        raise RequestRejected(400, "cannot decrypt message") from None
+
+
+def xml_safe(text: str) -> str:
+    """Text that can sit in a CDATA section: no XML-invalid characters, no early `]]>`."""
+    return _XML_INVALID.sub("", text or "").replace("]]>", "]]]]><![CDATA[>")
+
+
+def to_incoming(channel: str, msg, raw: str) -> IncomingMessage:
+    """A parsed wechatpy message (公众号 or 企业微信) as the core's plain message."""
+    data = msg._data
+    text = None
+    if msg.type == "text":
+        text = data.get("Content") or ""
+    elif msg.type == "voice":
+        text = data.get("Recognition") or None
+    created = int(data["CreateTime"]) if str(data.get("CreateTime", "")).isdigit() else int(time.time())
+    event = data.get("Event")
+    return IncomingMessage(
+        channel=channel,
+        user_id=str(data.get("FromUserName") or ""),
+        type=str(data.get("MsgType", "unknown")).lower(),
+        created_at=datetime.fromtimestamp(created, timezone.utc),
+        text=text,
+        message_id=str(data["MsgId"]) if data.get("MsgId") else None,
+        event=event.lower() if isinstance(event, str) else None,
+        event_key=data.get("EventKey") if isinstance(data.get("EventKey"), str) else None,
+        raw=raw,
+    )

@@ -1,0 +1,63 @@
+"""公众号 callback `/wechat`: URL verification, plaintext, compatible and safe (AES) mode."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import PrpCrypto
+from wechatpy.replies import TextReply
+
+from bot.channels import platform
+from bot.errors import RequestRejected
+from bot.state import appstate
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wechat", __name__)
+
+
+def _config():
+    cfg = current_app.config
+    if not cfg.get("WECHAT_TOKEN"):
+        raise RequestRejected(404, "公众号 channel is not configured")
+    return cfg
+
+
+@bp.get("/wechat")
+def verify():
+    cfg = _config()
+    signature, timestamp, nonce, echostr = platform.require_params(request, "signature", "timestamp", "nonce", "echostr")
+    platform.require_signature(signature, cfg["WECHAT_TOKEN"], timestamp, nonce)
+    return Response(echostr, mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive():
+    cfg = _config()
+    signature, timestamp, nonce = platform.require_params(request, "signature", "timestamp", "nonce")
+    platform.require_signature(signature, cfg["WECHAT_TOKEN"], timestamp, nonce)
+    platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
+    body = platform.require_xml_body(request)
+    encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+    if encrypted:
+        if not cfg.get("WECHAT_AES_KEY"):
+            raise RequestRejected(400, "encrypted message but no AES key is configured")
+        (msg_signature,) = platform.require_params(request, "msg_signature")
+        envelope = platform.parse_xml(body, need=("Encrypt",))
+        platform.require_signature(msg_signature, cfg["WECHAT_TOKEN"], timestamp, nonce, envelope["Encrypt"])
+        body = platform.decrypt(PrpCrypto, appstate().wechat_key, envelope["Encrypt"], cfg["WECHAT_APPID"])
+    fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
+    message = parse_message(body)
+    reply = appstate().inbox.receive(platform.to_incoming("wechat", message, body))
+    if reply.is_empty:
+        return Response("success", mimetype="text/plain")
+    xml = TextReply(
+        source=platform.xml_safe(fields["ToUserName"]),
+        target=platform.xml_safe(fields["FromUserName"]),
+        content=platform.xml_safe(reply.text),
+        time=int(time.time()),
+    ).render()
+    if encrypted:
+        xml = appstate().wechat_crypto.encrypt_message(xml, nonce)
+    return Response(xml, mimetype="application/xml")

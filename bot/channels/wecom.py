@@ -1,0 +1,55 @@
+"""企业微信 self-built app callback `/wecom`: officials' messages, always encrypted."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, request
+from wechatpy.enterprise import parse_message
+from wechatpy.enterprise.crypto import PrpCrypto
+from wechatpy.replies import TextReply
+
+from bot.channels import platform
+from bot.errors import RequestRejected
+from bot.state import appstate
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wecom", __name__)
+
+
+def _config():
+    cfg = current_app.config
+    if not cfg.get("WECOM_TOKEN"):
+        raise RequestRejected(404, "企业微信 channel is not configured")
+    return cfg
+
+
+@bp.get("/wecom")
+def verify():
+    cfg = _config()
+    msg_signature, timestamp, nonce, echostr = platform.require_params(
+        request, "msg_signature", "timestamp", "nonce", "echostr")
+    platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, echostr)
+    plain = platform.decrypt(PrpCrypto, appstate().wecom_key, echostr, cfg["WECOM_CORP_ID"])
+    return Response(plain, mimetype="text/plain")
+
+
+@bp.post("/wecom")
+def receive():
+    cfg = _config()
+    msg_signature, timestamp, nonce = platform.require_params(request, "msg_signature", "timestamp", "nonce")
+    platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
+    envelope = platform.parse_xml(platform.require_xml_body(request), need=("Encrypt",))
+    platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, envelope["Encrypt"])
+    body = platform.decrypt(PrpCrypto, appstate().wecom_key, envelope["Encrypt"], cfg["WECOM_CORP_ID"])
+    fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
+    reply = appstate().inbox.receive(platform.to_incoming("wecom", parse_message(body), body))
+    if reply.is_empty:
+        return Response("", status=200)
+    xml = TextReply(
+        source=platform.xml_safe(fields["ToUserName"]),
+        target=platform.xml_safe(fields["FromUserName"]),
+        content=platform.xml_safe(reply.text),
+        time=int(time.time()),
+    ).render()
+    return Response(appstate().wecom_crypto.encrypt_message(xml, nonce), mimetype="application/xml")

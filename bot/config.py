@@ -1,0 +1,123 @@
+"""Configuration keys, their defaults and their validation.
+
+The app factory layers defaults, then APPEALBOT_* environment variables (Flask's
+`from_prefixed_env`), then a test mapping, and calls `finalize` once at start-up, so a bad value
+fails there with a sentence naming the key. The README's table comes from `markdown_table()`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "APPEALBOT"
+
+
+@dataclass(frozen=True)
+class Key:
+    default: Any
+    help: str
+
+
+def _var_dir() -> str:
+    return os.path.abspath("var")
+
+
+DEFAULTS: dict[str, Key] = {
+    "DATABASE_URL": Key(None, "SQLAlchemy URL; default a SQLite file `var/appealbot.db`."),
+    "VAR_DIR": Key(None, "Directory for the SQLite file, the trained model and the job queue; default `./var`."),
+    "SECRET_KEY": Key(None, "Signs console sessions; a random one per process when unset (sessions then end on restart)."),
+    "WECHAT_TOKEN": Key(None, "公众号 callback token; `/wechat` answers 404 while unset."),
+    "WECHAT_APPID": Key(None, "公众号 AppID; required with `WECHAT_AES_KEY`."),
+    "WECHAT_AES_KEY": Key(None, "公众号 EncodingAESKey (43 characters); enables compatible and safe mode."),
+    "WECOM_TOKEN": Key(None, "企业微信 app callback token; `/wecom` answers 404 while unset."),
+    "WECOM_CORP_ID": Key(None, "企业微信 CorpID; required with `WECOM_TOKEN`."),
+    "WECOM_AES_KEY": Key(None, "企业微信 EncodingAESKey (43 characters); required with `WECOM_TOKEN`."),
+    "MAX_CLOCK_SKEW": Key(300, "Seconds a POSTed callback's timestamp may differ from now; 0 turns the replay check off."),
+    "MAX_BODY_BYTES": Key(64 * 1024, "Largest request body accepted, in bytes."),
+    "STATE_TTL": Key(1800, "Seconds a multi-turn conversation (asking for a name, a rating …) stays open."),
+    "RETRY_WAIT": Key(3.0, "Seconds a retried WeChat delivery waits for the first delivery's reply."),
+    "MODEL_PATH": Key(None, "Trained classifier file; default `var/model.joblib`."),
+    "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
+    "PORT": Key(8000, "Port `appealbot run` listens on."),
+}
+
+
+def defaults() -> dict[str, Any]:
+    return {name: key.default for name, key in DEFAULTS.items()}
+
+
+def finalize(config: dict[str, Any]) -> None:
+    """Coerce, fill in derived paths and validate, in place; raises ConfigError naming the key."""
+    _coerce(config)
+    _derive(config)
+    validate(config)
+
+
+def _coerce(config: dict[str, Any]) -> None:
+    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "STATE_TTL", "PORT"):
+        config[name] = _as_number(name, config[name], int)
+    config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
+    for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY"):
+        value = config.get(name)
+        config[name] = str(value).strip() if value not in (None, "") else None
+
+
+def _as_number(name: str, value: Any, kind: type) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}_{name} must be a number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{ENV_PREFIX}_{name} must not be negative, got {value!r}")
+    return number
+
+
+def _derive(config: dict[str, Any]) -> None:
+    var_dir = config.get("VAR_DIR") or _var_dir()
+    config["VAR_DIR"] = var_dir
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(var_dir, "appealbot.db")
+    if not config.get("MODEL_PATH"):
+        config["MODEL_PATH"] = os.path.join(var_dir, "model.joblib")
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    for name in ("WECHAT_AES_KEY", "WECOM_AES_KEY"):
+        if config.get(name):
+            check_aes_key(name, config[name])
+    if config.get("WECHAT_AES_KEY") and not config.get("WECHAT_APPID"):
+        raise ConfigError(f"{ENV_PREFIX}_WECHAT_APPID is required when {ENV_PREFIX}_WECHAT_AES_KEY is set")
+    if config.get("WECHAT_AES_KEY") and not config.get("WECHAT_TOKEN"):
+        raise ConfigError(f"{ENV_PREFIX}_WECHAT_TOKEN is required when {ENV_PREFIX}_WECHAT_AES_KEY is set")
+    wecom = [n for n in ("WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY") if config.get(n)]
+    if wecom and len(wecom) < 3:
+        missing = [n for n in ("WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY") if n not in wecom]
+        raise ConfigError(
+            "企业微信 needs all three keys: missing " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing)
+        )
+
+
+def check_aes_key(name: str, value: str) -> bytes:
+    """An EncodingAESKey is 43 base64 characters that decode to a 32-byte AES key."""
+    if len(value) != 43:
+        raise ConfigError(f"{ENV_PREFIX}_{name} must be 43 characters (an EncodingAESKey), got {len(value)}")
+    try:
+        key = base64.b64decode(value + "=", validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}_{name} is not valid base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"{ENV_PREFIX}_{name} does not decode to a 32-byte key")
+    return key
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, key in DEFAULTS.items():
+        default = "" if key.default is None else f"`{key.default}`"
+        rows.append(f"| `{ENV_PREFIX}_{name}` | {default} | {key.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,25 @@
+"""The package's exception root. Expected failures carry a sentence for the user; the rest are bugs."""
+
+
+class AppealbotError(Exception):
+    """Root of every exception this project raises on purpose."""
+
+
+class ConfigError(AppealbotError):
+    """A configuration key is missing or malformed; raised at start-up, names the key."""
+
+
+class UserError(AppealbotError):
+    """An expected failure whose message (Chinese) is shown to the user as it is."""
+
+
+class RequestRejected(AppealbotError):
+    """An inbound request the edge refuses: bad signature, malformed body, replay …
+
+    `status` is the HTTP status; `reason` is a short English message for the caller and the log.
+    """
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

@@ -1,0 +1,28 @@
+"""The long-lived objects of one app: engine, session factory, services, inbox, crypto."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from handlers.context import Services
+from handlers.inbox import Inbox
+
+
+@dataclass
+class AppState:
+    engine: Engine
+    Session: sessionmaker
+    services: Services
+    inbox: Inbox
+    wechat_key: Optional[bytes] = None
+    wechat_crypto: Any = None
+    wecom_key: Optional[bytes] = None
+    wecom_crypto: Any = None
+
+
+def appstate() -> AppState:
+    return current_app.extensions["appealbot"]

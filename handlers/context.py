@@ -1,0 +1,59 @@
+"""What a handler sees: the database session of this message, the services, and the user's state."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Optional, Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+
+
+class Prediction(Protocol):
+    kind: str
+    category: str
+    confidence: float
+    alternatives: list
+
+
+class Classifier(Protocol):
+    def predict(self, text: str) -> Prediction: ...
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators, built once per process by the app factory (or a test)."""
+
+    config: dict[str, Any]
+    classifier: Optional[Classifier] = None
+    clock: Callable[[], datetime] = utcnow
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConversationState:
+    flow: Optional[str] = None
+    data: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+    def start(self, flow: str, **data: Any) -> None:
+        self.flow, self.data, self.changed = flow, dict(data), True
+
+    def update(self, **data: Any) -> None:
+        self.data.update(data)
+        self.changed = True
+
+    def clear(self) -> None:
+        self.flow, self.data, self.changed = None, {}, True
+
+
+@dataclass
+class Context:
+    session: Session
+    services: Services
+    state: ConversationState
+    now: datetime
+    channel: str
+    user_id: str
+    understanding: Optional[Any] = None  # handlers.understanding.Understanding, once understood

@@ -1,0 +1,103 @@
+"""Exactly-once processing: store every inbound message first, handle it once, replay the reply.
+
+WeChat retries a message it got no answer to within 5 s, up to three times, and retries may reach
+different worker processes at once. The unique `dedupe_key` decides which delivery handles the
+message; the others wait briefly for its stored reply and answer the same, never a second effect.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import utcnow
+from bot.errors import UserError
+from handlers import texts
+from handlers.messages import IncomingMessage, Reply
+from handlers.models import InboundMessage
+from handlers.router import DialogueRouter
+
+log = logging.getLogger(__name__)
+
+
+class Inbox:
+    def __init__(self, Session: sessionmaker, router: DialogueRouter, retry_wait: float = 3.0):
+        self.Session = Session
+        self.router = router
+        self.retry_wait = retry_wait
+
+    def receive(self, message: IncomingMessage) -> Reply:
+        row_id = self._store(message)
+        if row_id is None:
+            return self._replay(message.dedupe_key)
+        return self._handle(row_id, message)
+
+    def _store(self, message: IncomingMessage) -> int | None:
+        """Insert the message; None when this delivery is a retry of one already stored."""
+        with self.Session() as session:
+            row = InboundMessage(
+                channel=message.channel, dedupe_key=message.dedupe_key, user_id=message.user_id,
+                msg_type=message.type, text=message.text, raw=message.raw, received_at=utcnow(),
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if self._reclaim_failed(message.dedupe_key):
+                    return session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == message.dedupe_key))
+                return None
+            return row.id
+
+    def _reclaim_failed(self, key: str) -> bool:
+        """A retry may take over a delivery whose handling failed (and so changed nothing)."""
+        with self.Session() as session, session.begin():
+            result = session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.dedupe_key == key, InboundMessage.status == "failed")
+                .values(status="received", error=None)
+            )
+            return result.rowcount == 1
+
+    def _handle(self, row_id: int, message: IncomingMessage) -> Reply:
+        try:
+            with self.Session() as session, session.begin():
+                reply = self.router.handle(session, message)
+                session.execute(
+                    update(InboundMessage).where(InboundMessage.id == row_id)
+                    .values(status="handled", reply=reply.to_dict(), handled_at=utcnow())
+                )
+            return reply
+        except UserError as exc:
+            self._mark(row_id, "handled", reply=Reply(str(exc)))
+            return Reply(str(exc))
+        except Exception as exc:  # the one broad catch: any bug becomes an apology, never a 500
+            log.exception("handling inbound message %s failed", row_id)
+            self._mark(row_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            return Reply(texts.APOLOGY)
+
+    def _mark(self, row_id: int, status: str, reply: Reply | None = None, error: str | None = None) -> None:
+        with self.Session() as session, session.begin():
+            session.execute(
+                update(InboundMessage).where(InboundMessage.id == row_id).values(
+                    status=status, error=error, handled_at=utcnow(),
+                    reply=reply.to_dict() if reply else None,
+                )
+            )
+
+    def _replay(self, key: str) -> Reply:
+        """Answer a retry with the first delivery's reply, waiting briefly while it is in progress."""
+        deadline = time.monotonic() + self.retry_wait
+        while True:
+            with self.Session() as session:
+                status, reply = session.execute(
+                    select(InboundMessage.status, InboundMessage.reply).where(InboundMessage.dedupe_key == key)
+                ).one()
+            if status == "handled" and reply is not None:
+                return Reply.from_dict(reply)
+            if status == "failed" or time.monotonic() >= deadline:
+                return Reply.empty()
+            time.sleep(0.05)

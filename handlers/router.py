@@ -1,0 +1,95 @@
+"""The dialogue router: message type, open flow, then understanding, then one handler per intent."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from handlers import texts
+from handlers.context import Context, ConversationState, Services
+from handlers.messages import IncomingMessage, Reply
+from handlers.models import DialogueState
+from handlers.registry import FLOWS, INTENTS
+from handlers.understanding import understand
+
+log = logging.getLogger(__name__)
+
+# Menu buttons send the same words a user could type, so both take one path.
+MENU_KEYS = {
+    "APPEAL": "我要反映问题",
+    "POLICY": "政策查询",
+    "CONTACT": "一叫就到",
+    "MY_TICKETS": "我的诉求",
+}
+UNSUPPORTED = {"image", "location", "link", "file", "video", "shortvideo"}
+
+
+class DialogueRouter:
+    def __init__(self, services: Services):
+        import handlers.builtin  # noqa: F401  (registers every handler)
+
+        self.services = services
+
+    def handle(self, session: Session, message: IncomingMessage) -> Reply:
+        now = self.services.clock()
+        state = load_state(session, message.channel, message.user_id, now)
+        ctx = Context(session, self.services, state, now, message.channel, message.user_id)
+        reply = self._dispatch(message, ctx)
+        if state.changed:
+            save_state(session, message, state, now + timedelta(seconds=self.services.config["STATE_TTL"]))
+        return reply
+
+    def _dispatch(self, message: IncomingMessage, ctx: Context) -> Reply:
+        if message.type == "event":
+            return self._event(message, ctx)
+        if message.type in UNSUPPORTED:
+            return Reply(texts.UNSUPPORTED_MEDIA)
+        if message.type == "voice" and not (message.text or "").strip():
+            return Reply(texts.VOICE_NOT_RECOGNISED)
+        if message.type not in ("text", "voice"):
+            return Reply.empty()
+        return self.on_text(message, ctx)
+
+    def on_text(self, message: IncomingMessage, ctx: Context) -> Reply:
+        if ctx.state.flow:
+            handler = FLOWS.get(ctx.state.flow)
+            if handler is None:
+                ctx.state.clear()
+            else:
+                reply = handler(message, ctx)
+                if reply is not None:
+                    return reply
+        ctx.understanding = understand(message.text or "", ctx.services.classifier)
+        return INTENTS[ctx.understanding.intent](message, ctx)
+
+    def _event(self, message: IncomingMessage, ctx: Context) -> Reply:
+        if message.event == "subscribe":
+            return Reply(texts.WELCOME)
+        if message.event == "click" and message.event_key in MENU_KEYS:
+            as_text = IncomingMessage(
+                channel=message.channel, user_id=message.user_id, type="text",
+                created_at=message.created_at, text=MENU_KEYS[message.event_key],
+            )
+            return self.on_text(as_text, ctx)
+        return Reply.empty()
+
+
+def load_state(session: Session, channel: str, user_id: str, now) -> ConversationState:
+    row = session.get(DialogueState, (channel, user_id))
+    if row is None or row.expires_at <= now:
+        return ConversationState(changed=row is not None)
+    return ConversationState(flow=row.flow, data=dict(row.data or {}))
+
+
+def save_state(session: Session, message: IncomingMessage, state: ConversationState, expires_at) -> None:
+    key = (message.channel, message.user_id)
+    if state.flow is None:
+        session.execute(delete(DialogueState).where(DialogueState.channel == key[0], DialogueState.user_id == key[1]))
+        return
+    row = session.get(DialogueState, key)
+    if row is None:
+        row = DialogueState(channel=key[0], user_id=key[1], flow=state.flow, data={}, expires_at=expires_at)
+        session.add(row)
+    row.flow, row.data, row.expires_at = state.flow, dict(state.data), expires_at

@@ -1,0 +1,1 @@
+"""Understanding free text: tokenizer, rule layer, classifier, training data."""

@@ -1,0 +1,107 @@
+"""Fixtures: a fresh database per test (SQLite by default, PostgreSQL when
+APPEALBOT_TEST_DATABASE_URL is set), the app, and helpers that act as WeChat and WeCom would."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+# The developer's own APPEALBOT_* settings must not leak into the tests.
+for _name in list(os.environ):
+    if _name.startswith("APPEALBOT_") and not _name.startswith("APPEALBOT_TEST_"):
+        del os.environ[_name]
+
+from bot.app import create_app  # noqa: E402
+from bot.db import Base, upgrade  # noqa: E402
+from tests.platforms import WeChatServer, WeComServer  # noqa: E402
+
+WECHAT = {"token": "wechat-test-token", "appid": "wx0123456789abcdef", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+WECOM = {"token": "QDG6eK", "corp_id": "wx5823bf96d3bd56c7", "aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    url = os.environ.get("APPEALBOT_TEST_DATABASE_URL")
+    if url:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if isinstance(database_template, str):
+        _truncate_all(database_template)
+        yield database_template
+        return
+    target = tmp_path / "test.db"
+    shutil.copy(database_template, target)
+    yield f"sqlite:///{target}"
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp_path),
+        "MODEL_PATH": str(tmp_path / "no-model.joblib"),
+        "WECHAT_TOKEN": WECHAT["token"],
+        "WECHAT_APPID": WECHAT["appid"],
+        "WECHAT_AES_KEY": WECHAT["aes_key"],
+        "WECOM_TOKEN": WECOM["token"],
+        "WECOM_CORP_ID": WECOM["corp_id"],
+        "WECOM_AES_KEY": WECOM["aes_key"],
+        "RETRY_WAIT": 2.0,
+    }
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    app.extensions["appealbot"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def wechat(client):
+    return WeChatServer(client, **WECHAT)
+
+
+@pytest.fixture
+def wecom(client):
+    return WeComServer(client, **WECOM)
+
+
+@pytest.fixture
+def db(app):
+    """A session on the app's database, for assertions."""
+    with app.extensions["appealbot"].Session() as session:
+        yield session
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,102 @@
+"""Test helpers that act as the WeChat and WeCom servers do: build, sign and encrypt real callbacks."""
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Optional
+from urllib.parse import urlencode
+
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
+
+from bot.channels.platform import sha1_signature
+
+_ids = itertools.count(7_000_000_000_000_000_001)
+
+
+def cdata(value: Any) -> str:
+    """A CDATA section as the platforms write one: an inner `]]>` is split across two sections."""
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def message_xml(msg_type: str = "text", *, user: str = "oUser0001", to: str = "gh_test", content: Optional[str] = None,
+                msg_id: Optional[int] = None, create_time: Optional[int] = None, **fields: Any) -> str:
+    """A callback message as the platform sends it (CDATA text, MsgId for messages, none for events)."""
+    create_time = create_time or int(time.time())
+    parts = [f"<ToUserName><![CDATA[{to}]]></ToUserName>", f"<FromUserName><![CDATA[{user}]]></FromUserName>",
+             f"<CreateTime>{create_time}</CreateTime>", f"<MsgType><![CDATA[{msg_type}]]></MsgType>"]
+    if content is not None:
+        parts.append(f"<Content>{cdata(content)}</Content>")
+    for name, value in fields.items():
+        parts.append(f"<{name}>{cdata(value)}</{name}>")
+    if msg_type != "event":
+        parts.append(f"<MsgId>{msg_id or next(_ids)}</MsgId>")
+    return "<xml>" + "".join(parts) + "</xml>"
+
+
+class WeChatServer:
+    """Plays the 公众号 platform against `/wechat`."""
+
+    def __init__(self, client, token: str, appid: str, aes_key: str):
+        self.client, self.token, self.appid = client, token, appid
+        self.crypto = WeChatCrypto(token, aes_key, appid)
+
+    def params(self, timestamp: Optional[int] = None, nonce: str = "1320562132") -> dict[str, str]:
+        ts = str(timestamp or int(time.time()))
+        return {"signature": sha1_signature(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
+
+    def post(self, xml: str, *, encrypted: bool = True, params: Optional[dict] = None,
+             content_type: str = "text/xml"):
+        params = dict(params or self.params())
+        body = xml
+        if encrypted:
+            envelope = xmltodict.parse(self.crypto.encrypt_message(xml, params["nonce"], params["timestamp"]))["xml"]
+            params.update(encrypt_type="aes", msg_signature=envelope["MsgSignature"])
+            body = f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+        return self.client.post("/wechat?" + urlencode(params), data=body.encode("utf-8"), content_type=content_type)
+
+    def reply_of(self, response, *, encrypted: bool = True) -> dict[str, Any]:
+        """The reply XML as a dict (decrypted when the exchange was encrypted); {} for "success"."""
+        body = response.get_data(as_text=True)
+        if body in ("success", ""):
+            return {}
+        if encrypted:
+            doc = xmltodict.parse(body)["xml"]
+            body = self.crypto.decrypt_message(body, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"])
+        return xmltodict.parse(body)["xml"]
+
+    def say(self, text: str, *, user: str = "oUser0001", encrypted: bool = True) -> str:
+        """Send a text message and return the bot's reply text ("" for none)."""
+        response = self.post(message_xml("text", user=user, content=text), encrypted=encrypted)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.reply_of(response, encrypted=encrypted).get("Content", "")
+
+
+class WeComServer:
+    """Plays the 企业微信 platform against `/wecom` (always encrypted)."""
+
+    def __init__(self, client, token: str, corp_id: str, aes_key: str):
+        self.client, self.token, self.corp_id = client, token, corp_id
+        self.crypto = WeComCrypto(token, aes_key, corp_id)
+
+    def post(self, xml: str, *, timestamp: Optional[int] = None, nonce: str = "1372623149"):
+        ts = str(timestamp or int(time.time()))
+        envelope = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, ts))["xml"]
+        body = (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>")
+        query = urlencode({"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": nonce})
+        return self.client.post("/wecom?" + query, data=body.encode("utf-8"), content_type="text/xml")
+
+    def reply_of(self, response) -> dict[str, Any]:
+        body = response.get_data(as_text=True)
+        if not body:
+            return {}
+        doc = xmltodict.parse(body)["xml"]
+        return xmltodict.parse(self.crypto.decrypt_message(body, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]))["xml"]
+
+    def say(self, text: str, *, user: str = "official01") -> str:
+        xml = message_xml("text", user=user, to=self.corp_id, content=text, AgentID="1000002")
+        response = self.post(xml)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.reply_of(response).get("Content", "")
