@@ -43,9 +43,11 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     _init_crypto(state, cfg)
     app.extensions["appealbot"] = state
 
+    from bot import api
     from bot.channels import web, wechat, wecom
+    from bot.web import policies
 
-    for blueprint in (web.bp, wechat.bp, wecom.bp):
+    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app

@@ -73,6 +73,19 @@ def config_table() -> None:
     click.echo(settings.markdown_table())
 
 
+def _register_package_commands() -> None:
+    import knowledge.cli
+    import nlp.cli
+    import tickets.cli
+
+    for module in (nlp.cli, knowledge.cli, tickets.cli):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_package_commands()
+
+
 def entry() -> None:  # pragma: no cover
     main(prog_name="appealbot")
 

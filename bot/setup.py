@@ -8,6 +8,16 @@ from bot.state import AppState
 
 
 def initialise(app) -> Iterator[str]:
+    """Yield one line of progress per step. Each package owns its step's function."""
+    from knowledge import bundled
+    from nlp import training
+    from tickets import demo
+
     state: AppState = app.extensions["appealbot"]
     upgrade(app.config["DATABASE_URL"])
     yield "database: schema up to date"
+    with state.Session() as session, session.begin():
+        yield demo.load_demo_data(session)
+    with state.Session() as session, session.begin():
+        yield bundled.ingest_bundled(session)
+    yield training.ensure_model(app.config)

@@ -1,0 +1,1 @@
+"""Web pages other than the chat: /policies (knowledge base)."""

@@ -1,0 +1,1 @@
+"""Policy knowledge base: ingest documents, split clauses, search, cite; contact directory."""

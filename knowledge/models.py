@@ -1,0 +1,1 @@
+"""Knowledge models (SQLAlchemy 2.0 typed mappings)."""

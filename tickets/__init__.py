@@ -1,0 +1,1 @@
+"""The routing back end: tickets, departments, routing rules, lifecycle, deadlines, notifications."""

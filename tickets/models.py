@@ -1,0 +1,1 @@
+"""Tickets models (SQLAlchemy 2.0 typed mappings)."""
