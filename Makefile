@@ -21,8 +21,13 @@ setup: install
 run: setup
 	$(BIN)/appealbot run
 
+# The suite runs on SQLite, then again on PostgreSQL when APPEALBOT_TEST_DATABASE_URL names one.
 test: install
-	$(BIN)/python -m pytest
+	env -u APPEALBOT_TEST_DATABASE_URL $(BIN)/python -m pytest
+	@if [ -n "$$APPEALBOT_TEST_DATABASE_URL" ]; then \
+		echo "== again on $$APPEALBOT_TEST_DATABASE_URL"; \
+		$(BIN)/python -m pytest; \
+	fi
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

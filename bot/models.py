@@ -1,6 +1,7 @@
 """Imports every package's models so that one metadata describes the whole schema (for Alembic)."""
 import handlers.models  # noqa: F401
 import knowledge.models  # noqa: F401
+import nlp.models  # noqa: F401
 import tickets.models  # noqa: F401
 from bot.db import Base
 

@@ -23,6 +23,11 @@ from handlers.router import DialogueRouter
 log = logging.getLogger(__name__)
 
 
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; it carries no meaning in a chat message anyway."""
+    return text.replace("\x00", "") if text else text
+
+
 class Inbox:
     def __init__(self, Session: sessionmaker, router: DialogueRouter, retry_wait: float = 3.0):
         self.Session = Session
@@ -39,8 +44,9 @@ class Inbox:
         """Insert the message; None when this delivery is a retry of one already stored."""
         with self.Session() as session:
             row = InboundMessage(
-                channel=message.channel, dedupe_key=message.dedupe_key, user_id=message.user_id,
-                msg_type=message.type, text=message.text, raw=message.raw, received_at=utcnow(),
+                channel=message.channel, dedupe_key=message.dedupe_key, user_id=_storable(message.user_id),
+                msg_type=message.type, text=_storable(message.text), raw=_storable(message.raw) or "",
+                received_at=utcnow(),
             )
             session.add(row)
             try:

@@ -53,6 +53,11 @@ class DialogueRouter:
         return self.on_text(message, ctx)
 
     def on_text(self, message: IncomingMessage, ctx: Context) -> Reply:
+        # Officials write from 企业微信; their commands (签收/办结/退回 …) come before anything else.
+        if message.channel == "wecom" and "official" in INTENTS:
+            reply = INTENTS["official"](message, ctx)
+            if reply is not None:
+                return reply
         if ctx.state.flow:
             handler = FLOWS.get(ctx.state.flow)
             if handler is None:

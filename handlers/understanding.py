@@ -1,10 +1,9 @@
-"""From text to an intent: the rule layer first, then the classifier with its confidence threshold."""
+"""From text to an intent: the classifier (rule layer included) and its confidence threshold."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from handlers.context import Classifier
 from nlp import rules
 
 
@@ -20,19 +19,18 @@ class Understanding:
         return asdict(self)
 
 
-def understand(text: str, classifier: Optional[Classifier]) -> Understanding:
-    ruled = rules.match(text)
-    if ruled is not None:
-        return Understanding(intent=ruled, kind="other", category=ruled)
+def understand(text: str, classifier: Optional[Any]) -> Understanding:
     if classifier is None:
+        ruled = rules.match(text)
+        if ruled is not None:
+            return Understanding(intent=ruled, kind="other", category=ruled)
         # No trained model yet: every free text is treated as an appeal for a person to sort.
         return Understanding(intent="appeal", kind="appeal", category="coordination", confidence=0.0)
     p = classifier.predict(text)
-    alternatives = [tuple(a) for a in p.alternatives]
-    base = dict(kind=p.kind, category=p.category, confidence=p.confidence, alternatives=alternatives)
-    if p.kind == "other":
+    base = dict(kind=p.kind, category=p.category, confidence=p.confidence, alternatives=list(p.alternatives))
+    if p.source == "rule" or p.kind == "other":
         return Understanding(intent=p.category, **base)
-    if p.confidence < getattr(classifier, "threshold", 0.0):
+    if p.confidence < classifier.threshold:
         return Understanding(intent="clarify", **base)
     if p.kind == "appeal" and p.category == "policy":
         return Understanding(intent="policy", **base)

@@ -25,7 +25,8 @@ def tokenizer() -> jieba.Tokenizer:
         tk = jieba.Tokenizer()
         tk.tmp_dir = os.environ.get("APPEALBOT_JIEBA_CACHE_DIR") or None
         tk.initialize()
-        tk.load_userdict(str(DATA / "userdict.txt"))
+        with open(DATA / "userdict.txt", "rb") as f:  # jieba leaks the handle when given a path
+            tk.load_userdict(f)
         return tk
 
 

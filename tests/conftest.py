@@ -26,16 +26,22 @@ WECOM = {"token": "QDG6eK", "corp_id": "wx5823bf96d3bd56c7", "aes_key": "jWmYm7q
 def database_template(tmp_path_factory):
     url = os.environ.get("APPEALBOT_TEST_DATABASE_URL")
     if url:
+        # A schema of its own per test run, so that concurrent runs on one server do not collide.
+        schema = f"test_{os.getpid()}"
         engine = create_engine(url)
         with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        url = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
         upgrade(url)
-        return url
+        yield url
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
-    return path
+    yield path
 
 
 @pytest.fixture

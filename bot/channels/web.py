@@ -53,6 +53,26 @@ def api_message():
     return jsonify(reply=reply.text, choices=reply.choices, data=reply.data)
 
 
+@bp.post("/api/classify")
+def api_classify():
+    """The classification contract over HTTP: {"text": ...} or {"items": [{"id", "text"}, ...]}."""
+    body = json_body()
+    classifier = appstate().services.classifier
+    if classifier is None:
+        raise RequestRejected(503, "分类模型尚未训练，请先运行 appealbot train")
+    if "items" in body:
+        items = body["items"]
+        if not isinstance(items, list) or len(items) > 1000 or not all(
+                isinstance(i, dict) and isinstance(i.get("text"), str) for i in items):
+            raise RequestRejected(400, "items 必须是不超过 1000 个 {id, text} 对象的列表")
+        predictions = classifier.predict_many([i["text"][:MAX_TEXT] for i in items])
+        return jsonify(items=[{"id": i.get("id"), "kind": p.kind, "category": p.category,
+                               "confidence": round(p.confidence, 4)} for i, p in zip(items, predictions)])
+    if not isinstance(body.get("text"), str):
+        raise RequestRejected(400, "text 必须是字符串")
+    return jsonify(classifier.predict(body["text"][:MAX_TEXT]).to_dict())
+
+
 @bp.get("/healthz")
 def healthz():
     try:
