@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from bot import config as settings
 from bot.db import make_engine, make_sessionmaker
 from bot.errors import RequestRejected
+from bot.ratelimit import RateLimiter
 from bot.state import AppState
 from handlers.context import Services
 from handlers.inbox import Inbox
@@ -40,8 +41,15 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         inbox=None,  # type: ignore[arg-type]
     )
     state.inbox = Inbox(state.Session, DialogueRouter(services), retry_wait=cfg["RETRY_WAIT"])
+    state.redis = _redis(cfg)
+    state.limiter = RateLimiter(state.redis)
     _init_crypto(state, cfg)
     app.extensions["appealbot"] = state
+    if cfg["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_COUNT"], x_proto=cfg["PROXY_COUNT"])
+    _register_rate_limit(app)
 
     from bot import api
     from bot.channels import web, wechat, wecom
@@ -51,6 +59,26 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app
+
+
+def _redis(cfg):
+    if not cfg.get("REDIS_URL"):
+        return None
+    import redis
+
+    # Short timeouts: a Redis outage must degrade to per-process behaviour, not stall the webhook.
+    return redis.Redis.from_url(cfg["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def _register_rate_limit(app: Flask) -> None:
+    @app.before_request
+    def limit_by_address():
+        if request.path == "/healthz" or request.path.startswith("/static/"):
+            return None
+        state = app.extensions["appealbot"]
+        if not state.limiter.allow("addr", request.remote_addr or "-", app.config["RATE_LIMIT_ADDR"]):
+            raise RequestRejected(429, "too many requests from this address; retry in a minute")
+        return None
 
 
 def _load_classifier(cfg):

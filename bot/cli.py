@@ -18,6 +18,9 @@ def _setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("jieba").setLevel(logging.WARNING)
+    from bot import logmask
+
+    logmask.install()
 
 
 def _app():
@@ -65,6 +68,45 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     click.echo(f"聊天页面 (chat page): http://{host}:{port}/")
     click.echo("Stop with Ctrl-C.")
     serve(app, host=host, port=port, threads=threads, ident="appealbot")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (idempotent)."""
+    from bot.db import upgrade
+
+    app = _app()
+    upgrade(app.config["DATABASE_URL"])
+    click.echo("database: schema up to date")
+
+
+@main.command()
+@click.option("--prod", is_flag=True, help="Production mode: gunicorn workers, strict secrets.")
+@click.option("--bind", default=None, help="host:port (default APPEALBOT_HOST:APPEALBOT_PORT).")
+@click.option("--workers", type=int, default=None, help="gunicorn workers (default 2 x cores).")
+@click.option("--threads", type=int, default=4, show_default=True, help="Threads per worker.")
+def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> None:
+    """Serve without set-up steps; with --prod, several gunicorn workers sharing one preloaded model."""
+    app = _app()
+    bind = bind or f"{app.config['HOST']}:{app.config['PORT']}"
+    if not prod:
+        from waitress import serve as waitress_serve
+
+        host, port = bind.rsplit(":", 1)
+        waitress_serve(app, host=host, port=int(port), threads=threads, ident="appealbot")
+        return
+    from bot import production
+
+    try:
+        production.check_secrets(app.config)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+    production.serve(app, bind=bind, workers=workers, threads=threads)
 
 
 @main.command("config-table")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -42,6 +43,10 @@ DEFAULTS: dict[str, Key] = {
     "STATE_TTL": Key(1800, "Seconds a multi-turn conversation (asking for a name, a rating …) stays open."),
     "RETRY_WAIT": Key(3.0, "Seconds a retried WeChat delivery waits for the first delivery's reply."),
     "MODEL_PATH": Key(None, "Trained classifier file; default `var/model.joblib`."),
+    "REDIS_URL": Key(None, "Redis for what processes share (dedupe, state, rate limits, queue, tokens); unset: the database and the process."),
+    "RATE_LIMIT_USER": Key(30, "Messages one user may send per minute (webhooks and API); 0 turns the limit off."),
+    "RATE_LIMIT_ADDR": Key(600, "Requests one client address may make per minute; 0 turns the limit off."),
+    "PROXY_COUNT": Key(0, "Reverse proxies in front of the app whose X-Forwarded-For is trusted."),
     "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
     "PORT": Key(8000, "Port `appealbot run` listens on."),
 }
@@ -59,7 +64,8 @@ def finalize(config: dict[str, Any]) -> None:
 
 
 def _coerce(config: dict[str, Any]) -> None:
-    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "STATE_TTL", "PORT"):
+    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER", "RATE_LIMIT_ADDR",
+                 "PROXY_COUNT"):
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
     for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY"):
@@ -84,6 +90,9 @@ def _derive(config: dict[str, Any]) -> None:
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(var_dir, "appealbot.db")
     if not config.get("MODEL_PATH"):
         config["MODEL_PATH"] = os.path.join(var_dir, "model.joblib")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = secrets.token_hex(32)
+        config["SECRET_KEY_GENERATED"] = True  # fine for `make run`, refused in production mode
 
 
 def validate(config: Mapping[str, Any]) -> None:

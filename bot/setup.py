@@ -21,3 +21,6 @@ def initialise(app) -> Iterator[str]:
     with state.Session() as session, session.begin():
         yield bundled.ingest_bundled(session)
     yield training.ensure_model(app.config)
+    from nlp.classifier import load_if_present
+
+    state.services.classifier = load_if_present(app.config["MODEL_PATH"])  # a model trained just now

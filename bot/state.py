@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from bot.ratelimit import RateLimiter
 from handlers.context import Services
 from handlers.inbox import Inbox
 
@@ -22,6 +23,8 @@ class AppState:
     wechat_crypto: Any = None
     wecom_key: Optional[bytes] = None
     wecom_crypto: Any = None
+    redis: Any = None  # redis.Redis when APPEALBOT_REDIS_URL is set
+    limiter: RateLimiter = None  # type: ignore[assignment]
 
 
 def appstate() -> AppState:

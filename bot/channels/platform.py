@@ -12,11 +12,13 @@ from typing import Any, Optional
 from xml.parsers.expat import ExpatError
 
 import xmltodict
-from flask import Request
+from flask import Request, current_app
 from wechatpy.exceptions import WeChatException
 
 from bot.errors import RequestRejected
-from handlers.messages import IncomingMessage
+from bot.state import appstate
+from handlers import texts
+from handlers.messages import IncomingMessage, Reply
 
 # Characters XML 1.0 forbids even inside CDATA; user text must not carry them into a reply.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -117,3 +119,12 @@ def to_incoming(channel: str, msg, raw: str) -> IncomingMessage:
         event_key=data.get("EventKey") if isinstance(data.get("EventKey"), str) else None,
         raw=raw,
     )
+
+
+def receive(message: IncomingMessage) -> Reply:
+    """Hand a message to the inbox, unless its sender is over the per-user rate limit (then nothing
+    is stored or processed, and the sender is told to slow down)."""
+    state = appstate()
+    if not state.limiter.allow("user", f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"]):
+        return Reply(texts.TOO_FAST)
+    return state.inbox.receive(message)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
 from bot.db import utcnow
@@ -43,6 +43,8 @@ def api_message():
     message_id = body.get("id")
     if message_id is not None and (not isinstance(message_id, (str, int)) or len(str(message_id)) > 64):
         raise RequestRejected(400, "id 必须是不超过 64 个字符的字符串")
+    if not appstate().limiter.allow("user", f"web:{user.strip()}", current_app.config["RATE_LIMIT_USER"]):
+        raise RequestRejected(429, "发送过于频繁，请一分钟后再试")
     message = IncomingMessage(
         channel="web", user_id=user.strip(), type="text", created_at=utcnow(), text=text_,
         # A client may send its own id so that a retried POST is processed once.

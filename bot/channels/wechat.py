@@ -49,7 +49,7 @@ def receive():
         body = platform.decrypt(PrpCrypto, appstate().wechat_key, envelope["Encrypt"], cfg["WECHAT_APPID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
     message = parse_message(body)
-    reply = appstate().inbox.receive(platform.to_incoming("wechat", message, body))
+    reply = platform.receive(platform.to_incoming("wechat", message, body))
     if reply.is_empty:
         return Response("success", mimetype="text/plain")
     xml = TextReply(

@@ -43,7 +43,7 @@ def receive():
     platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, envelope["Encrypt"])
     body = platform.decrypt(PrpCrypto, appstate().wecom_key, envelope["Encrypt"], cfg["WECOM_CORP_ID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
-    reply = appstate().inbox.receive(platform.to_incoming("wecom", parse_message(body), body))
+    reply = platform.receive(platform.to_incoming("wecom", parse_message(body), body))
     if reply.is_empty:
         return Response("", status=200)
     xml = TextReply(

@@ -1,0 +1,87 @@
+"""Rate limits per user and per address; Redis shares them between processes, and its loss is survived."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.ratelimit import RateLimiter
+from handlers.models import InboundMessage
+from tests.conftest import WECHAT
+from tests.platforms import WeChatServer, message_xml
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def test_window_counts_and_resets():
+    limiter = RateLimiter()
+    assert [limiter.allow("user", "a", 3, now=1000.0) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("user", "b", 3, now=1000.0)  # another key has its own budget
+    assert limiter.allow("user", "a", 3, now=1060.0)  # next window
+
+
+def test_zero_means_no_limit():
+    limiter = RateLimiter()
+    assert all(limiter.allow("addr", "x", 0) for _ in range(1000))
+
+
+@pytest.fixture
+def limited(config):
+    app = create_app({**config, "RATE_LIMIT_USER": 3, "RATE_LIMIT_ADDR": 5})
+    yield app
+    app.extensions["appealbot"].engine.dispose()
+
+
+def count(app) -> int:
+    with app.extensions["appealbot"].Session() as s:
+        return s.scalar(select(func.count()).select_from(InboundMessage))
+
+
+def test_api_user_over_the_limit_gets_429_and_nothing_is_stored(limited):
+    client = limited.test_client()
+    codes = [client.post("/api/messages", json={"user": "flood", "text": "你好"}).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert count(limited) == 3
+
+
+def test_address_over_the_limit_gets_429(limited):
+    client = limited.test_client()
+    codes = [client.post("/api/messages", json={"user": f"u{i}", "text": "你好"}).status_code for i in range(6)]
+    assert codes[-1] == 429 and codes[:5] == [200] * 5
+    assert client.get("/healthz").status_code == 200  # health checks are never limited
+
+
+def test_wechat_user_over_the_limit_is_asked_to_slow_down(limited):
+    server = WeChatServer(limited.test_client(), **WECHAT)
+    replies = [server.say("你好", user="oFlood") for _ in range(4)]
+    assert "频繁" in replies[-1]
+    assert count(limited) == 3
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.skipif(not redis_available(), reason="no Redis at 127.0.0.1:6379")
+def test_redis_shares_counters_between_processes():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    first, second = RateLimiter(client), RateLimiter(redis.Redis.from_url(REDIS_URL))
+    assert first.allow("user", "shared", 2, now=5000.0) and second.allow("user", "shared", 2, now=5000.0)
+    assert not first.allow("user", "shared", 2, now=5000.0)
+    client.flushdb()
+
+
+def test_redis_down_falls_back_to_counting_per_process():
+    import redis
+
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
+    limiter = RateLimiter(dead)
+    assert [limiter.allow("user", "x", 2, now=7000.0) for _ in range(3)] == [True, True, False]
