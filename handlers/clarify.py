@@ -5,7 +5,6 @@ guess is no label), so the exchange teaches the model nothing wrong.
 """
 from __future__ import annotations
 
-from handlers import texts
 from handlers.messages import Reply
 from handlers.registry import flow, intent
 from nlp import rules
@@ -17,9 +16,12 @@ NONE_OF_THESE = "0"
 @intent("clarify")
 def clarify(message, ctx) -> Reply:
     u = ctx.understanding
-    codes = [u.category] + [c for _, c, _ in u.alternatives]
-    options = [c for c in codes if c in TICKET_CATEGORIES][:3] or ["coordination"]
-    ctx.state.start("clarify", text=message.text, options=options, confidence=u.confidence, guessed=u.category)
+    return ask(ctx, text=message.text, codes=[u.category] + [c for _, c, _ in u.alternatives], confidence=u.confidence)
+
+
+def ask(ctx, *, text: str, codes: list[str], confidence, exclude: str | None = None) -> Reply:
+    options = [c for c in dict.fromkeys(codes) if c in TICKET_CATEGORIES and c != exclude][:3] or ["coordination"]
+    ctx.state.start("clarify", text=text, options=options, confidence=confidence, guessed=codes[0] if codes else None)
     lines = [f"{i}. {label(c)}（{HINTS[c]}）" for i, c in enumerate(options, 1)]
     lines.append(f"{NONE_OF_THESE}. 都不是，请工作人员分办")
     return Reply("为了转给对口的部门，请确认您的问题属于哪一类，回复序号即可：\n" + "\n".join(lines),
@@ -44,9 +46,6 @@ def clarify_answer(message, ctx):
 
 
 def open_appeal(ctx, *, text: str, kind: str, category: str, confidence) -> Reply:
-    from handlers import appeal
+    from handlers.appeal import start_appeal
 
-    start = getattr(appeal, "start_appeal", None)
-    if start is None:  # the ticket flow is not built yet
-        return Reply(f"已收到您反映的“{label(category)}”类问题。{texts.NOT_READY}")
-    return start(ctx, text=text, kind=kind, category=category, confidence=confidence)
+    return start_appeal(ctx, text=text, kind=kind, category=category, confidence=confidence)

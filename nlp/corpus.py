@@ -13,8 +13,8 @@ from typing import Iterable
 from nlp.categories import KIND_OF
 
 DATA = Path(__file__).parent / "data"
-TRAINING_FILES = ("appeal.jsonl", "complaint.jsonl", "intents.jsonl")
-INDEPENDENT_FILE = "independent.jsonl"  # written separately; evaluation only, never trained on
+TRAINING_DIR = "train"  # one file per category, so writers never collide
+INDEPENDENT_DIR = "independent"  # written separately; evaluation only, never trained on
 
 
 @dataclass(frozen=True)
@@ -46,20 +46,22 @@ def read_jsonl(path: Path) -> list[Example]:
     return examples
 
 
-def load_training(data_dir: Path = DATA) -> list[Example]:
+def _load_dir(path: Path) -> list[Example]:
     examples: list[Example] = []
-    for name in TRAINING_FILES:
-        path = data_dir / name
-        if path.exists():
-            examples.extend(read_jsonl(path))
+    for file in sorted(path.glob("*.jsonl")):
+        examples.extend(read_jsonl(file))
+    return examples
+
+
+def load_training(data_dir: Path = DATA) -> list[Example]:
+    examples = _load_dir(data_dir / TRAINING_DIR)
     if not examples:
-        raise CorpusError(f"no training data in {data_dir}")
+        raise CorpusError(f"no training data in {data_dir / TRAINING_DIR}")
     return examples
 
 
 def load_independent(data_dir: Path = DATA) -> list[Example]:
-    path = data_dir / INDEPENDENT_FILE
-    return read_jsonl(path) if path.exists() else []
+    return _load_dir(data_dir / INDEPENDENT_DIR)
 
 
 def corpus_hash(examples: Iterable[Example]) -> str:
@@ -125,6 +127,35 @@ def exact_duplicates(examples: list[Example]) -> list[tuple[Example, Example]]:
         else:
             seen[key] = e
     return dups
+
+
+def check(paths: list[Path], against: list[Example]) -> list[str]:
+    """Problems in the given files, alone and against the rest of the corpus (for writers)."""
+    from nlp.categories import LABELS
+
+    problems = []
+    mine = [e for p in paths for e in read_jsonl(p)]
+    for code, n in sorted(counts(mine).items()):
+        named = sum(LABELS[code] in e.text for e in mine if e.category == code)
+        print(f"{code}: {n} lines, {named} name the category ({LABELS[code]})")
+    others = [e for e in against if e not in set(mine)]
+    for a, b in exact_duplicates(mine + others):
+        if a in mine or b in mine:
+            problems.append(f"duplicate: {a.text} | {b.text}")
+    for a, b, sim in near_duplicates(mine + others, threshold=0.75):
+        if a in mine or b in mine:
+            problems.append(f"near-duplicate {sim}: {a.text} | {b.text}")
+    return problems
+
+
+if __name__ == "__main__":  # python -m nlp.corpus check FILE... : what a corpus writer runs
+    import sys
+
+    files = [Path(a) for a in sys.argv[2:]]
+    rest = _load_dir(DATA / TRAINING_DIR) + _load_dir(DATA / INDEPENDENT_DIR)
+    found = check(files, rest)
+    print("\n".join(found) or "no duplicates")
+    sys.exit(1 if found else 0)
 
 
 __all__ = ["Example", "CorpusError", "load_training", "load_independent", "corpus_hash", "counts",
