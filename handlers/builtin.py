@@ -1,2 +1,2 @@
 """Imports every handler module so that each registers its intents and flows."""
-from handlers import appeal, chitchat, clarify, contact, policy, status  # noqa: F401
+from handlers import appeal, chitchat, clarify, contact, inspection, official, policy, status  # noqa: F401

@@ -37,6 +37,8 @@ class DialogueRouter:
         state = load_state(session, message.channel, message.user_id, now)
         ctx = Context(session, self.services, state, now, message.channel, message.user_id)
         reply = self._dispatch(message, ctx)
+        if message.channel != "wecom" and message.type != "event" or message.event == "click":
+            reply = with_held_notices(session, message, reply, now)
         if state.changed:
             save_state(session, message, state, now + timedelta(seconds=self.services.config["STATE_TTL"]))
         return reply
@@ -66,6 +68,10 @@ class DialogueRouter:
                 reply = handler(message, ctx)
                 if reply is not None:
                     return reply
+        # A rating or a supplement answers what the bot asked earlier, outside any flow.
+        reply = INTENTS["enterprise_pending"](message, ctx)
+        if reply is not None:
+            return reply
         ctx.understanding = understand(message.text or "", ctx.services.classifier)
         return INTENTS[ctx.understanding.intent](message, ctx)
 
@@ -79,6 +85,17 @@ class DialogueRouter:
             )
             return self.on_text(as_text, ctx)
         return Reply.empty()
+
+
+def with_held_notices(session: Session, message: IncomingMessage, reply: Reply, now) -> Reply:
+    """Notices that could not be pushed (web chat, closed 公众号 window) go with the next reply."""
+    from tickets.notify import take_held
+
+    held = take_held(session, message.channel, message.user_id, now)
+    if not held:
+        return reply
+    text = f"{reply.text}\n\n【诉求动态】\n{held}" if reply.text else f"【诉求动态】\n{held}"
+    return Reply(text, choices=reply.choices, data=reply.data)
 
 
 def load_state(session: Session, channel: str, user_id: str, now) -> ConversationState:

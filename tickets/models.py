@@ -1,1 +1,198 @@
-"""Tickets models (SQLAlchemy 2.0 typed mappings)."""
+"""Tickets models (SQLAlchemy 2.0 typed mappings): 一事项一清单一结果, with the whole process on record."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.db import Base, utcnow
+
+ROLES = ("official", "head", "supervisor", "admin")
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(32), default="")
+    level: Mapped[int] = mapped_column(Integer, default=1)  # 1 市级, 2 县区级
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
+    is_office: Mapped[bool] = mapped_column(Boolean, default=False)  # 营商办: supervises, takes unrouted tickets
+    robot_url: Mapped[Optional[str]] = mapped_column(String(300))  # WeCom group robot webhook, optional
+
+    parent: Mapped[Optional["Department"]] = relationship(remote_side="Department.id")
+
+
+class Official(Base):
+    __tablename__ = "officials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    wecom_user_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    login: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[Optional[str]] = mapped_column(String(256))
+    api_token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    role: Mapped[str] = mapped_column(String(16), default="official")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[Optional[datetime]]  # sign-in lockout after repeated failures
+
+    department: Mapped[Department] = relationship()
+
+    @property
+    def supervises(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(128))  # 公众号 openid, or the web chat's id
+    name: Mapped[Optional[str]] = mapped_column(String(128))
+    credit_code: Mapped[Optional[str]] = mapped_column(String(18))
+    contact_name: Mapped[Optional[str]] = mapped_column(String(64))
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    industry: Mapped[Optional[str]] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(32), default="")
+    credit_tier: Mapped[Optional[str]] = mapped_column(String(8))  # A/B/C/D or the region's own scale
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[Optional[float]]
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("officials.id"))  # set by the department head
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accept_due: Mapped[Optional[datetime]]
+    deadline: Mapped[Optional[datetime]] = mapped_column(index=True)
+    deadline_days: Mapped[int] = mapped_column(Integer, default=5)
+    paused_at: Mapped[Optional[datetime]]  # waiting for the enterprise: the clock stands still
+    assigned_at: Mapped[Optional[datetime]]  # start of the current deadline, for the 75% reminder
+    accepted_at: Mapped[Optional[datetime]]
+    resolved_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+    result: Mapped[Optional[str]] = mapped_column(Text)
+    rating: Mapped[Optional[int]]  # 5 非常满意 … 1 非常不满意
+    redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    returned_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_count: Mapped[int] = mapped_column(Integer, default=0)
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the department complained about
+    reminded_at: Mapped[Optional[datetime]]  # the 75% reminder, once per deadline
+    overdue_notified_at: Mapped[Optional[datetime]]
+    extension: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # a pending 延期 request
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))  # duplicates link here
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Optimistic locking: two processes acting on one ticket cannot both win.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
+    assignee: Mapped[Optional[Official]] = relationship()
+    events: Mapped[list["TicketEvent"]] = relationship(order_by="TicketEvent.id", back_populates="ticket")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_tickets_department_status", "department_id", "status"),
+                      Index("ix_tickets_enterprise", "enterprise_id"))
+
+
+class TicketEvent(Base):
+    """Append-only history (全程留痕): who did what, when, with which note."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[Optional[str]] = mapped_column(String(16))
+    to_status: Mapped[Optional[str]] = mapped_column(String(16))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(TicketEvent, "before_delete")
+def _history_is_append_only(mapper, connection, target):
+    raise PermissionError("ticket history is append-only (全程留痕): events are never changed or deleted")
+
+
+class RoutingRule(Base):
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[Optional[str]] = mapped_column(String(32))
+    keywords: Mapped[Optional[str]] = mapped_column(String(500))  # separated by spaces or commas
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    deadline_days: Mapped[int] = mapped_column(Integer, default=5)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+
+    department: Mapped[Department] = relationship()
+
+
+class TicketCounter(Base):
+    """The last ticket number issued per day; incremented atomically so numbers never collide."""
+
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Notification(Base):
+    """Outbox: written in the same transaction as the change it reports, delivered by the job queue."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16))  # wecom_app | wecom_robot | wechat | web
+    recipient: Mapped[str] = mapped_column(String(300))  # WeCom userid, robot URL, openid
+    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
+    title: Mapped[str] = mapped_column(String(128), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|held
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[Optional[datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    sent_at: Mapped[Optional[datetime]]
+    batch: Mapped[Optional[str]] = mapped_column(String(40))  # digest id when sent together
+
+    ticket: Mapped[Optional[Ticket]] = relationship()
+
+    __table_args__ = (Index("ix_notifications_pending", "status", "channel", "recipient"),)
+
+
+class AccessToken(Base):
+    """Platform access tokens shared by every process (one fetch, row-locked while refreshing)."""
+
+    __tablename__ = "access_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[Optional[str]] = mapped_column(String(600))
+    expires_at: Mapped[Optional[datetime]]

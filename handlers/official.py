@@ -1,0 +1,121 @@
+"""Officials' commands in 企业微信: 签收 / 办结 / 退回 / 提级 / 补充 / 延期 / 备注 / 待办 / 查看.
+
+A command names the ticket number ("办结 YQ-20261122-0007 已协调供电公司，本周五前完成增容"); without
+one, it applies to the only ticket of the department the command could apply to. Officials act
+only on their department's tickets; each answer states the ticket's new status.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from sqlalchemy import select
+
+from bot.errors import UserError
+from handlers.messages import Reply
+from handlers.registry import intent
+from nlp import rules
+from nlp.categories import label
+from tickets import service
+from tickets.lifecycle import ANONYMOUS, OPEN, STATUS, Actor, Lifecycle, _local, reporter_visible
+from tickets.models import Official, Ticket
+
+COMMAND = re.compile(r"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*(YQ-?\d{8}-?\d{4,})?\s*[:：,，]?\s*(.*)$",
+                     re.IGNORECASE | re.DOTALL)
+# the statuses each command can start from, to find "the one ticket" when no number is given
+APPLIES = {"签收": ("assigned",), "办结": ("accepted",), "答复": ("accepted",), "退回": ("assigned", "accepted"),
+           "退单": ("assigned", "accepted"), "提级": ("assigned", "accepted"), "办不了": ("assigned", "accepted"),
+           "补充材料": ("accepted",), "延期": ("accepted", "waiting"), "备注": OPEN, "查看": tuple(STATUS)}
+HELP = ("可用指令（工单号可省略，仅一件待办时自动匹配）：\n签收 YQ-…\n办结 YQ-… 答复内容\n退回 YQ-… 原因\n"
+        "提级 YQ-… 原因\n补充材料 YQ-… 需要企业补充的内容\n延期 YQ-… 天数 原因\n备注 YQ-… 内容\n查看 YQ-…\n待办")
+
+
+@intent("official")
+def official_command(message, ctx) -> Optional[Reply]:
+    text = rules.normalise(message.text or "")
+    m = COMMAND.match(text)
+    official = ctx.session.scalars(select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)).first()
+    if official is None:
+        return None  # not an official: an ordinary conversation
+    if text in ("已联系", "已回应", "已联系企业"):  # 一叫就到: the officer answers the call-out
+        from tickets import inspections
+
+        item = inspections.respond(ctx.session, official, ctx.now)
+        return Reply(f"已记录：您已回应{item.enterprise.name or '企业'}的联系请求。" if item else "您没有待回应的联系请求。")
+    if m is None:
+        return Reply(HELP) if text in ("指令", "帮助", "help") else None
+    verb, number, rest = m.group(1), m.group(2), m.group(3).strip()
+    if verb == "待办":
+        return _todo(ctx, official)
+    ticket = _ticket(ctx, official, verb, number)
+    if isinstance(ticket, Reply):
+        return ticket
+    actor = Actor.of(official)
+    life = Lifecycle(ctx.session, ctx.now, ctx.services.config)
+    try:
+        if verb == "查看":
+            if not _visible(official, ticket):
+                return Reply(f"没有找到本部门的工单 {ticket.number}。")
+            return Reply(_card(ticket, official))
+        if verb == "签收":
+            life.accept(ticket, actor)
+        elif verb in ("办结", "答复"):
+            life.resolve(ticket, actor, rest)
+        elif verb in ("退回", "退单"):
+            life.return_(ticket, actor, rest)
+        elif verb in ("提级", "办不了"):
+            life.escalate(ticket, actor, rest)
+        elif verb == "补充材料":
+            life.request_info(ticket, actor, rest)
+        elif verb == "延期":
+            days, _, reason = rest.partition(" ")
+            if not days.isdigit():
+                return Reply("请写明延期的工作日天数和原因，例如“延期 YQ-20261122-0007 5 需现场勘查”。")
+            life.request_extension(ticket, actor, int(days), reason)
+        elif verb == "备注":
+            life.note(ticket, actor, rest)
+    except UserError as exc:
+        return Reply(str(exc))
+    where = f"，现由{ticket.department.name}" if ticket.department and ticket.department_id != official.department_id else ""
+    return Reply(f"工单 {ticket.number} 已{verb}{where}。当前状态：{STATUS[ticket.status]}。",
+                 data={"ticket": ticket.number, "status": ticket.status})
+
+
+def _visible(official: Official, ticket: Ticket) -> bool:
+    return official.supervises or ticket.department_id == official.department_id
+
+
+def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
+    if number:
+        digits = re.sub(r"\D", "", number)
+        ticket = service.find(ctx.session, f"YQ-{digits[:8]}-{digits[8:]}")
+        if ticket is None or not _visible(official, ticket):
+            return Reply(f"没有找到本部门的工单 {number.upper()}。")  # another department's ticket is not shown
+        return ticket
+    candidates = list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == official.department_id,
+                                                                Ticket.status.in_(APPLIES[verb]))
+                                          .order_by(Ticket.id.desc()).limit(2)))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return Reply(f"本部门没有可{verb}的工单。")
+    return Reply(f"本部门有多件可{verb}的工单，请写明工单号，例如“{verb} {candidates[0].number} …”。")
+
+
+def _todo(ctx, official: Official) -> Reply:
+    rows = list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == official.department_id,
+                                                          Ticket.status.in_(("assigned", "accepted", "waiting")))
+                                    .order_by(Ticket.deadline).limit(20)))
+    if not rows:
+        return Reply("本部门暂无待办工单。")
+    lines = [f"{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}" for t in rows]
+    return Reply(f"{official.department.name}待办（{len(rows)} 件）：\n" + "\n".join(lines))
+
+
+def _card(ticket: Ticket, official: Official) -> str:
+    ent = ticket.enterprise
+    who = f"企业：{ent.name or '未填写'}  电话：{ent.phone or '未填写'}" if reporter_visible(ticket, official) else f"企业：{ANONYMOUS}"
+    lines = [f"工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
+             f"期限：{_local(ticket.deadline)}", f"内容：{ticket.text}"]
+    lines += [f"· {_local(e.at)} {e.action} {e.note or ''}".rstrip() for e in ticket.events[-5:]]
+    return "\n".join(lines)

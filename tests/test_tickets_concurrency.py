@@ -1,0 +1,81 @@
+"""Two processes at once: ticket numbers stay unique and a ticket takes exactly one transition."""
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from tickets import service
+from tickets.lifecycle import Lifecycle
+from tickets.models import Ticket, TicketEvent
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+
+
+def _create_many(url: str, start, n: int, out) -> None:
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)
+    start.wait()
+    numbers = []
+    for i in range(n):
+        with Session() as s, s.begin():
+            numbers.append(service.create_ticket(s, channel="web", user_id=f"p{i}", text=f"第{i}件：申请增容用电",
+                                                 kind="appeal", category="operations", now=NOW).number)
+    out.put(numbers)
+    engine.dispose()
+
+
+def _accept(url: str, number: str, start, out) -> None:
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from bot.db import make_engine, make_sessionmaker
+    from bot.errors import UserError
+    from tickets.lifecycle import SYSTEM
+
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)
+    try:
+        with Session() as s, s.begin():
+            ticket = service.find(s, number)
+            start.wait()  # both have read the ticket as "assigned" before either writes
+            Lifecycle(s, NOW, {}).accept(ticket, SYSTEM)
+        out.put("accepted")
+    except (StaleDataError, UserError, OperationalError) as exc:
+        out.put(type(exc).__name__)
+    finally:
+        engine.dispose()
+
+
+def test_ticket_numbers_are_unique_across_processes(demo, database_url):
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_create_many, args=(database_url, start, 20, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    numbers = [n for _ in procs for n in out.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=60)
+    assert len(numbers) == 40 and len(set(numbers)) == 40
+    assert sorted(numbers) == [f"YQ-20261123-{i:04d}" for i in range(1, 41)]
+
+
+def test_two_processes_accepting_one_ticket_make_one_transition(demo, database_url, db):
+    with demo.extensions["appealbot"].Session() as s, s.begin():
+        number = service.create_ticket(s, channel="web", user_id="e", text="申请增容用电", kind="appeal",
+                                       category="operations", now=NOW).number
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_accept, args=(database_url, number, start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = sorted(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert results.count("accepted") == 1, results
+    ticket = db.scalars(select(Ticket).where(Ticket.number == number)).one()
+    accepts = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "accept")).all()
+    assert ticket.status == "accepted" and len(accepts) == 1 and ticket.version == 3

@@ -1,0 +1,214 @@
+"""Notifications: written to an outbox with the change they report, delivered later by the job queue.
+
+Writing in the same transaction means a committed change always has its notices, and a rolled
+back one has none. Delivery respects the platforms' limits, which drop the excess silently
+(a group robot takes 20 messages a minute, a WeCom member receives at most 30 app messages a
+minute, a 公众号 user at most 5 customer-service messages per message they send, within 48 hours):
+whatever is waiting for one recipient goes out as one digest, and what cannot go now waits.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+import requests
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session
+
+from tickets.models import Department, Notification, Official, Ticket
+
+log = logging.getLogger(__name__)
+
+PER_MINUTE = {"wecom_app": 30, "wecom_robot": 20}
+WECHAT_WINDOW = timedelta(hours=48)
+WECHAT_QUOTA = 5  # customer-service messages allowed per message the user sends
+MAX_ATTEMPTS = 8
+HELD_CHANNELS = ("web",)  # no push channel: delivered with the reply to the user's next message
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket], title: str, body: str) -> None:
+    session.add(Notification(channel=channel, recipient=recipient, ticket=ticket, title=title[:128], body=body,
+                             status="held" if channel in HELD_CHANNELS else "pending"))
+    session.info["notified"] = True
+
+
+def department(session: Session, ticket: Ticket, title: str, body: str,
+               dept: Optional[Department] = None) -> None:
+    dept = dept or ticket.department
+    if dept is None:
+        return office(session, ticket, title, body)
+    if dept.robot_url:
+        _add(session, "wecom_robot", dept.robot_url, ticket, title, body)
+    for official in session.scalars(select(Official).where(Official.department_id == dept.id, Official.active,
+                                                           Official.wecom_user_id.is_not(None))):
+        _add(session, "wecom_app", official.wecom_user_id, ticket, title, body)
+
+
+def office(session: Session, ticket: Ticket, title: str, body: str) -> None:
+    from tickets.lifecycle import office as office_department
+
+    department(session, ticket, title, body, dept=office_department(session))
+
+
+def enterprise(session: Session, ticket: Ticket, body: str) -> None:
+    channel = "wechat" if ticket.channel == "wechat" else "web"
+    _add(session, channel, ticket.enterprise.user_id, ticket, f"诉求 {ticket.number}", body)
+
+
+def on_commit(Session, kick: Callable[[], None]) -> None:
+    """Makes every session of this factory wake the delivery job after a commit that wrote notices."""
+    Session.configure(info={"kick": kick})
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    kick = session.info.get("kick")
+    if session.info.pop("notified", False) and kick is not None:
+        try:
+            kick()
+        except Exception:  # the periodic sweep delivers it anyway; never fail the committed change
+            log.exception("could not enqueue notification delivery")
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("notified", None)
+
+
+# -- delivering --------------------------------------------------------------------------------
+
+class Sender:
+    """The outbound side, built from the configuration: WeCom app and robot, 公众号 customer service."""
+
+    def __init__(self, config, Session):
+        from tickets.platforms import WeChatClient, WeComClient, token_storage
+
+        storage = token_storage(config, Session)
+        self.config = config
+        self.wecom = self.wechat = None
+        if config.get("WECOM_SECRET") and config.get("WECOM_CORP_ID"):
+            self.wecom = WeComClient(config["WECOM_CORP_ID"], config["WECOM_SECRET"], config["WECOM_API_BASE"], storage)
+        if config.get("WECHAT_SECRET") and config.get("WECHAT_APPID"):
+            self.wechat = WeChatClient(config["WECHAT_APPID"], config["WECHAT_SECRET"], config["WECHAT_API_BASE"], storage)
+
+    def send(self, channel: str, recipient: str, title: str, body: str, url: str) -> None:
+        if channel == "wecom_app":
+            if self.wecom is None:
+                raise Unconfigured("WECOM_SECRET/WECOM_AGENT_ID 未配置")
+            # The platform's duplicate check makes a re-send after a crash (sent, but not yet marked so)
+            # reach the official once.
+            self.wecom.message.send(self.config["WECOM_AGENT_ID"], recipient, msg={
+                "msgtype": "textcard", "enable_duplicate_check": 1, "duplicate_check_interval": 1800,
+                "textcard": {"title": title, "description": body[:500], "url": url or "https://work.weixin.qq.com",
+                             "btntxt": "详情"}})
+        elif channel == "wecom_robot":
+            res = requests.post(recipient, json={"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{body}"[:4000]}},
+                                timeout=10)
+            res.raise_for_status()
+            result = res.json()
+            if result.get("errcode"):
+                raise RuntimeError(f"robot errcode {result['errcode']}: {result.get('errmsg')}")
+        elif channel == "wechat":
+            if self.wechat is None:
+                raise Unconfigured("WECHAT_SECRET 未配置")
+            self.wechat.message.send_text(recipient, body)
+        else:
+            raise ValueError(f"unknown channel {channel}")
+
+
+class Unconfigured(RuntimeError):
+    pass
+
+
+WINDOW_CLOSED = {45015, 45047}  # 公众号: outside the 48-hour window / quota used up
+
+
+def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = "") -> dict[str, int]:
+    """Sends what is due, one digest per recipient; returns counts by outcome."""
+    from handlers.models import InboundMessage
+
+    outcome: dict[str, int] = defaultdict(int)
+    with Session() as s:
+        due = s.scalars(select(Notification).where(
+            Notification.status == "pending",
+            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+        ).order_by(Notification.id).limit(1000)).all()
+        groups: dict[tuple[str, str], list[Notification]] = defaultdict(list)
+        for n in due:
+            groups[(n.channel, n.recipient)].append(n)
+    for (channel, recipient), items in groups.items():
+        with Session() as s, s.begin():
+            # Row locks (PostgreSQL) keep two workers from sending one notice; SKIP LOCKED moves on.
+            items = s.scalars(select(Notification).where(Notification.id.in_([n.id for n in items]),
+                                                         Notification.status == "pending")
+                              .order_by(Notification.id).with_for_update(skip_locked=True)).all()
+            if not items:
+                continue
+            if channel in PER_MINUTE:
+                sent = s.scalar(select(func.count(func.distinct(Notification.batch))).where(
+                    Notification.channel == channel, Notification.recipient == recipient,
+                    Notification.sent_at > now - timedelta(minutes=1)))
+                if sent >= PER_MINUTE[channel]:
+                    outcome["deferred"] += len(items)
+                    continue
+            if channel == "wechat":
+                last_in = s.scalar(select(func.max(InboundMessage.received_at)).where(
+                    InboundMessage.channel == "wechat", InboundMessage.user_id == recipient))
+                used = 0 if last_in is None else s.scalar(select(func.count(func.distinct(Notification.batch))).where(
+                    Notification.channel == "wechat", Notification.recipient == recipient,
+                    Notification.sent_at > last_in))
+                if last_in is None or now - last_in > WECHAT_WINDOW or used >= WECHAT_QUOTA:
+                    for n in items:
+                        n.status = "held"  # goes with the reply to the user's next message
+                    outcome["held"] += len(items)
+                    continue
+            title, body = digest(items)
+            ticket = items[0].ticket if len(items) == 1 else None
+            url = f"{public_url.rstrip('/')}/console/tickets/{ticket.number}" if ticket and public_url else (public_url or "")
+            batch = uuid.uuid4().hex
+            try:
+                sender.send(channel, recipient, title, body, url)
+            except Exception as exc:  # kept and retried with backoff; visible when it finally fails
+                code = getattr(exc, "errcode", None)
+                for n in items:
+                    n.attempts += 1
+                    n.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                    if channel == "wechat" and code in WINDOW_CLOSED:
+                        n.status = "held"
+                    elif n.attempts >= MAX_ATTEMPTS or isinstance(exc, Unconfigured):
+                        n.status = "failed"
+                    else:
+                        n.next_attempt_at = now + timedelta(seconds=30 * 2 ** (n.attempts - 1))
+                outcome["error"] += len(items)
+                log.warning("notification to %s via %s failed: %s", recipient[:12], channel, exc)
+                continue
+            for n in items:
+                n.status, n.sent_at, n.batch = "sent", now, batch
+            outcome["sent"] += len(items)
+    return dict(outcome)
+
+
+def digest(items: list[Notification]) -> tuple[str, str]:
+    if len(items) == 1:
+        return items[0].title, items[0].body
+    lines = [f"{i}. {n.title}\n{n.body}" for i, n in enumerate(items, 1)]
+    return f"您有 {len(items)} 条诉求通知", "\n\n".join(lines)
+
+
+def take_held(session: Session, channel: str, user_id: str, now: datetime) -> Optional[str]:
+    """Held notices for a user who just wrote, as text to append to the reply (and marked sent)."""
+    channel = "wechat" if channel == "wechat" else "web"
+    held = session.scalars(select(Notification).where(Notification.channel == channel,
+                                                      Notification.recipient == user_id,
+                                                      Notification.status == "held").order_by(Notification.id)).all()
+    if not held:
+        return None
+    batch = uuid.uuid4().hex
+    for n in held:
+        n.status, n.sent_at, n.batch = "sent", now, f"reply:{batch}"
+    return "\n\n".join(n.body for n in held)

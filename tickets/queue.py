@@ -1,0 +1,71 @@
+"""The job queue (huey): notification delivery and the periodic deadline sweep.
+
+Embedded (`make run`): a SQLite file under VAR_DIR and a consumer thread inside the web process.
+Scaled out: Redis, and `appealbot worker` processes. Tests: in memory, drained explicitly.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+
+from tickets import jobs, notify
+
+log = logging.getLogger(__name__)
+
+
+def install(app) -> None:
+    """Builds the app's queue and its tasks, and wakes delivery after commits that wrote notices."""
+    cfg, state = app.config, app.extensions["appealbot"]
+    if cfg["QUEUE"] == "memory":
+        huey = MemoryHuey(cfg["QUEUE_NAME"], immediate=False, utc=True)
+    elif cfg["QUEUE"] == "redis":
+        # Short socket timeouts: a frozen Redis must not hold a webhook (the enqueue after a commit);
+        # 1.5 s still covers huey's 1 s blocking read in the consumer.
+        import redis
+
+        pool = redis.ConnectionPool.from_url(cfg["REDIS_URL"], socket_timeout=1.5, socket_connect_timeout=0.5)
+        huey = RedisHuey(cfg["QUEUE_NAME"], connection_pool=pool, utc=True)
+    else:
+        os.makedirs(cfg["VAR_DIR"], exist_ok=True)
+        huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True)
+    sender = notify.Sender(cfg, state.Session)
+
+    @huey.task(retries=3, retry_delay=10)
+    def deliver():
+        outcome = notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
+        if outcome.get("deferred") or outcome.get("error"):
+            deliver.schedule(delay=15)  # rate-limited or failed sends are due again soon
+        return outcome
+
+    @huey.periodic_task(crontab(minute="*"))
+    def tick():
+        done = jobs.sweep(state.Session, cfg, state.services.clock())
+        notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
+        return done
+
+    state.huey, state.tasks = huey, {"deliver": deliver, "tick": tick}
+    notify.on_commit(state.Session, lambda: deliver())
+
+
+def drain(huey) -> int:
+    """Runs every task waiting in the queue now, in this thread (tests and `appealbot jobs run`)."""
+    n = 0
+    while True:
+        task = huey.dequeue()
+        if task is None:
+            return n
+        huey.execute(task)
+        n += 1
+
+
+def start_consumer(huey, workers: int = 1):
+    """A consumer thread inside this process; the process keeps its own signal handlers."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=False)
+    consumer.start()
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+    return consumer
