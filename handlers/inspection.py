@@ -1,0 +1,72 @@
+"""无事不扰 at the door: "市场监管局的人来检查了，有备案吗" or a filing's code → is it filed and approved?"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from sqlalchemy import select
+
+from handlers.messages import Reply
+from handlers.registry import flow
+from tickets import inspections, service
+from tickets.models import Department
+from tickets.workdays import local_date
+
+CODE = re.compile(r"(?:备案码|核验码|检查码|验证码)?\s*([A-HJ-NP-Z]{3}[2-9]{3})(?![A-Za-z0-9])")
+ASKS = re.compile(r"(检查|执法|查|检测|抽查).{0,20}(备案|报备|批准|审批|合法|有没有手续|登记)|(备案|报备).{0,10}(检查|执法)")
+
+
+def short_names(dept: Department) -> set[str]:
+    name = dept.name.removeprefix("市").removeprefix("国网市")
+    variants = {dept.name, name, name.replace("监督管理", "监管"), name.replace("人力资源和社会保障", "人社"),
+                name.replace("卫生健康委员会", "卫健委"), name.replace("应急管理", "应急"), name.replace("生态环境", "环保")}
+    return {v for v in variants if len(v) >= 2}
+
+
+def check(message, ctx) -> Optional[Reply]:
+    text = (message.text or "").strip()
+    code = CODE.fullmatch(text.upper()) or (CODE.search(text.upper()) if re.search(r"备案码|核验码|检查码", text) else None)
+    if code:
+        return _by_code(ctx, code.group(1))
+    if not ASKS.search(text):
+        return None
+    ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
+    named = next((d for d in ctx.session.scalars(select(Department)) if any(v in text for v in short_names(d))), None)
+    if not ent.name:
+        return Reply("请先告诉我们贵企业的名称（例如回复“企业名称：某某有限公司”），或直接发送检查人员出示的 6 位备案码。")
+    filings = inspections.covering(ctx.session, ent, local_date(ctx.now), named.name if named else None)
+    if filings:
+        return Reply("查到今天对贵企业的已批准检查备案：\n\n" + "\n\n".join(inspections.describe(f) for f in filings) +
+                     "\n\n请核对执法人员与证件。检查结束后可扫码对本次检查匿名评价。")
+    who = named.name if named else "相关部门"
+    ctx.state.start("report_inspection", text=f"{who}今天到我企业检查，未查到检查备案。企业原话：{text}")
+    return Reply(f"没有查到{who}今天对贵企业的检查备案（凡检必报）。\n"
+                 f"您可以请执法人员出示备案码核对。需要反映“随意检查”问题吗？回复 1 即可提交（已为您填好情况），回复 0 不用。")
+
+
+def _by_code(ctx, code: str) -> Reply:
+    filing = inspections.find_by_code(ctx.session, code)
+    if filing is None or filing.status != "approved":
+        return Reply(f"备案码 {code} 不存在或未获批准，请向执法人员核实。如属未经批准的检查，可直接向我们反映。")
+    today = local_date(ctx.now)
+    if filing.end_date < today or filing.start_date > today:
+        return Reply(f"备案码 {code} 不在有效期内（{filing.start_date:%m月%d日}—{filing.end_date:%m月%d日}）。"
+                     "今天的检查不在该备案范围内，如有疑问可向我们反映。")
+    ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
+    mine = any(t.enterprise_id == ent.id for t in filing.targets)
+    note = "" if mine or not ent.name else "\n注意：该备案的检查对象不包括贵企业。"
+    return Reply("备案有效：\n" + inspections.describe(filing) + note)
+
+
+@flow("report_inspection")
+def report(message, ctx):
+    answer = (message.text or "").strip()
+    data = dict(ctx.state.data)
+    ctx.state.clear()
+    if answer == "1":
+        from handlers.appeal import start_appeal
+
+        return start_appeal(ctx, text=data["text"], kind="complaint", category="random_inspection", confidence=None)
+    if answer == "0":
+        return Reply("好的。如有需要，随时告诉我们。")
+    return None

@@ -1,0 +1,185 @@
+"""无事不扰: inspection filings (凡检必报) — file, approve, verify at the door — and 一叫就到 call-outs."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Iterable, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.errors import UserError
+from tickets import notify
+from tickets.credit_code import is_valid
+from tickets.inspections_models import CallOut, InspectionFiling, InspectionTarget
+from tickets.models import Enterprise, Official
+from tickets.workdays import CHINA, local_date
+
+KINDS = {"random": "双随机抽查", "special": "专项检查", "complaint": "投诉举报核查", "assigned": "上级交办"}
+ROUTINE = ("random", "special")  # what an A-tier enterprise is spared
+EXEMPT_FIELDS = ("危化品", "危险化学品", "特种设备", "食品", "药品", "消防", "安全生产", "疫苗", "医疗器械")
+LETTERS, DIGITS = "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"  # no 0/O, 1/I: read aloud at the door
+
+
+def _code() -> str:
+    """Three letters and three digits (KPQ274): easy to read out, never an English word."""
+    return "".join(secrets.choice(LETTERS) for _ in range(3)) + "".join(secrets.choice(DIGITS) for _ in range(3))
+
+
+def find_enterprise(session: Session, ref: str) -> Optional[Enterprise]:
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    if len(ref) == 18 and is_valid(ref.upper()):
+        return session.scalars(select(Enterprise).where(Enterprise.credit_code == ref.upper())).first()
+    return session.scalars(select(Enterprise).where(Enterprise.name == ref)).first()
+
+
+def file_inspection(session: Session, official: Official, *, enterprises: Iterable[str], kind: str, matters: str,
+                    legal_basis: str, inspectors: str, start: date, end: date, today: date,
+                    reason: Optional[str] = None, config: Optional[dict] = None) -> InspectionFiling:
+    """Validates everything before writing anything; returns the pending filing with its warnings."""
+    config = config or {}
+    if kind not in KINDS:
+        raise UserError("检查类型应为：" + "、".join(KINDS.values()))
+    for value, name in ((matters, "检查事项"), (legal_basis, "执法依据"), (inspectors, "执法人员")):
+        if not (value or "").strip():
+            raise UserError(f"请填写{name}")
+    if start < today or end < start:
+        raise UserError("检查日期不能早于今天，结束日期不能早于开始日期")
+    if (end - start).days > 31:
+        raise UserError("一次备案的检查时段不能超过 31 天")
+    targets = []
+    for ref in enterprises:
+        ent = find_enterprise(session, ref)
+        if ent is None:
+            raise UserError(f"找不到企业：{ref}（请填写企业全称或统一社会信用代码）")
+        targets.append(ent)
+    if not targets:
+        raise UserError("请至少填写一家被检查企业")
+    warnings = []
+    exempt = any(field in matters for field in EXEMPT_FIELDS)
+    for ent in targets:
+        if ent.credit_tier == "A" and kind in ROUTINE and not exempt:
+            if not (reason or "").strip():
+                raise UserError(f"{ent.name}为 A 级信用企业，常规检查原则上免检；确需检查请写明理由")
+            warnings.append({"type": "a_tier", "enterprise": ent.name})
+        window = int(config.get("JOINT_WINDOW_DAYS", 30))
+        nearby = session.scalars(select(InspectionFiling).join(InspectionTarget).where(
+            InspectionTarget.enterprise_id == ent.id, InspectionFiling.status != "rejected",
+            InspectionFiling.start_date <= end + timedelta(days=window),
+            InspectionFiling.end_date >= start - timedelta(days=window))).all()
+        if nearby:
+            warnings.append({"type": "joint", "enterprise": ent.name,
+                             "with": [f"{f.department.name} {f.code}" for f in nearby]})
+        year_start = date(start.year, 1, 1)
+        count = session.scalar(select(func.count()).select_from(InspectionFiling).join(InspectionTarget).where(
+            InspectionTarget.enterprise_id == ent.id, InspectionFiling.department_id == official.department_id,
+            InspectionFiling.status != "rejected", InspectionFiling.start_date >= year_start))
+        cap = int(config.get("INSPECTION_YEARLY_CAP", 2))
+        if count >= cap:
+            warnings.append({"type": "yearly_cap", "enterprise": ent.name, "count": count, "cap": cap})
+    filing = InspectionFiling(code=_unique_code(session), department_id=official.department_id, filed_by=official,
+                              kind=kind, matters=matters.strip(), legal_basis=legal_basis.strip(),
+                              inspectors=inspectors.strip(), start_date=start, end_date=end, reason=reason,
+                              warnings=warnings)
+    session.add(filing)
+    for ent in targets:
+        session.add(InspectionTarget(filing=filing, enterprise=ent))
+    session.flush()
+    return filing
+
+
+def _unique_code(session: Session) -> str:
+    while True:
+        code = _code()
+        if session.scalars(select(InspectionFiling.id).where(InspectionFiling.code == code)).first() is None:
+            return code
+
+
+def decide(session: Session, filing: InspectionFiling, approver: Official, approve: bool, now: datetime,
+           note: Optional[str] = None) -> InspectionFiling:
+    if filing.status != "pending":
+        raise UserError(f"备案 {filing.code} 已{'批准' if filing.status == 'approved' else '驳回'}，不能重复审批")
+    if approver.id == filing.filed_by_id:
+        raise UserError("不能审批自己提交的检查备案")
+    if approver.role not in ("head", "supervisor", "admin"):
+        raise UserError("只有指定的审批人（部门负责人或营商办）可以审批")
+    if approver.role == "head" and approver.department_id != filing.department_id:
+        raise UserError("部门负责人只能审批本部门的备案")
+    if approve and filing.end_date < local_date(now):
+        raise UserError("检查时段已过，不能再批准")
+    filing.status = "approved" if approve else "rejected"
+    filing.approver, filing.decided_at, filing.decision_note = approver, now, note
+    return filing
+
+
+def find_by_code(session: Session, code: str) -> Optional[InspectionFiling]:
+    return session.scalars(select(InspectionFiling).where(InspectionFiling.code == code.strip().upper())).first()
+
+
+def covering(session: Session, enterprise: Enterprise, today: date, department_name: Optional[str] = None) -> list[InspectionFiling]:
+    """Approved filings that cover this enterprise today (optionally for a department named in the text)."""
+    q = (select(InspectionFiling).join(InspectionTarget).where(
+        InspectionTarget.enterprise_id == enterprise.id, InspectionFiling.status == "approved",
+        InspectionFiling.start_date <= today, InspectionFiling.end_date >= today))
+    filings = session.scalars(q).all()
+    if department_name:
+        filings = [f for f in filings if department_name in f.department.name]
+    return filings
+
+
+def describe(filing: InspectionFiling) -> str:
+    return (f"备案编号 {filing.code}（{KINDS[filing.kind]}）\n执法部门：{filing.department.name}\n"
+            f"检查时段：{filing.start_date:%m月%d日}—{filing.end_date:%m月%d日}\n执法人员：{filing.inspectors}\n"
+            f"检查事项：{filing.matters}\n执法依据：{filing.legal_basis}")
+
+
+# -- 一叫就到 call-outs ----------------------------------------------------------------------------
+
+def call_out(session: Session, enterprise: Enterprise, official: Official, text: str, now: datetime,
+             promise_minutes: int = 120) -> CallOut:
+    recent = session.scalars(select(CallOut).where(CallOut.enterprise_id == enterprise.id,
+                                                   CallOut.official_id == official.id,
+                                                   CallOut.status == "requested")).first()
+    if recent is not None:
+        return recent  # asked twice: one call-out, not two
+    item = CallOut(enterprise=enterprise, official=official, text=text[:2000], created_at=now,
+                   due_at=now + timedelta(minutes=promise_minutes))
+    session.add(item)
+    if official.wecom_user_id:
+        notify._add(session, "wecom_app", official.wecom_user_id, None, "一叫就到：企业请您联系",
+                    f"{enterprise.name or '企业'}（电话 {enterprise.phone or '未留'}）请您联系：{text[:200]}\n"
+                    f"请于{due_local(item)}前回应，回复“已联系”确认。")
+    return item
+
+
+def due_local(item: CallOut) -> str:
+    return item.due_at.astimezone(CHINA).strftime("%m月%d日 %H:%M")
+
+
+def respond(session: Session, official: Official, now: datetime) -> Optional[CallOut]:
+    item = session.scalars(select(CallOut).where(CallOut.official_id == official.id, CallOut.status == "requested")
+                           .order_by(CallOut.id)).first()
+    if item is None:
+        return None
+    item.status, item.responded_at = "responded", now
+    notify._add(session, "wechat" if item.enterprise.channel == "wechat" else "web", item.enterprise.user_id, None,
+                "一叫就到", f"{official.name}已回应您的联系请求。联系或上门后，请回复“已联系上”确认。")
+    return item
+
+
+def overdue_call_outs(session: Session, now: datetime) -> int:
+    """Reminds officers past their promise time, once (run by the periodic sweep)."""
+    n = 0
+    for item in session.scalars(select(CallOut).where(CallOut.status == "requested", CallOut.due_at < now,
+                                                      CallOut.reminded_at.is_(None))):
+        item.reminded_at = now
+        if item.official.wecom_user_id:
+            notify._add(session, "wecom_app", item.official.wecom_user_id, None, "一叫就到已超时",
+                        f"{item.enterprise.name or '企业'}的联系请求已超过承诺时间，请尽快回应。")
+        n += 1
+    return n
+
+
+__all__ = ["file_inspection", "decide", "find_by_code", "covering", "call_out", "respond", "KINDS"]
