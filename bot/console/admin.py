@@ -1,0 +1,125 @@
+"""Administration: departments, officials, routing rules (administrators only)."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.console import ROLE_NAMES, bp, hash_password, login_required
+from nlp.categories import LABELS, TICKET_CATEGORIES
+from tickets.models import Department, Official, RoutingRule
+
+MIN_PASSWORD = 10
+
+
+@bp.get("/admin")
+@login_required("admin")
+def admin():
+    return render_template("console/admin.html",
+                           departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
+                           officials=g.db.scalars(select(Official).order_by(Official.department_id, Official.id)).all(),
+                           rules=g.db.scalars(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.id)).all(),
+                           categories=TICKET_CATEGORIES, LABELS=LABELS)
+
+
+def _done(message: str):
+    try:
+        g.db.commit()
+        flash(message, "info")
+    except IntegrityError:
+        g.db.rollback()
+        flash("保存失败：编码、登录名或企业微信账号与已有记录重复。", "error")
+    return redirect(url_for("console.admin"))
+
+
+def _error(message: str):
+    flash(message, "error")
+    return redirect(url_for("console.admin"))
+
+
+@bp.post("/admin/departments")
+@login_required("admin")
+def add_department():
+    f = request.form
+    code, name = f.get("code", "").strip()[:32], f.get("name", "").strip()[:64]
+    if not code or not name:
+        return _error("部门编码和名称都要填写。")
+    parent = g.db.get(Department, f.get("parent", 0, type=int))
+    g.db.add(Department(code=code, name=name, region=f.get("region", "").strip()[:32], parent=parent,
+                        level=2 if parent else 1, robot_url=f.get("robot_url", "").strip() or None))
+    return _done(f"已添加部门：{name}")
+
+
+@bp.post("/admin/officials")
+@login_required("admin")
+def add_official():
+    f = request.form
+    dept = g.db.get(Department, f.get("department", 0, type=int))
+    role, password = f.get("role", "official"), f.get("password", "")
+    if dept is None or role not in ROLE_NAMES or not f.get("name", "").strip():
+        return _error("请填写姓名，并选择部门和角色。")
+    if password and len(password) < MIN_PASSWORD:
+        return _error(f"密码至少 {MIN_PASSWORD} 位。")
+    g.db.add(Official(name=f["name"].strip()[:64], department=dept, role=role,
+                      login=f.get("login", "").strip()[:64] or None,
+                      wecom_user_id=f.get("wecom_user_id", "").strip()[:64] or None,
+                      password_hash=hash_password(password) if password else None))
+    return _done(f"已添加人员：{f['name'].strip()}")
+
+
+@bp.post("/admin/officials/<int:official_id>/toggle")
+@login_required("admin")
+def toggle_official(official_id: int):
+    official = g.db.get(Official, official_id)
+    if official is None or official.id == g.user.id:
+        return _error("不能停用自己。")
+    official.active = not official.active
+    if not official.active:
+        official.api_token_hash = None  # a disabled account's API token is revoked with it
+    return _done(f"{official.name}已{'启用' if official.active else '停用'}")
+
+
+@bp.post("/admin/rules")
+@login_required("admin")
+def add_rule():
+    f = request.form
+    dept = g.db.get(Department, f.get("department", 0, type=int))
+    days = f.get("days", 0, type=int)
+    if f.get("category") not in TICKET_CATEGORIES or dept is None or not 1 <= days <= 60:
+        return _error("请选择类别和部门，办理时限为 1–60 个工作日。")
+    g.db.add(RoutingRule(category=f["category"], department=dept, deadline_days=days,
+                         keywords=f.get("keywords", "").strip()[:500] or None, region=f.get("region", "").strip() or None))
+    return _done("已添加分办规则")
+
+
+@bp.post("/admin/rules/<int:rule_id>/delete")
+@login_required("admin")
+def delete_rule(rule_id: int):
+    rule = g.db.get(RoutingRule, rule_id)
+    if rule is not None:
+        g.db.delete(rule)
+    return _done("已删除分办规则")
+
+
+@bp.get("/notifications")
+@login_required("admin", "supervisor")
+def notifications():
+    from tickets.models import Notification
+
+    rows = g.db.scalars(select(Notification).where(Notification.status == "failed")
+                        .order_by(Notification.id.desc()).limit(100)).all()
+    return render_template("console/notifications.html", rows=rows)
+
+
+@bp.post("/notifications/<int:notification_id>/retry")
+@login_required("admin", "supervisor")
+def notification_retry(notification_id: int):
+    from tickets.models import Notification
+
+    n = g.db.get(Notification, notification_id)
+    if n is not None and n.status == "failed":
+        n.status, n.attempts, n.next_attempt_at = "pending", 0, None
+        g.db.info["notified"] = True  # wakes the delivery job after the commit
+        g.db.commit()
+        flash("已重新加入发送队列。", "info")
+    return redirect(url_for("console.notifications"))
