@@ -31,6 +31,10 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config.update(cfg)
     app.config["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
+    app.secret_key = cfg["SECRET_KEY"]
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=str(cfg.get("PUBLIC_URL", "")).startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=None)
 
     engine = make_engine(cfg["DATABASE_URL"])
     services = Services(config=cfg, classifier=_load_classifier(cfg))
@@ -50,13 +54,21 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_COUNT"], x_proto=cfg["PROXY_COUNT"])
     _register_rate_limit(app)
+    from tickets import queue
 
-    from bot import api
+    queue.install(app)
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from bot import api, console
     from bot.channels import web, wechat, wecom
-    from bot.web import policies
+    from bot.web import policies, verify
 
-    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp):
+    csrf = CSRFProtect(app)
+    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp, console.bp, verify.bp):
         app.register_blueprint(blueprint)
+    for blueprint in (web.bp, wechat.bp, wecom.bp, api.bp, verify.bp):
+        csrf.exempt(blueprint)  # signed by the platform or a bearer token; no browser session to forge
     _register_error_handlers(app)
     return app
 
@@ -73,7 +85,9 @@ def _redis(cfg):
 def _register_rate_limit(app: Flask) -> None:
     @app.before_request
     def limit_by_address():
-        if request.path == "/healthz" or request.path.startswith("/static/"):
+        # The platforms call back from a handful of addresses on behalf of every user: their
+        # signed callbacks are limited per user (bot/channels/platform.py), not per address.
+        if request.path in ("/healthz", "/wechat", "/wecom") or request.path.startswith("/static/"):
             return None
         state = app.extensions["appealbot"]
         if not state.limiter.allow("addr", request.remote_addr or "-", app.config["RATE_LIMIT_ADDR"]):

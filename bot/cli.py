@@ -67,7 +67,16 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     port = port or app.config["PORT"]
     click.echo(f"聊天页面 (chat page): http://{host}:{port}/")
     click.echo("Stop with Ctrl-C.")
-    serve(app, host=host, port=port, threads=threads, ident="appealbot")
+    consumer = None
+    if app.config["QUEUE"] == "sqlite":  # embedded: the job queue runs inside this process
+        from tickets.queue import start_consumer
+
+        consumer = start_consumer(app.extensions["appealbot"].huey)
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="appealbot")
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
 
 
 @main.group()
@@ -104,6 +113,7 @@ def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> No
 
     try:
         production.check_secrets(app.config)
+        production.check_accounts(app.extensions["appealbot"].Session)
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
     production.serve(app, bind=bind, workers=workers, threads=threads)

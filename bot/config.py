@@ -47,6 +47,19 @@ DEFAULTS: dict[str, Key] = {
     "RATE_LIMIT_USER": Key(30, "Messages one user may send per minute (webhooks and API); 0 turns the limit off."),
     "RATE_LIMIT_ADDR": Key(600, "Requests one client address may make per minute; 0 turns the limit off."),
     "PROXY_COUNT": Key(0, "Reverse proxies in front of the app whose X-Forwarded-For is trusted."),
+    "QUEUE": Key("sqlite", "Job queue: `sqlite` (a file under VAR_DIR, consumer inside `appealbot run`), `redis` (REDIS_URL; run `appealbot worker`) or `memory` (tests)."),
+    "QUEUE_NAME": Key("appealbot", "Name of the queue in Redis (several deployments may share one Redis)."),
+    "PUBLIC_URL": Key("http://127.0.0.1:8000", "Address officials open from notification cards (the console's ticket pages)."),
+    "WECOM_AGENT_ID": Key(None, "企业微信 app AgentId for app messages to officials."),
+    "WECOM_SECRET": Key(None, "企业微信 app Secret; app messages to officials are sent only when set."),
+    "WECHAT_SECRET": Key(None, "公众号 AppSecret; customer-service messages to enterprises are sent only when set."),
+    "WECOM_API_BASE": Key("https://qyapi.weixin.qq.com", "企业微信 API address (tests point it at a local fake)."),
+    "WECHAT_API_BASE": Key("https://api.weixin.qq.com", "公众号 API address (tests point it at a local fake)."),
+    "ACCEPT_DAYS": Key(1, "Working days a department has to accept (签收) an assigned ticket."),
+    "REMIND_AT": Key(0.75, "Share of the time to the deadline after which the department is reminded."),
+    "ESCALATE_GRACE_DAYS": Key(2, "Working days past the deadline before an unresolved ticket is escalated automatically."),
+    "JOINT_WINDOW_DAYS": Key(30, "Days around an inspection within which another filing for the same enterprise is flagged for a joint inspection."),
+    "INSPECTION_YEARLY_CAP": Key(2, "Inspections per department and enterprise per year before a filing is warned."),
     "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
     "PORT": Key(8000, "Port `appealbot run` listens on."),
 }
@@ -65,9 +78,14 @@ def finalize(config: dict[str, Any]) -> None:
 
 def _coerce(config: dict[str, Any]) -> None:
     for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER", "RATE_LIMIT_ADDR",
-                 "PROXY_COUNT"):
+                 "PROXY_COUNT", "ACCEPT_DAYS", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP"):
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
+    config["REMIND_AT"] = _as_number("REMIND_AT", config["REMIND_AT"], float)
+    if config["QUEUE"] not in ("sqlite", "redis", "memory"):
+        raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
+    if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
+        raise ConfigError(f"{ENV_PREFIX}_REDIS_URL is required when {ENV_PREFIX}_QUEUE is redis")
     for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY"):
         value = config.get(name)
         config[name] = str(value).strip() if value not in (None, "") else None

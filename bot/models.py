@@ -2,6 +2,7 @@
 import handlers.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import nlp.models  # noqa: F401
+import tickets.inspections_models  # noqa: F401
 import tickets.models  # noqa: F401
 from bot.db import Base
 

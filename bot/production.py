@@ -22,6 +22,21 @@ def check_secrets(config: Mapping[str, Any]) -> None:
         raise ConfigError("APPEALBOT_DATABASE_URL must name a server database (PostgreSQL) in production mode")
 
 
+def check_accounts(Session) -> None:
+    """No console account may keep a demo password (they are printed by `make run`)."""
+    from sqlalchemy import select
+    from werkzeug.security import check_password_hash
+
+    from tickets.demo import demo_password
+    from tickets.models import Official
+
+    with Session() as session:
+        for official in session.scalars(select(Official).where(Official.password_hash.is_not(None), Official.active)):
+            if official.login and check_password_hash(official.password_hash, demo_password(official.login)):
+                raise ConfigError(f"console account {official.login!r} still has its demo password: "
+                                  f"change it (appealbot create-user {official.login} --reset) or disable it")
+
+
 def _after_fork(server, worker) -> None:  # pragma: no cover
     # Pooled connections made before the fork belong to the parent; each worker opens its own.
     state = server.app.wsgi().extensions["appealbot"]

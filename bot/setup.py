@@ -18,6 +18,7 @@ def initialise(app) -> Iterator[str]:
     yield "database: schema up to date"
     with state.Session() as session, session.begin():
         yield demo.load_demo_data(session)
+    yield demo.accounts_text()
     with state.Session() as session, session.begin():
         yield bundled.ingest_bundled(session)
     yield training.ensure_model(app.config)

@@ -25,6 +25,8 @@ class AppState:
     wecom_crypto: Any = None
     redis: Any = None  # redis.Redis when APPEALBOT_REDIS_URL is set
     limiter: RateLimiter = None  # type: ignore[assignment]
+    huey: Any = None  # the job queue (tickets/queue.py)
+    tasks: Optional[dict] = None
 
 
 def appstate() -> AppState:

@@ -37,7 +37,13 @@ class Inbox:
     def receive(self, message: IncomingMessage) -> Reply:
         row_id = self._store(message)
         if row_id is None:
-            return self._replay(message.dedupe_key)
+            reply = self._replay(message.dedupe_key)
+            if reply is not None:
+                return reply
+            # Nobody finished it while we waited: the first delivery died after storing it.
+            row_id = self._take_over(message.dedupe_key)
+            if row_id is None:
+                return Reply.empty()
         return self._handle(row_id, message)
 
     def _store(self, message: IncomingMessage) -> int | None:
@@ -94,7 +100,7 @@ class Inbox:
                 )
             )
 
-    def _replay(self, key: str) -> Reply:
+    def _replay(self, key: str) -> Reply | None:
         """Answer a retry with the first delivery's reply, waiting briefly while it is in progress."""
         deadline = time.monotonic() + self.retry_wait
         while True:
@@ -104,6 +110,18 @@ class Inbox:
                 ).one()
             if status == "handled" and reply is not None:
                 return Reply.from_dict(reply)
-            if status == "failed" or time.monotonic() >= deadline:
+            if status == "failed":
                 return Reply.empty()
+            if time.monotonic() >= deadline:
+                return None  # still "received": see receive()
             time.sleep(0.05)
+
+    def _take_over(self, key: str) -> int | None:
+        """Claims a delivery left "received" (one retry wins the conditional update)."""
+        with self.Session() as session, session.begin():
+            row = session.execute(select(InboundMessage.id, InboundMessage.received_at)
+                                  .where(InboundMessage.dedupe_key == key)).one()
+            result = session.execute(update(InboundMessage).where(
+                InboundMessage.id == row.id, InboundMessage.status == "received",
+                InboundMessage.received_at == row.received_at).values(received_at=utcnow()))
+            return row.id if result.rowcount == 1 else None

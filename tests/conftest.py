@@ -77,6 +77,7 @@ def config(database_url, tmp_path):
         "WECOM_CORP_ID": WECOM["corp_id"],
         "WECOM_AES_KEY": WECOM["aes_key"],
         "RETRY_WAIT": 2.0,
+        "QUEUE": "memory",
     }
 
 
@@ -111,3 +112,13 @@ def db(app):
 
 def now() -> int:
     return int(time.time())
+
+
+@pytest.fixture
+def demo(app):
+    """The bundled demo departments, routing rules and officials."""
+    from tickets.demo import load_demo_data
+
+    with app.extensions["appealbot"].Session() as session, session.begin():
+        load_demo_data(session)
+    return app

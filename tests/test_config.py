@@ -36,3 +36,12 @@ def test_cli_reports_a_config_error_without_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "APPEALBOT_WECOM_CORP_ID" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_readme_lists_every_configuration_key_as_the_code_defines_it():
+    from pathlib import Path
+
+    from bot.config import markdown_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme, "README's table is stale: paste the output of `appealbot config-table`"

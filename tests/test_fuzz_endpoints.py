@@ -110,3 +110,62 @@ def test_api_raw_bodies_never_500(app, body, content_type):
     response = app.test_client().post("/api/messages", data=body, content_type=content_type)
     assert_clean(response)
     assert stored(app) == before
+
+
+json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | query_value,
+                          lambda children: st.lists(children, max_size=4) | st.dictionaries(query_value, children, max_size=4),
+                          max_leaves=12)
+
+
+def _ready(demo) -> str:
+    """A token and a ticket, made once per test (hypothesis runs the examples on one app)."""
+    if "FUZZ_TICKET" not in demo.config:
+        demo.config["FUZZ_TICKET"] = _api_app(demo)
+    return demo.config["FUZZ_TICKET"]
+
+
+def _api_app(demo):
+    from bot.api import token_hash
+    from tickets import service
+    from tickets.models import Official
+
+    with demo.extensions["appealbot"].Session() as s, s.begin():
+        s.scalars(select(Official).where(Official.login == "yingshang")).one().api_token_hash = token_hash("tok")
+        number = service.create_ticket(s, channel="web", user_id="f", text="申请增容", kind="appeal",
+                                       category="operations").number
+    return number
+
+
+@FUZZ
+@given(query=st.dictionaries(st.sampled_from(["status", "category", "kind", "q", "since", "until", "page", "per_page",
+                                               "overdue", "department", "region"]), query_value, max_size=6),
+       token=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=60))  # a header has no newlines
+def test_rest_api_queries_and_tokens_never_500(demo, query, token):
+    client = demo.test_client()
+    _ready(demo)
+    for auth in (f"Bearer {token}", "Bearer tok", token):
+        assert_clean(client.get("/api/v1/tickets?" + urlencode(query), headers={"Authorization": auth}))
+        assert_clean(client.get("/api/v1/stats?" + urlencode(query), headers={"Authorization": auth}))
+
+
+@FUZZ
+@given(payload=json_value, action=st.sampled_from(["accept", "resolve", "return", "escalate", "request_extension",
+                                                   "assign", "correct_category", "note", "nonsense"]))
+def test_rest_api_actions_and_filings_with_garbage_bodies_never_500(demo, payload, action):
+    client = demo.test_client()
+    number = _ready(demo)
+    headers = {"Authorization": "Bearer tok"}
+    body = {"action": action, **payload} if isinstance(payload, dict) else payload
+    assert_clean(client.post(f"/api/v1/tickets/{number}/actions", json=body, headers=headers))
+    assert_clean(client.post("/api/v1/inspections", json=body, headers=headers))
+
+
+@FUZZ
+@given(text=query_value, code=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
+                                       min_size=1, max_size=20))
+def test_public_pages_never_500(app, text, code):
+    client = app.test_client()
+    assert_clean(client.get("/policies?" + urlencode({"q": text})))
+    assert_clean(client.get("/verify/" + code))
+    assert_clean(client.post("/verify/" + code, data={"enterprise": text, "rating": text}))
+

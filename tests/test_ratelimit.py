@@ -51,6 +51,12 @@ def test_address_over_the_limit_gets_429(limited):
     assert client.get("/healthz").status_code == 200  # health checks are never limited
 
 
+def test_the_platforms_many_users_from_one_address_are_not_limited_by_address(limited):
+    server = WeChatServer(limited.test_client(), **WECHAT)
+    replies = [server.say("你好", user=f"oUser{i}") for i in range(8)]  # 8 users > 5 per address
+    assert all("频繁" not in r and r for r in replies)
+
+
 def test_wechat_user_over_the_limit_is_asked_to_slow_down(limited):
     server = WeChatServer(limited.test_client(), **WECHAT)
     replies = [server.say("你好", user="oFlood") for _ in range(4)]
