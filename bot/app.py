@@ -90,8 +90,8 @@ def _register_rate_limit(app: Flask) -> None:
     @app.before_request
     def refuse_nul():
         # NUL means nothing in a form or a URL, and PostgreSQL refuses it in text: stop it at the door
-        # rather than let each query discover it. The webhooks strip it from decrypted messages.
-        if request.path in ("/wechat", "/wecom"):
+        # rather than let each query discover it. The chat channels strip it from messages instead.
+        if request.path in ("/wechat", "/wecom", "/api/messages"):
             return None
         if (
             "\x00" in request.path
