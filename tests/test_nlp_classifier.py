@@ -1,6 +1,7 @@
 """The classifier trained on the real corpus: predictions, bad input, persistence, determinism."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nlp.classifier import Classifier
@@ -54,6 +55,20 @@ def test_empty_and_meaningless_input_is_chitchat(model):
 def test_batch_and_single_predictions_agree(model):
     texts = ["想贷款", "被罚款了也不给票据", "谢谢", "办环评找谁"]
     assert [p.category for p in model.predict_many(texts)] == [model.predict(t).category for t in texts]
+
+
+def test_compiled_scorer_equals_scikit_learn(model):
+    from sklearn import config_context
+
+    from nlp.classifier import prepare
+    from nlp.corpus import load_independent
+
+    texts = [prepare(e.text) for e in load_independent()] + ["", "😀", "a" * 3000]
+    assert model.compiled is not None
+    with config_context(assume_finite=True):
+        expected = model.pipeline.predict_proba(texts)
+    assert np.allclose(model.compiled.predict_proba(texts), expected, rtol=0, atol=1e-12)
+    assert np.allclose(expected.sum(axis=1), 1)
 
 
 def test_training_is_deterministic(model):
