@@ -101,16 +101,18 @@ def with_held_notices(session: Session, message: IncomingMessage, reply: Reply, 
 def load_state(session: Session, channel: str, user_id: str, now) -> ConversationState:
     row = session.get(DialogueState, (channel, user_id))
     if row is None or row.expires_at <= now:
-        return ConversationState(changed=row is not None)
-    return ConversationState(flow=row.flow, data=dict(row.data or {}))
+        return ConversationState(changed=row is not None, stored=row is not None)
+    return ConversationState(flow=row.flow, data=dict(row.data or {}), stored=True, row=row)
 
 
 def save_state(session: Session, message: IncomingMessage, state: ConversationState, expires_at) -> None:
     key = (message.channel, message.user_id)
     if state.flow is None:
-        session.execute(delete(DialogueState).where(DialogueState.channel == key[0], DialogueState.user_id == key[1]))
+        if state.stored:
+            session.execute(delete(DialogueState).where(DialogueState.channel == key[0],
+                                                        DialogueState.user_id == key[1]))
         return
-    row = session.get(DialogueState, key)
+    row = (state.row or session.get(DialogueState, key)) if state.stored else None
     if row is None:
         row = DialogueState(channel=key[0], user_id=key[1], flow=state.flow, data={}, expires_at=expires_at)
         session.add(row)

@@ -5,10 +5,10 @@ import re
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot.db import utcnow
 from bot.errors import UserError
@@ -34,6 +34,12 @@ def next_number(session: Session, now: datetime) -> str:
 
 
 def enterprise_for(session: Session, channel: str, user_id: str) -> Enterprise:
+    """The user's enterprise, created on first use; remembered for the rest of the session's work,
+    since one message asks for it several times (each lookup would also flush the session)."""
+    known = session.info.setdefault("enterprises", {})
+    row = known.get((channel, user_id))
+    if row is not None and row in session and not inspect(row).deleted:
+        return row
     query = select(Enterprise).where(Enterprise.channel == channel, Enterprise.user_id == user_id)
     row = session.scalars(query).first()
     if row is None:
@@ -43,13 +49,15 @@ def enterprise_for(session: Session, channel: str, user_id: str) -> Enterprise:
                 session.add(row)
         except IntegrityError:
             row = session.scalars(query).one()
+    known[(channel, user_id)] = row
     return row
 
 
 def route(session: Session, category: str, text: str, region: str = "") -> Optional[RoutingRule]:
     """The most specific matching rule: keywords and region beat the category's default."""
     best, best_score = None, -1
-    for rule in session.scalars(select(RoutingRule).where(RoutingRule.category == category)):
+    rules = select(RoutingRule).where(RoutingRule.category == category).options(joinedload(RoutingRule.department))
+    for rule in session.scalars(rules):
         score = rule.priority * 10
         if rule.region:
             if rule.region != region:
@@ -75,16 +83,17 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
         raise UserError("诉求内容不能为空")
     now = now or utcnow()
     ent = enterprise_for(session, channel, user_id)
+    # Routed before the ticket is added, so that it is inserted once, already assigned (a query
+    # after session.add would flush it half-made and update it straight after).
+    rule = route(session, category, text, ent.region or "")
     ticket = Ticket(number=next_number(session, now), kind=kind, category=category, confidence=confidence,
                     text=text[:5000], channel=channel, region=ent.region or "", enterprise=ent,
                     status="submitted", created_at=now, updated_at=now, extra=dict(extra or {}),
                     anonymous=anonymous and kind == "complaint")
     session.add(ticket)
-    session.flush()
     session.add(TicketEvent(ticket=ticket, at=now, actor=Actor("enterprise", user_id).label, action="submit",
                             to_status="submitted", note=None,
                             data={"category": category, "confidence": confidence}))
-    rule = route(session, category, text, ticket.region)
     life = Lifecycle(session, now, config or {})
     if rule is None:
         notify.office(session, ticket, f"新诉求待分办：{ticket.number}", f"【{label(category)}】{text[:120]}")
