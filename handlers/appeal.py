@@ -53,8 +53,8 @@ def start_appeal(ctx, *, text: str, kind: str, category: str, confidence=None, e
 
 def _next_step(ctx, note: str = "") -> Reply:
     data = ctx.state.data
-    ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
-    if not ent.name:
+    ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)  # created once there is a name
+    if ent is None or not ent.name:
         ctx.state.update(asking="name")
         return Reply(note + "为了让承办部门及时联系您，请告诉我们企业名称（首次提交需要，之后会记住）：")
     if not ent.phone:
@@ -102,11 +102,11 @@ def appeal_answer(message, ctx) -> Optional[Reply]:
     data = ctx.state.data
     text = rules.normalise(message.text or "")
     asking = data.get("asking")
-    ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
     if text in (CANCEL, "取消", "算了"):
         ctx.state.clear()
         return Reply("已取消，本次内容不会提交。需要时请随时留言。")
     if asking in ("name", "phone"):
+        ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
         phone = PHONE.search(text)
         code = CREDIT.search(text.upper())
         if code:

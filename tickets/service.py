@@ -33,23 +33,32 @@ def next_number(session: Session, now: datetime) -> str:
     return f"YQ-{day}-{last:04d}"
 
 
-def enterprise_for(session: Session, channel: str, user_id: str) -> Enterprise:
-    """The user's enterprise, created on first use; remembered for the rest of the session's work,
-    since one message asks for it several times (each lookup would also flush the session)."""
+def find_enterprise(session: Session, channel: str, user_id: str) -> Optional[Enterprise]:
+    """The user's enterprise if there is one; remembered for the rest of the session's work,
+    since one message asks for it several times (and each query would flush the session first)."""
     known = session.info.setdefault("enterprises", {})
     row = known.get((channel, user_id))
     if row is not None and row in session and not inspect(row).deleted:
         return row
-    query = select(Enterprise).where(Enterprise.channel == channel, Enterprise.user_id == user_id)
-    row = session.scalars(query).first()
+    row = session.scalars(select(Enterprise).where(Enterprise.channel == channel, Enterprise.user_id == user_id)).first()
+    if row is not None:
+        known[(channel, user_id)] = row
+    return row
+
+
+def enterprise_for(session: Session, channel: str, user_id: str) -> Enterprise:
+    """The user's enterprise, created on first use."""
+    row = find_enterprise(session, channel, user_id)
     if row is None:
         try:
             with session.begin_nested():  # the same user writing twice at once creates one enterprise
                 row = Enterprise(channel=channel, user_id=user_id)
                 session.add(row)
         except IntegrityError:
-            row = session.scalars(query).one()
-    known[(channel, user_id)] = row
+            session.info["enterprises"].pop((channel, user_id), None)
+            row = find_enterprise(session, channel, user_id)
+            assert row is not None  # the concurrent insert that beat us
+        session.info["enterprises"][(channel, user_id)] = row
     return row
 
 
@@ -117,4 +126,4 @@ def department_by_name(session: Session, name: str) -> Optional[Department]:
     return session.scalars(select(Department).where((Department.name == name) | (Department.code == name))).first()
 
 
-__all__ = ["create_ticket", "next_number", "route", "enterprise_for", "find", "tickets_of", "NUMBER"]
+__all__ = ["create_ticket", "next_number", "route", "enterprise_for", "find_enterprise", "find", "tickets_of", "NUMBER"]
