@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -70,27 +71,53 @@ class CompiledModel:
 
     For one short message, input validation, the FeatureUnion's joblib dispatch and the calibrator's
     bookkeeping cost more than the sums themselves (about a fifth of a webhook's CPU under load).
-    The result equals `pipeline.predict_proba` (tested); an unexpected pipeline shape falls back.
+    Same vocabularies, idf weights, margins and sigmoids: the result equals `pipeline.predict_proba`
+    (tested); a pipeline of another shape is refused here and predicted through scikit-learn.
     """
 
     def __init__(self, pipeline):
         union, calibrated = pipeline.named_steps["features"], pipeline.named_steps["model"]
         (fitted,) = calibrated.calibrated_classifiers_  # ensemble=False: one SVC, one calibrator per class
+        vectorizers = [t for _, t in union.transformer_list]
         if (fitted.method != "sigmoid" or union.transformer_weights
-                or list(fitted.estimator.classes_) != list(calibrated.classes_)):
+                or list(fitted.estimator.classes_) != list(calibrated.classes_)
+                or any(v.norm != "l2" or not v.use_idf or v.binary for v in vectorizers)):
             raise ValueError("not the pipeline build_pipeline() makes")
-        self.vectorizers = [t for _, t in union.transformer_list]
+        # Per block: analyzer, vocabulary, idf, sublinear tf, and where its columns start.
+        self.blocks, offset = [], 0
+        for v in vectorizers:
+            self.blocks.append((v.build_analyzer(), v.vocabulary_, v.idf_, v.sublinear_tf, offset))
+            offset += len(v.vocabulary_)
+        self.width = offset
         self.coef = np.ascontiguousarray(fitted.estimator.coef_.T)
         self.intercept = fitted.estimator.intercept_
         self.a = np.array([c.a_ for c in fitted.calibrators])
         self.b = np.array([c.b_ for c in fitted.calibrators])
 
+    def features(self, texts: list[str]):
+        from scipy.sparse import csr_matrix
+
+        indices: list[int] = []
+        data: list[float] = []
+        indptr = [0]
+        for text in texts:
+            for analyze, vocabulary, idf, sublinear, offset in self.blocks:
+                counts = Counter(j for j in map(vocabulary.get, analyze(text)) if j is not None)
+                if not counts:
+                    continue
+                columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                weights = (1.0 + np.log(tf) if sublinear else tf) * idf[columns]
+                weights /= np.sqrt(weights @ weights)  # l2, per block as each vectorizer does
+                indices.extend((columns + offset).tolist())
+                data.extend(weights.tolist())
+            indptr.append(len(indices))
+        return csr_matrix((data, indices, indptr), shape=(len(texts), self.width))
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        from scipy.sparse import hstack
         from scipy.special import expit
 
-        features = hstack([v.transform(texts) for v in self.vectorizers], format="csr")
-        margins = features @ self.coef + self.intercept
+        margins = self.features(texts) @ self.coef + self.intercept
         p = expit(-(margins * self.a + self.b))  # sklearn's _SigmoidCalibration, per class
         total = p.sum(axis=1, keepdims=True)
         return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0)
@@ -110,7 +137,7 @@ class Classifier:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         prepared = [prepare(t) for t in texts]
-        if self.compiled is not None:
+        if self.compiled is not None and len(prepared) <= 16:  # large batches vectorise better in sklearn
             return self.compiled.predict_proba(prepared)
         with config_context(assume_finite=True):  # our own sparse features: skip per-call validation
             return self.pipeline.predict_proba(prepared)
