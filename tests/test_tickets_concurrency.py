@@ -4,7 +4,8 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from tickets import service
 from tickets.lifecycle import Lifecycle
@@ -79,3 +80,18 @@ def test_two_processes_accepting_one_ticket_make_one_transition(demo, database_u
     ticket = db.scalars(select(Ticket).where(Ticket.number == number)).one()
     accepts = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "accept")).all()
     assert ticket.status == "accepted" and len(accepts) == 1 and ticket.version == 2  # inserted already assigned (1), accepted once (2)
+
+
+def test_a_submission_in_flight_does_not_hold_up_the_next_number(demo, database_url):
+    # On PostgreSQL the counter commits on its own: a slow submission must not queue the others.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time")
+    Session = demo.extensions["appealbot"].Session
+    with Session() as slow, slow.begin():
+        first = service.create_ticket(slow, channel="web", user_id="slow", text="申请增容用电", kind="appeal",
+                                      category="operations", now=NOW).number
+        with Session() as quick, quick.begin():
+            quick.execute(text("SET LOCAL lock_timeout = '2s'"))
+            second = service.create_ticket(quick, channel="web", user_id="quick", text="天然气管道什么时候通",
+                                           kind="appeal", category="operations", now=NOW).number
+    assert {first, second} == {"YQ-20261123-0001", "YQ-20261123-0002"}

@@ -23,13 +23,24 @@ DEFAULT_DAYS = 5
 
 
 def next_number(session: Session, now: datetime) -> str:
-    """YQ-20261122-0007: one atomic upsert-and-increment, so concurrent writers never share a number."""
+    """YQ-20261122-0007: one atomic upsert-and-increment, so concurrent writers never share a number.
+
+    On PostgreSQL the increment commits on a connection of its own: the counter row's lock then lasts
+    one statement instead of the whole submission, which would queue every new ticket of the day
+    behind the slowest one in flight (on every machine of a scaled-out deployment). A submission
+    that fails afterwards leaves a gap in the day's numbers. SQLite has one writer at a time anyway.
+    """
     day = now.astimezone(CHINA).strftime("%Y%m%d")
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    postgres = session.bind.dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
     stmt = (insert(TicketCounter).values(day=day, last=1)
             .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
             .returning(TicketCounter.last))
-    last = session.execute(stmt).scalar_one()
+    if postgres:
+        with session.bind.engine.begin() as own:
+            last = own.execute(stmt).scalar_one()
+    else:
+        last = session.execute(stmt).scalar_one()
     return f"YQ-{day}-{last:04d}"
 
 
