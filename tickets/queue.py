@@ -19,18 +19,19 @@ log = logging.getLogger(__name__)
 def install(app) -> None:
     """Builds the app's queue and its tasks, and wakes delivery after commits that wrote notices."""
     cfg, state = app.config, app.extensions["appealbot"]
+    # results=False: nobody reads a task's return value, and storing it costs a write per job.
     if cfg["QUEUE"] == "memory":
-        huey = MemoryHuey(cfg["QUEUE_NAME"], immediate=False, utc=True)
+        huey = MemoryHuey(cfg["QUEUE_NAME"], immediate=False, utc=True, results=False)
     elif cfg["QUEUE"] == "redis":
         # Short socket timeouts: a frozen Redis must not hold a webhook (the enqueue after a commit);
         # 1.5 s still covers huey's 1 s blocking read in the consumer.
         import redis
 
         pool = redis.ConnectionPool.from_url(cfg["REDIS_URL"], socket_timeout=1.5, socket_connect_timeout=0.5)
-        huey = RedisHuey(cfg["QUEUE_NAME"], connection_pool=pool, utc=True)
+        huey = RedisHuey(cfg["QUEUE_NAME"], connection_pool=pool, utc=True, results=False)
     else:
         os.makedirs(cfg["VAR_DIR"], exist_ok=True)
-        huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True)
+        huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True, results=False)
     sender = notify.Sender(cfg, state.Session)
 
     @huey.task(retries=3, retry_delay=10)
