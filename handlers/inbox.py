@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 def _storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; it carries no meaning in a chat message anyway."""
     return text.replace("\x00", "") if text else text
+
+
+# Built once, as it runs for every message; the session has no copy of the row to keep in step.
+_HANDLED = (update(InboundMessage).where(InboundMessage.id == bindparam("row_id"))
+            .values(status="handled", reply=bindparam("reply_"), handled_at=bindparam("at"))
+            .execution_options(synchronize_session=False))
 
 
 class Inbox:
@@ -78,10 +84,7 @@ class Inbox:
         try:
             with self.Session() as session, session.begin():
                 reply = self.router.handle(session, message)
-                session.execute(
-                    update(InboundMessage).where(InboundMessage.id == row_id)
-                    .values(status="handled", reply=reply.to_dict(), handled_at=utcnow())
-                )
+                session.execute(_HANDLED, {"row_id": row_id, "reply_": reply.to_dict(), "at": utcnow()})
             return reply
         except UserError as exc:
             self._mark(row_id, "handled", reply=Reply(str(exc)))

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 import requests
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import bindparam, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from tickets.models import Department, Notification, Official, Ticket
@@ -37,6 +37,14 @@ def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket
     session.info["notified"] = True
 
 
+# Built once: these run on nearly every message, and building a statement costs more than running it.
+_DEPARTMENT_WECOM_IDS = select(Official.wecom_user_id).where(
+    Official.department_id == bindparam("department_id"), Official.active, Official.wecom_user_id.is_not(None))
+_HELD = select(Notification).where(Notification.channel == bindparam("channel"),
+                                   Notification.recipient == bindparam("recipient"),
+                                   Notification.status == "held").order_by(Notification.id)
+
+
 def department(session: Session, ticket: Ticket, title: str, body: str,
                dept: Optional[Department] = None) -> None:
     dept = dept or ticket.department
@@ -44,9 +52,8 @@ def department(session: Session, ticket: Ticket, title: str, body: str,
         return office(session, ticket, title, body)
     if dept.robot_url:
         _add(session, "wecom_robot", dept.robot_url, ticket, title, body)
-    for official in session.scalars(select(Official).where(Official.department_id == dept.id, Official.active,
-                                                           Official.wecom_user_id.is_not(None))):
-        _add(session, "wecom_app", official.wecom_user_id, ticket, title, body)
+    for wecom_user_id in session.scalars(_DEPARTMENT_WECOM_IDS, {"department_id": dept.id}):
+        _add(session, "wecom_app", wecom_user_id, ticket, title, body)
 
 
 def office(session: Session, ticket: Ticket, title: str, body: str) -> None:
@@ -203,9 +210,7 @@ def digest(items: list[Notification]) -> tuple[str, str]:
 def take_held(session: Session, channel: str, user_id: str, now: datetime) -> Optional[str]:
     """Held notices for a user who just wrote, as text to append to the reply (and marked sent)."""
     channel = "wechat" if channel == "wechat" else "web"
-    held = session.scalars(select(Notification).where(Notification.channel == channel,
-                                                      Notification.recipient == user_id,
-                                                      Notification.status == "held").order_by(Notification.id)).all()
+    held = session.scalars(_HELD, {"channel": channel, "recipient": user_id}).all()
     if not held:
         return None
     batch = uuid.uuid4().hex

@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
@@ -44,6 +44,10 @@ def next_number(session: Session, now: datetime) -> str:
     return f"YQ-{day}-{last:04d}"
 
 
+_ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
+                                      Enterprise.user_id == bindparam("user_id"))  # built once: hot
+
+
 def find_enterprise(session: Session, channel: str, user_id: str) -> Optional[Enterprise]:
     """The user's enterprise if there is one; remembered for the rest of the session's work,
     since one message asks for it several times (and each query would flush the session first)."""
@@ -51,7 +55,7 @@ def find_enterprise(session: Session, channel: str, user_id: str) -> Optional[En
     row = known.get((channel, user_id))
     if row is not None and row in session and not inspect(row).deleted:
         return row
-    row = session.scalars(select(Enterprise).where(Enterprise.channel == channel, Enterprise.user_id == user_id)).first()
+    row = session.scalars(_ENTERPRISE, {"channel": channel, "user_id": user_id}).first()
     if row is not None:
         known[(channel, user_id)] = row
     return row
