@@ -82,3 +82,31 @@ def test_a_separate_worker_process_delivers_from_the_redis_queue(config, tmp_pat
             worker.wait(timeout=20)
             app.extensions["appealbot"].huey.storage.flush_all()
             app.extensions["appealbot"].engine.dispose()
+
+
+@pytest.mark.skipif(_redis_url() is None, reason="no Redis at 127.0.0.1:6379")
+def test_wake_ups_are_coalesced_and_none_is_lost(config, tmp_path):
+    from tickets.queue import drain
+
+    with FakePlatform() as platform:
+        name = f"appealbot-test-{uuid.uuid4().hex[:8]}"
+        app = create_app({**config, "QUEUE": "redis", "REDIS_URL": _redis_url(), "QUEUE_NAME": name,
+                          **_secrets(platform)})
+        huey = app.extensions["appealbot"].huey
+        try:
+            first = _ticket(app)  # notices committed: one wake-up queued
+            with app.extensions["appealbot"].Session() as s, s.begin():
+                second = service.create_ticket(s, channel="web", user_id="e2", text="天然气管道什么时候通",
+                                               kind="appeal", category="operations").number
+            assert len(huey) == 1  # the second commit found a wake-up already waiting
+            assert drain(huey) == 1
+            titles = [m["body"]["textcard"]["title"] for m in platform.sent if m["api"] == "message/send"]
+            assert any(first in t for t in titles) and any(second in t for t in titles)
+            # a commit after the job started queues a new wake-up
+            with app.extensions["appealbot"].Session() as s, s.begin():
+                service.create_ticket(s, channel="web", user_id="e3", text="工业园区自来水水压太低",
+                                      kind="appeal", category="operations")
+            assert len(huey) == 1
+        finally:
+            huey.storage.flush_all()
+            app.extensions["appealbot"].engine.dispose()

@@ -141,17 +141,18 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
 
     outcome: dict[str, int] = defaultdict(int)
     with Session() as s:
-        due = s.scalars(select(Notification).where(
+        # Only the keys: this scan runs for every wake-up, and whole rows are loaded below, locked.
+        due = s.execute(select(Notification.id, Notification.channel, Notification.recipient).where(
             Notification.status == "pending",
             or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
         ).order_by(Notification.id).limit(1000)).all()
-        groups: dict[tuple[str, str], list[Notification]] = defaultdict(list)
-        for n in due:
-            groups[(n.channel, n.recipient)].append(n)
-    for (channel, recipient), items in groups.items():
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for notice_id, channel, recipient in due:
+            groups[(channel, recipient)].append(notice_id)
+    for (channel, recipient), ids in groups.items():
         with Session() as s, s.begin():
             # Row locks (PostgreSQL) keep two workers from sending one notice; SKIP LOCKED moves on.
-            items = s.scalars(select(Notification).where(Notification.id.in_([n.id for n in items]),
+            items = s.scalars(select(Notification).where(Notification.id.in_(ids),
                                                          Notification.status == "pending")
                               .order_by(Notification.id).with_for_update(skip_locked=True)).all()
             if not items:

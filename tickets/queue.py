@@ -34,8 +34,14 @@ def install(app) -> None:
         huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True, results=False)
     sender = notify.Sender(cfg, state.Session)
 
+    # With Redis, one wake-up waiting in the queue is enough: the job clears the flag before it scans,
+    # so whatever was committed before a skipped kick is found by the scan that follows.
+    flag = f"{cfg['QUEUE_NAME']}:deliver-queued" if cfg["QUEUE"] == "redis" else None
+
     @huey.task(retries=3, retry_delay=10)
     def deliver():
+        if flag:
+            huey.storage.conn.delete(flag)
         outcome = notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
         if outcome.get("deferred") or outcome.get("error"):
             deliver.schedule(delay=15)  # rate-limited or failed sends are due again soon
@@ -48,7 +54,12 @@ def install(app) -> None:
         return done
 
     state.huey, state.tasks = huey, {"deliver": deliver, "tick": tick}
-    notify.on_commit(state.Session, lambda: deliver())
+
+    def kick() -> None:
+        if flag is None or huey.storage.conn.set(flag, 1, nx=True, ex=10):
+            deliver()
+
+    notify.on_commit(state.Session, kick)
 
 
 def drain(huey) -> int:
