@@ -185,7 +185,10 @@ class Notification(Base):
 
     ticket: Mapped[Optional[Ticket]] = relationship()
 
-    __table_args__ = (Index("ix_notifications_pending", "status", "channel", "recipient"),)
+    # The second index serves the per-recipient send limits (sent in the last minute, since the
+    # user's last message), asked before every send: without it each send scans the whole outbox.
+    __table_args__ = (Index("ix_notifications_pending", "status", "channel", "recipient"),
+                      Index("ix_notifications_recipient_sent", "channel", "recipient", "sent_at"))
 
 
 class AccessToken(Base):
