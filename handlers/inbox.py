@@ -10,7 +10,7 @@ import logging
 import time
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import utcnow
@@ -28,10 +28,16 @@ def _storable(text: str | None) -> str | None:
     return text.replace("\x00", "") if text else text
 
 
-# Built once, as it runs for every message; the session has no copy of the row to keep in step.
+# Built once, as they run for every message; the session has no copy of the row to keep in step.
 _HANDLED = (update(InboundMessage).where(InboundMessage.id == bindparam("row_id"))
             .values(status="handled", reply=bindparam("reply_"), handled_at=bindparam("at"))
             .execution_options(synchronize_session=False))
+
+
+def _store_statement(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: a retry is told apart without an error."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(InboundMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(InboundMessage.id)
 
 
 class Inbox:
@@ -39,6 +45,11 @@ class Inbox:
         self.Session = Session
         self.router = router
         self.retry_wait = retry_wait
+        engine = Session.kw["bind"]
+        # One statement that commits by itself: the message is durable before handling starts,
+        # without a BEGIN and a COMMIT of its own.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._insert = _store_statement(engine.dialect.name)
 
     def receive(self, message: IncomingMessage) -> Reply:
         row_id = self._store(message)
@@ -54,21 +65,16 @@ class Inbox:
 
     def _store(self, message: IncomingMessage) -> int | None:
         """Insert the message; None when this delivery is a retry of one already stored."""
-        with self.Session() as session:
-            row = InboundMessage(
-                channel=message.channel, dedupe_key=message.dedupe_key, user_id=_storable(message.user_id),
-                msg_type=message.type, text=_storable(message.text), raw=_storable(message.raw) or "",
-                received_at=utcnow(),
-            )
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if self._reclaim_failed(message.dedupe_key):
-                    return session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == message.dedupe_key))
-                return None
-            return row.id
+        with self._autocommit.connect() as conn:
+            row_id = conn.execute(self._insert, {
+                "channel": message.channel, "dedupe_key": message.dedupe_key, "user_id": _storable(message.user_id),
+                "msg_type": message.type, "text": _storable(message.text), "raw": _storable(message.raw) or "",
+                "received_at": utcnow(), "status": "received",
+            }).scalar()
+        if row_id is None and self._reclaim_failed(message.dedupe_key):
+            with self.Session() as session:
+                return session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == message.dedupe_key))
+        return row_id
 
     def _reclaim_failed(self, key: str) -> bool:
         """A retry may take over a delivery whose handling failed (and so changed nothing)."""
