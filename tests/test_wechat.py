@@ -234,3 +234,18 @@ def test_unconfigured_channel_is_404(config):
     app = create_app({**config, "WECHAT_TOKEN": None, "WECHAT_AES_KEY": None})
     assert app.test_client().get("/wechat?signature=a&timestamp=1&nonce=1&echostr=1").status_code == 404
     app.extensions["appealbot"].engine.dispose()
+
+
+@pytest.mark.parametrize("create_time", ["99999999999999999999", "１７６３８０００００", "²", "-5", ""])
+def test_a_nonsense_create_time_is_taken_as_now(wechat, db, create_time):
+    xml = message_xml("text", user="oTime", content="你好").replace(
+        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>")
+    assert create_time in xml
+    response = wechat.post(xml)
+    assert response.status_code == 200 and "有求必应" in wechat.reply_of(response)["Content"]
+    assert db.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.user_id == "oTime")) == 1
+
+
+def test_a_qr_code_subscription_gets_the_welcome_too(wechat):
+    response = wechat.post(message_xml("event", user="oScan", Event="subscribe", EventKey="qrscene_123"))
+    assert "有求必应" in wechat.reply_of(response)["Content"]

@@ -98,25 +98,32 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text or "").replace("]]>", "]]]]><![CDATA[>")
 
 
-def to_incoming(channel: str, msg, raw: str) -> IncomingMessage:
-    """A parsed wechatpy message (公众号 or 企业微信) as the core's plain message."""
-    data = msg._data
+def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessage:
+    """A parsed callback (公众号 or 企业微信, from parse_xml) as the core's plain message."""
+
+    def text_of(name: str) -> Optional[str]:
+        value = fields.get(name)
+        return value if isinstance(value, str) else None  # an element with children is no text
+
+    msg_type = fields["MsgType"].strip().lower()
     text = None
-    if msg.type == "text":
-        text = data.get("Content") or ""
-    elif msg.type == "voice":
-        text = data.get("Recognition") or None
-    created = int(data["CreateTime"]) if str(data.get("CreateTime", "")).isdigit() else int(time.time())
-    event = data.get("Event")
+    if msg_type == "text":
+        text = text_of("Content") or ""
+    elif msg_type == "voice":
+        text = text_of("Recognition") or None
+    stamp = text_of("CreateTime") or ""
+    # Seconds since 1970 in at most 10 ASCII digits; anything else (the platforms never send it) is now.
+    created = int(stamp) if stamp.isascii() and stamp.isdigit() and len(stamp) <= 10 else int(time.time())
+    event = text_of("Event")
     return IncomingMessage(
         channel=channel,
-        user_id=str(data.get("FromUserName") or ""),
-        type=str(data.get("MsgType", "unknown")).lower(),
+        user_id=fields["FromUserName"],
+        type=msg_type,
         created_at=datetime.fromtimestamp(created, timezone.utc),
         text=text,
-        message_id=str(data["MsgId"]) if data.get("MsgId") else None,
-        event=event.lower() if isinstance(event, str) else None,
-        event_key=data.get("EventKey") if isinstance(data.get("EventKey"), str) else None,
+        message_id=text_of("MsgId") or None,
+        event=event.lower() if event else None,
+        event_key=text_of("EventKey"),
         raw=raw,
     )
 

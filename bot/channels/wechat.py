@@ -5,7 +5,6 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, request
-from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
@@ -48,8 +47,7 @@ def receive():
         platform.require_signature(msg_signature, cfg["WECHAT_TOKEN"], timestamp, nonce, envelope["Encrypt"])
         body = platform.decrypt(PrpCrypto, appstate().wechat_key, envelope["Encrypt"], cfg["WECHAT_APPID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
-    message = parse_message(body)
-    reply = platform.receive(platform.to_incoming("wechat", message, body))
+    reply = platform.receive(platform.to_incoming("wechat", fields, body))
     if reply.is_empty:
         return Response("success", mimetype="text/plain")
     xml = TextReply(

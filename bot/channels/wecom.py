@@ -5,7 +5,6 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, request
-from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
@@ -43,7 +42,7 @@ def receive():
     platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, envelope["Encrypt"])
     body = platform.decrypt(PrpCrypto, appstate().wecom_key, envelope["Encrypt"], cfg["WECOM_CORP_ID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
-    reply = platform.receive(platform.to_incoming("wecom", parse_message(body), body))
+    reply = platform.receive(platform.to_incoming("wecom", fields, body))
     if reply.is_empty:
         return Response("", status=200)
     xml = TextReply(
