@@ -106,24 +106,28 @@ def appeal_answer(message, ctx) -> Optional[Reply]:
         ctx.state.clear()
         return Reply("已取消，本次内容不会提交。需要时请随时留言。")
     if asking in ("name", "phone"):
-        ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
         phone = PHONE.search(text)
         code = CREDIT.search(text.upper())
+        fields = {}
         if code:
             if not credit_code.is_valid(code.group()):
                 return Reply("这个统一社会信用代码校验不通过，请核对后重新发送（18位），或只发送企业名称。")
-            ent.credit_code = code.group()
+            fields["credit_code"] = code.group()
         if phone:
-            ent.phone = phone.group().replace("-", "")
+            fields["phone"] = phone.group().replace("-", "")
         rest = CREDIT.sub("", PHONE.sub("", text.upper() if code else text)).strip(" ，,。:：") if (phone or code) else text
+        problem = None
         if asking == "name":
             name = rest.strip()
-            if not 2 <= len(name) <= 60:
-                return Reply("请发送企业的全称，例如“某某市某某食品有限公司”。")
-            ent.name = name
+            if 2 <= len(name) <= 60:
+                fields["name"] = name
+            else:
+                problem = Reply("请发送企业的全称，例如“某某市某某食品有限公司”。")
         elif not phone:
-            return Reply("没有识别到电话号码，请发送手机号（11位）或带区号的座机号。")
-        return _next_step(ctx)
+            problem = Reply("没有识别到电话号码，请发送手机号（11位）或带区号的座机号。")
+        if fields:  # what was valid is kept, even when something else must be asked again
+            service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
+        return problem or _next_step(ctx)
     if asking == "anonymous":
         if text not in ("1", "2", "实名", "匿名", "实名反映", "匿名反映"):
             ctx.state.clear()

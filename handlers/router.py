@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, literal, select
 from sqlalchemy.orm import Session
 
 from handlers import texts
@@ -13,6 +13,8 @@ from handlers.messages import IncomingMessage, Reply
 from handlers.models import DialogueState
 from handlers.registry import FLOWS, INTENTS
 from handlers.understanding import understand
+from tickets import notify, service
+from tickets.models import Enterprise
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,11 @@ class DialogueRouter:
 
     def handle(self, session: Session, message: IncomingMessage) -> Reply:
         now = self.services.clock()
-        state = load_state(session, message.channel, message.user_id, now)
+        state, held = load_writer(session, message.channel, message.user_id, now)
         ctx = Context(session, self.services, state, now, message.channel, message.user_id)
         reply = self._dispatch(message, ctx)
-        if message.channel != "wecom" and message.type != "event" or message.event == "click":
+        chat = message.channel != "wecom" and message.type != "event" or message.event == "click"
+        if chat and (held or notify.held_since_flush(session, message.channel, message.user_id)):
             reply = with_held_notices(session, message, reply, now)
         if state.changed:
             save_state(session, message, state, now + timedelta(seconds=self.services.config["STATE_TTL"]))
@@ -89,20 +92,34 @@ class DialogueRouter:
 
 def with_held_notices(session: Session, message: IncomingMessage, reply: Reply, now) -> Reply:
     """Notices that could not be pushed (web chat, closed 公众号 window) go with the next reply."""
-    from tickets.notify import take_held
-
-    held = take_held(session, message.channel, message.user_id, now)
+    held = notify.take_held(session, message.channel, message.user_id, now)
     if not held:
         return reply
     text = f"{reply.text}\n\n【诉求动态】\n{held}" if reply.text else f"【诉求动态】\n{held}"
     return Reply(text, choices=reply.choices, data=reply.data)
 
 
-def load_state(session: Session, channel: str, user_id: str, now) -> ConversationState:
-    row = session.get(DialogueState, (channel, user_id))
+def _same_writer(entity):
+    return and_(entity.channel == bindparam("channel"), entity.user_id == bindparam("user_id"))
+
+
+# What nearly every message needs, in one round trip: the open flow, the enterprise (remembered for
+# the handlers) and whether notices wait to go with the reply. Built once: it runs for every message.
+_WRITER = (select(DialogueState, Enterprise, notify.HELD_EXISTS)
+           .select_from(select(literal(1).label("one")).subquery("writer"))
+           .outerjoin(DialogueState, _same_writer(DialogueState))
+           .outerjoin(Enterprise, _same_writer(Enterprise)))
+
+
+def load_writer(session: Session, channel: str, user_id: str, now) -> tuple[ConversationState, bool]:
+    """The user's conversation state, and whether held notices wait for them."""
+    row, enterprise, held = session.execute(_WRITER, {
+        "channel": channel, "user_id": user_id,
+        "held_channel": notify.held_channel(channel)}).one()
+    service.remember_enterprise(session, channel, user_id, enterprise)
     if row is None or row.expires_at <= now:
-        return ConversationState(changed=row is not None, stored=row is not None)
-    return ConversationState(flow=row.flow, data=dict(row.data or {}), stored=True, row=row)
+        return ConversationState(changed=row is not None, stored=row is not None), bool(held)
+    return ConversationState(flow=row.flow, data=dict(row.data or {}), stored=True, row=row), bool(held)
 
 
 def save_state(session: Session, message: IncomingMessage, state: ConversationState, expires_at) -> None:

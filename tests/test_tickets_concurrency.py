@@ -51,6 +51,32 @@ def _accept(url: str, number: str, start, out) -> None:
         engine.dispose()
 
 
+def _enterprise_for(url: str, start, out) -> None:
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)
+    with Session() as s, s.begin():
+        start.wait()
+        out.put(service.enterprise_for(s, "wechat", "oTwice", name="同时发来两条消息的公司").id)
+    engine.dispose()
+
+
+def test_one_user_writing_twice_at_once_gets_one_enterprise(app, database_url, db):
+    from tickets.models import Enterprise
+
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_enterprise_for, args=(database_url, start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    ids = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    rows = db.scalars(select(Enterprise).where(Enterprise.user_id == "oTwice")).all()
+    assert len(rows) == 1 and ids == [rows[0].id] * 2 and rows[0].name == "同时发来两条消息的公司"
+
+
 def test_ticket_numbers_are_unique_across_processes(demo, database_url):
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Barrier(2), ctx.Queue()

@@ -9,14 +9,15 @@ whatever is waiting for one recipient goes out as one digest, and what cannot go
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 import requests
-from sqlalchemy import bindparam, event, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, exists, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from tickets.models import Department, Notification, Official, Ticket
 
@@ -32,9 +33,28 @@ HELD_CHANNELS = ("web",)  # no push channel: delivered with the reply to the use
 # -- writing -----------------------------------------------------------------------------------
 
 def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket], title: str, body: str) -> None:
+    held = channel in HELD_CHANNELS
     session.add(Notification(channel=channel, recipient=recipient, ticket=ticket, title=title[:128], body=body,
-                             status="held" if channel in HELD_CHANNELS else "pending"))
+                             status="held" if held else "pending"))
     session.info["notified"] = True
+    if held:
+        session.info.setdefault("held_for", set()).add((channel, recipient))
+
+
+def held_channel(channel: str) -> str:
+    """The outbox channel of a chat channel's notices (web chat's are held, 公众号's pushed)."""
+    return "wechat" if channel == "wechat" else "web"
+
+
+# Whether held notices wait for a user: asked with every message (handlers/router.py), on the
+# (status, channel, recipient) index.
+HELD_EXISTS = exists().where(Notification.status == "held", Notification.channel == bindparam("held_channel"),
+                             Notification.recipient == bindparam("user_id")).label("held")
+
+
+def held_since_flush(session: Session, channel: str, user_id: str) -> bool:
+    """Whether this session wrote a held notice for the user (after the HELD_EXISTS lookup)."""
+    return (held_channel(channel), user_id) in session.info.get("held_for", ())
 
 
 # Built once: these run on nearly every message, and building a statement costs more than running it.
@@ -75,6 +95,7 @@ def on_commit(Session, kick: Callable[[], None]) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     kick = session.info.get("kick")
+    session.info.pop("held_for", None)
     if session.info.pop("notified", False) and kick is not None:
         try:
             kick()
@@ -85,6 +106,7 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop("notified", None)
+    session.info.pop("held_for", None)
 
 
 # -- delivering --------------------------------------------------------------------------------
@@ -210,7 +232,7 @@ def digest(items: list[Notification]) -> tuple[str, str]:
 
 def take_held(session: Session, channel: str, user_id: str, now: datetime) -> Optional[str]:
     """Held notices for a user who just wrote, as text to append to the reply (and marked sent)."""
-    channel = "wechat" if channel == "wechat" else "web"
+    channel = held_channel(channel)
     held = session.scalars(_HELD, {"channel": channel, "recipient": user_id}).all()
     if not held:
         return None

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -31,49 +30,64 @@ def next_number(session: Session, now: datetime) -> str:
     that fails afterwards leaves a gap in the day's numbers. SQLite has one writer at a time anyway.
     """
     day = now.astimezone(CHINA).strftime("%Y%m%d")
-    postgres = session.bind.dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
-    stmt = (insert(TicketCounter).values(day=day, last=1)
-            .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-            .returning(TicketCounter.last))
-    if postgres:
-        with session.bind.engine.begin() as own:
-            last = own.execute(stmt).scalar_one()
+    if session.bind.dialect.name == "postgresql":
+        with session.bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            last = own.execute(_NEXT_NUMBER["postgresql"], {"day": day}).scalar_one()
     else:
-        last = session.execute(stmt).scalar_one()
+        last = session.execute(_NEXT_NUMBER["sqlite"], {"day": day}).scalar_one()
     return f"YQ-{day}-{last:04d}"
+
+
+_NEXT_NUMBER = {name: dialect.insert(TicketCounter).values(day=bindparam("day"), last=1)
+                .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
+                .returning(TicketCounter.last) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 _ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
                                       Enterprise.user_id == bindparam("user_id"))  # built once: hot
+_ABSENT = object()  # remembered: this user has no enterprise (yet)
+
+
+def _known(session: Session) -> dict:
+    return session.info.setdefault("enterprises", {})
+
+
+def remember_enterprise(session: Session, channel: str, user_id: str, row: Optional[Enterprise]) -> None:
+    """Tell the session what a query that was made anyway found (handlers/router.py loads it
+    with the dialogue state), so that find_enterprise asks nothing more this session."""
+    _known(session)[(channel, user_id)] = _ABSENT if row is None else row
 
 
 def find_enterprise(session: Session, channel: str, user_id: str) -> Optional[Enterprise]:
     """The user's enterprise if there is one; remembered for the rest of the session's work,
     since one message asks for it several times (and each query would flush the session first)."""
-    known = session.info.setdefault("enterprises", {})
-    row = known.get((channel, user_id))
+    row = _known(session).get((channel, user_id))
+    if row is _ABSENT:
+        return None
     if row is not None and row in session and not inspect(row).deleted:
         return row
     row = session.scalars(_ENTERPRISE, {"channel": channel, "user_id": user_id}).first()
-    if row is not None:
-        known[(channel, user_id)] = row
+    remember_enterprise(session, channel, user_id, row)
     return row
 
 
-def enterprise_for(session: Session, channel: str, user_id: str) -> Enterprise:
-    """The user's enterprise, created on first use."""
+def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) -> Enterprise:
+    """The user's enterprise with `fields` set, created on first use (with them, in one INSERT)."""
     row = find_enterprise(session, channel, user_id)
     if row is None:
-        try:
-            with session.begin_nested():  # the same user writing twice at once creates one enterprise
-                row = Enterprise(channel=channel, user_id=user_id)
-                session.add(row)
-        except IntegrityError:
-            session.info["enterprises"].pop((channel, user_id), None)
-            row = find_enterprise(session, channel, user_id)
-            assert row is not None  # the concurrent insert that beat us
-        session.info["enterprises"][(channel, user_id)] = row
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        # The same user writing twice at once creates one enterprise: the second insert does
+        # nothing, and the row the first one committed is read instead.
+        stmt = (insert(Enterprise).values(channel=channel, user_id=user_id, **fields)
+                .on_conflict_do_nothing(index_elements=["channel", "user_id"]).returning(Enterprise))
+        row = session.scalars(stmt).first()
+        if row is None:
+            row = session.scalars(_ENTERPRISE, {"channel": channel, "user_id": user_id}).one()
+        else:
+            fields = {}
+        remember_enterprise(session, channel, user_id, row)
+    for name, value in fields.items():
+        setattr(row, name, value)
     return row
 
 
