@@ -100,7 +100,13 @@ def test_past_the_per_minute_limit_notices_wait_and_are_not_lost(napp, platform)
     new_ticket(napp)
     deliver(napp)
     assert not [m for m in platform.sent if m["to"] == "gdgs"]
-    assert notices(napp, recipient="gdgs", status="pending")
+    (waiting,) = notices(napp, recipient="gdgs", status="pending")
+    # put off until the oldest of the 30 sends leaves the minute, and the job comes back then
+    assert waiting.next_attempt_at == NOW + timedelta(seconds=30)
+    sender = notify.Sender(napp.config, state.Session)
+    assert notify.deliver_pending(state.Session, sender, NOW + timedelta(seconds=29)) == {}
+    etas = [t.eta for t in state.huey.scheduled() if t.name.endswith("deliver")]  # naive UTC, real clock
+    assert len(etas) == 1 and 25 <= (etas[0] - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds() <= 31
     state.services.clock = lambda: NOW + timedelta(seconds=61)
     notify.deliver_pending(state.Session, notify.Sender(napp.config, state.Session), NOW + timedelta(seconds=61))
     assert [m for m in platform.sent if m["to"] == "gdgs"]

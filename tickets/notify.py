@@ -157,35 +157,61 @@ class Unconfigured(RuntimeError):
 WINDOW_CLOSED = {45015, 45047}  # 公众号: outside the 48-hour window / quota used up
 
 
+# Built once: the delivery job runs after every commit that wrote a notice.
+_DUE = (select(Notification.id, Notification.channel, Notification.recipient)
+        .where(Notification.status == "pending",
+               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")))
+        .order_by(Notification.id).limit(1000))
+_LOCK = (select(Notification).where(Notification.id.in_(bindparam("ids", expanding=True)),
+                                    Notification.status == "pending")
+         .options(joinedload(Notification.ticket).load_only(Ticket.number))
+         .order_by(Notification.id).with_for_update(skip_locked=True, of=Notification))
+_RECENT_SENDS = (select(Notification.batch, func.min(Notification.sent_at))
+                 .where(Notification.channel == bindparam("channel"), Notification.recipient == bindparam("recipient"),
+                        Notification.sent_at > bindparam("since"))
+                 .group_by(Notification.batch))
+_DEFER = (update(Notification).where(Notification.id.in_(bindparam("ids", expanding=True)),
+                                     Notification.status == "pending")
+          .values(next_attempt_at=bindparam("until")).execution_options(synchronize_session=False))
+
+
+def _limited_until(session: Session, channel: str, recipient: str, now: datetime) -> Optional[datetime]:
+    """When the recipient's per-minute limit frees a place again; None while there is one now."""
+    sends = session.execute(_RECENT_SENDS, {"channel": channel, "recipient": recipient,
+                                            "since": now - timedelta(minutes=1)}).all()
+    if len(sends) < PER_MINUTE[channel]:
+        return None
+    times = sorted(at for _, at in sends)
+    return times[len(times) - PER_MINUTE[channel]] + timedelta(minutes=1)
+
+
 def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = "") -> dict[str, int]:
-    """Sends what is due, one digest per recipient; returns counts by outcome."""
+    """Sends what is due, one digest per recipient; returns counts by outcome, and in `next_in` the
+    seconds until the earliest notice put off now (a recipient's limit, a failed send) is due."""
     from handlers.models import InboundMessage
 
     outcome: dict[str, int] = defaultdict(int)
+    later: list[datetime] = []
     with Session() as s:
         # Only the keys: this scan runs for every wake-up, and whole rows are loaded below, locked.
-        due = s.execute(select(Notification.id, Notification.channel, Notification.recipient).where(
-            Notification.status == "pending",
-            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-        ).order_by(Notification.id).limit(1000)).all()
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for notice_id, channel, recipient in due:
-            groups[(channel, recipient)].append(notice_id)
+        due = s.execute(_DUE, {"now": now}).all()
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for notice_id, channel, recipient in due:
+        groups[(channel, recipient)].append(notice_id)
     for (channel, recipient), ids in groups.items():
         with Session() as s, s.begin():
+            if channel in PER_MINUTE:
+                free_at = _limited_until(s, channel, recipient, now)
+                if free_at is not None:
+                    # Put off in the outbox itself, so no wake-up looks at them again before then.
+                    s.execute(_DEFER, {"ids": ids, "until": free_at})
+                    outcome["deferred"] += len(ids)
+                    later.append(free_at)
+                    continue
             # Row locks (PostgreSQL) keep two workers from sending one notice; SKIP LOCKED moves on.
-            items = s.scalars(select(Notification).where(Notification.id.in_(ids),
-                                                         Notification.status == "pending")
-                              .order_by(Notification.id).with_for_update(skip_locked=True)).all()
+            items = s.scalars(_LOCK, {"ids": ids}).unique().all()
             if not items:
                 continue
-            if channel in PER_MINUTE:
-                sent = s.scalar(select(func.count(func.distinct(Notification.batch))).where(
-                    Notification.channel == channel, Notification.recipient == recipient,
-                    Notification.sent_at > now - timedelta(minutes=1)))
-                if sent >= PER_MINUTE[channel]:
-                    outcome["deferred"] += len(items)
-                    continue
             if channel == "wechat":
                 last_in = s.scalar(select(func.max(InboundMessage.received_at)).where(
                     InboundMessage.channel == "wechat", InboundMessage.user_id == recipient))
@@ -214,12 +240,15 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
                         n.status = "failed"
                     else:
                         n.next_attempt_at = now + timedelta(seconds=30 * 2 ** (n.attempts - 1))
+                        later.append(n.next_attempt_at)
                 outcome["error"] += len(items)
                 log.warning("notification to %s via %s failed: %s", recipient[:12], channel, exc)
                 continue
             for n in items:
                 n.status, n.sent_at, n.batch = "sent", now, batch
             outcome["sent"] += len(items)
+    if later:
+        outcome["next_in"] = max(1, math.ceil((min(later) - now).total_seconds()))
     return dict(outcome)
 
 

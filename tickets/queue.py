@@ -43,8 +43,8 @@ def install(app) -> None:
         if flag:
             huey.storage.conn.delete(flag)
         outcome = notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
-        if outcome.get("deferred") or outcome.get("error"):
-            deliver.schedule(delay=15)  # rate-limited or failed sends are due again soon
+        if "next_in" in outcome:
+            deliver.schedule(delay=outcome["next_in"])  # a limited or failed send is due again then
         return outcome
 
     @huey.periodic_task(crontab(minute="*"))
