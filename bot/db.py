@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,16 @@ class UTCDateTime(TypeDecorator):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+# INSERT … ON CONFLICT is spelled per dialect in SQLAlchemy; these are the two the project runs on.
+DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def per_dialect(build):
+    """A statement built once per supported database from its dialect's `insert` (hot statements
+    are built at import: building one costs more than running it)."""
+    return {name: build(insert) for name, insert in DIALECT_INSERTS.items()}
 
 
 def utcnow() -> datetime:

@@ -36,8 +36,7 @@ class ConversationState:
     flow: Optional[str] = None
     data: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
-    stored: bool = False  # a row exists for this user (spares a lookup when saving)
-    row: Any = field(default=None, repr=False, compare=False)  # held: the session only keeps a weak reference
+    stored: bool = False  # a row exists for this user: clearing the flow deletes it
 
     def start(self, flow: str, **data: Any) -> None:
         self.flow, self.data, self.changed = flow, dict(data), True

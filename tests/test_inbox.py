@@ -94,3 +94,42 @@ def test_a_retry_after_a_failure_is_handled_again(wechat, db, monkeypatch):
     assert "消息已经记录" in first["Content"]
     assert second["Content"] == "已受理"
     assert db.scalars(select(InboundMessage)).one().status == "handled"
+
+
+def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, monkeypatch):
+    # Each opens a flow; the second to commit keeps its own (an upsert, not a unique violation).
+    from datetime import datetime, timezone
+
+    from handlers.messages import IncomingMessage
+    from handlers.models import DialogueState
+    from handlers.registry import FLOWS
+
+    entered = threading.Barrier(2)
+
+    def opening(message, ctx):
+        ctx.state.start("demo", text=message.text)
+        entered.wait(timeout=10)  # both have read "no state" before either writes
+        return Reply(f"开始：{message.text}")
+
+    monkeypatch.setitem(INTENTS, "appeal", opening)
+    monkeypatch.setitem(FLOWS, "demo", lambda message, ctx: None)
+    inbox = app.extensions["appealbot"].inbox
+    replies, errors = [], []
+
+    def send(n: int) -> None:
+        try:
+            message = IncomingMessage(channel="web", user_id="wTwin", type="text", created_at=datetime.now(timezone.utc),
+                                      text=f"第{n}条：厂区停电", message_id=f"twin-{n}")
+            replies.append(inbox.receive(message).text)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(replies) == ["开始：第0条：厂区停电", "开始：第1条：厂区停电"]
+    (state,) = db.scalars(select(DialogueState).where(DialogueState.user_id == "wTwin")).all()
+    assert state.flow == "demo" and state.data["text"] in ("第0条：厂区停电", "第1条：厂区停电")
+    assert db.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.status == "handled")) == 2

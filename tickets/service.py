@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
-from bot.db import utcnow
+from bot.db import DIALECT_INSERTS, per_dialect, utcnow
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
 from tickets import notify
@@ -38,9 +37,9 @@ def next_number(session: Session, now: datetime) -> str:
     return f"YQ-{day}-{last:04d}"
 
 
-_NEXT_NUMBER = {name: dialect.insert(TicketCounter).values(day=bindparam("day"), last=1)
-                .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-                .returning(TicketCounter.last) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_NEXT_NUMBER = per_dialect(lambda insert: insert(TicketCounter).values(day=bindparam("day"), last=1)
+                           .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
+                           .returning(TicketCounter.last))
 
 
 _ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
@@ -75,7 +74,7 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
     """The user's enterprise with `fields` set, created on first use (with them, in one INSERT)."""
     row = find_enterprise(session, channel, user_id)
     if row is None:
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = DIALECT_INSERTS[session.bind.dialect.name]
         # The same user writing twice at once creates one enterprise: the second insert does
         # nothing, and the row the first one committed is read instead.
         stmt = (insert(Enterprise).values(channel=channel, user_id=user_id, **fields)
