@@ -90,11 +90,14 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
     return row
 
 
+_RULES = select(RoutingRule).where(RoutingRule.category == bindparam("category")).options(
+    joinedload(RoutingRule.department))
+
+
 def route(session: Session, category: str, text: str, region: str = "") -> Optional[RoutingRule]:
     """The most specific matching rule: keywords and region beat the category's default."""
     best, best_score = None, -1
-    rules = select(RoutingRule).where(RoutingRule.category == category).options(joinedload(RoutingRule.department))
-    for rule in session.scalars(rules):
+    for rule in session.scalars(_RULES, {"category": category}):
         score = rule.priority * 10
         if rule.region:
             if rule.region != region:
@@ -127,15 +130,18 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
                     text=text[:5000], channel=channel, region=ent.region or "", enterprise=ent,
                     status="submitted", created_at=now, updated_at=now, extra=dict(extra or {}),
                     anonymous=anonymous and kind == "complaint")
-    session.add(ticket)
-    session.add(TicketEvent(ticket=ticket, at=now, actor=Actor("enterprise", user_id).label, action="submit",
-                            to_status="submitted", note=None,
-                            data={"category": category, "confidence": confidence}))
-    life = Lifecycle(session, now, config or {})
-    if rule is None:
-        notify.office(session, ticket, f"新诉求待分办：{ticket.number}", f"【{label(category)}】{text[:120]}")
-    else:
-        life.assign(ticket, SYSTEM, rule.department, days=rule.deadline_days, note="按分办规则自动转办")
+    # One flush for the ticket, its history and its notices: the recipients' lookup in between
+    # would otherwise flush the ticket on its own first.
+    with session.no_autoflush:
+        session.add(ticket)
+        session.add(TicketEvent(ticket=ticket, at=now, actor=Actor("enterprise", user_id).label, action="submit",
+                                to_status="submitted", note=None,
+                                data={"category": category, "confidence": confidence}))
+        life = Lifecycle(session, now, config or {})
+        if rule is None:
+            notify.office(session, ticket, f"新诉求待分办：{ticket.number}", f"【{label(category)}】{text[:120]}")
+        else:
+            life.assign(ticket, SYSTEM, rule.department, days=rule.deadline_days, note="按分办规则自动转办")
     session.flush()
     return ticket
 

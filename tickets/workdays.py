@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -15,6 +16,7 @@ class CalendarError(AppealbotError):
     """The holiday calendar does not know the year: refusing beats a silently wrong deadline."""
 
 
+@lru_cache(maxsize=4096)  # every deadline walks the days ahead; the calendar validates each date anew
 def is_workday(day: date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
