@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ from bot.app import create_app
 from tests.fake_platform import FakePlatform
 from tickets import service
 from tickets.demo import load_demo_data
-from tickets.queue import start_consumer
+from tickets.queue import GATHER_SECONDS, start_consumer
 
 
 def _wait_for(predicate, timeout=20.0):
@@ -94,12 +95,16 @@ def test_wake_ups_are_coalesced_and_none_is_lost(config, tmp_path):
                           **_secrets(platform)})
         huey = app.extensions["appealbot"].huey
         try:
-            first = _ticket(app)  # notices committed: one wake-up queued
+            first = _ticket(app)  # notices committed: one wake-up scheduled, GATHER_SECONDS ahead
             with app.extensions["appealbot"].Session() as s, s.begin():
                 second = service.create_ticket(s, channel="web", user_id="e2", text="天然气管道什么时候通",
                                                kind="appeal", category="operations").number
             assert len(huey) == 1  # the second commit found a wake-up already waiting
-            assert drain(huey) == 1
+            assert drain(huey) == 1 and huey.scheduled_count() == 1  # not due yet: it gathers for a moment
+            assert not [m for m in platform.sent if m["api"] == "message/send"]
+            (wake_up,) = huey.read_schedule(datetime.now(timezone.utc).replace(tzinfo=None)
+                                            + timedelta(seconds=GATHER_SECONDS + 1))  # as the scheduler will
+            huey.execute(wake_up)
             titles = [m["body"]["textcard"]["title"] for m in platform.sent if m["api"] == "message/send"]
             assert any(first in t for t in titles) and any(second in t for t in titles)
             # a commit after the job started queues a new wake-up

@@ -192,9 +192,10 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
 
     outcome: dict[str, int] = defaultdict(int)
     later: list[datetime] = []
-    with Session() as s:
-        # Only the keys: this scan runs for every wake-up, and whole rows are loaded below, locked.
-        due = s.execute(_DUE, {"now": now}).all()
+    # Only the keys, on a connection without a transaction (one round trip): this scan runs for
+    # every wake-up, and whole rows are loaded below, locked.
+    with Session.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        due = conn.execute(_DUE, {"now": now}).all()
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for notice_id, channel, recipient in due:
         groups[(channel, recipient)].append(notice_id)

@@ -14,6 +14,7 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from tickets import jobs, notify
 
 log = logging.getLogger(__name__)
+GATHER_SECONDS = 1  # a notice waits at most this long (plus the scheduler's 1 s tick) for others to join it
 
 
 def install(app) -> None:
@@ -34,8 +35,9 @@ def install(app) -> None:
         huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True, results=False)
     sender = notify.Sender(cfg, state.Session)
 
-    # With Redis, one wake-up waiting in the queue is enough: the job clears the flag before it scans,
-    # so whatever was committed before a skipped kick is found by the scan that follows.
+    # With Redis, one wake-up waiting is enough: the job clears the flag before it scans, so whatever
+    # was committed before a skipped kick is found by the scan that follows. The wake-up waits
+    # GATHER_SECONDS, so that a busy minute's tickets go out in a few jobs, not one job each.
     flag = f"{cfg['QUEUE_NAME']}:deliver-queued" if cfg["QUEUE"] == "redis" else None
 
     @huey.task(retries=3, retry_delay=10)
@@ -56,8 +58,10 @@ def install(app) -> None:
     state.huey, state.tasks = huey, {"deliver": deliver, "tick": tick}
 
     def kick() -> None:
-        if flag is None or huey.storage.conn.set(flag, 1, nx=True, ex=10):
+        if flag is None:
             deliver()
+        elif huey.storage.conn.set(flag, 1, nx=True, ex=10 + GATHER_SECONDS):
+            deliver.schedule(delay=GATHER_SECONDS)
 
     notify.on_commit(state.Session, kick)
 
