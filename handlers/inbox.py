@@ -35,6 +35,15 @@ _STORE = per_dialect(lambda insert: insert(_MESSAGES).on_conflict_do_nothing(ind
                      .returning(_MESSAGES.c.id))
 _HANDLED = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("row_id"))
             .values(status="handled", reply=bindparam("reply_"), handled_at=bindparam("at")))
+_SEEN = select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.reply, _MESSAGES.c.received_at).where(
+    _MESSAGES.c.dedupe_key == bindparam("key"))
+# A retry takes over a delivery whose handling failed (and so changed nothing), or one left
+# "received" by a delivery that died; the conditions let one retry win when several race.
+_RECLAIM = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.status == "failed")
+            .values(status="received", error=None))
+_TAKE_OVER = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.status == "received",
+                                       _MESSAGES.c.received_at == bindparam("seen"))
+              .values(received_at=bindparam("now")))
 
 
 class Inbox:
@@ -43,45 +52,50 @@ class Inbox:
         self.router = router
         self.retry_wait = retry_wait
         engine = Session.kw["bind"]
-        # One statement that commits by itself: the message is durable before handling starts,
-        # without a BEGIN and a COMMIT of its own.
+        # Single statements that commit by themselves: the message is durable before handling
+        # starts, and a retry is answered, without a BEGIN and a COMMIT of their own.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = _STORE[engine.dialect.name]
 
     def receive(self, message: IncomingMessage) -> Reply:
         row_id = self._store(message)
-        if row_id is None:
-            reply = self._replay(message.dedupe_key)
-            if reply is not None:
-                return reply
-            # Nobody finished it while we waited: the first delivery died after storing it.
-            row_id = self._take_over(message.dedupe_key)
-            if row_id is None:
-                return Reply.empty()
+        if row_id is None:  # a retry of a message stored already
+            outcome = self._retry(message.dedupe_key)
+            if isinstance(outcome, Reply):
+                return outcome
+            row_id = outcome
         return self._handle(row_id, message)
 
     def _store(self, message: IncomingMessage) -> int | None:
         """Insert the message; None when this delivery is a retry of one already stored."""
         with self._autocommit.connect() as conn:
-            row_id = conn.execute(self._insert, {
+            return conn.execute(self._insert, {
                 "channel": message.channel, "dedupe_key": message.dedupe_key, "user_id": _storable(message.user_id),
                 "msg_type": message.type, "text": _storable(message.text), "raw": _storable(message.raw) or "",
                 "received_at": utcnow(), "status": "received",
             }).scalar()
-        if row_id is None and self._reclaim_failed(message.dedupe_key):
-            with self.Session() as session:
-                return session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == message.dedupe_key))
-        return row_id
 
-    def _reclaim_failed(self, key: str) -> bool:
-        """A retry may take over a delivery whose handling failed (and so changed nothing)."""
-        with self.Session() as session, session.begin():
-            result = session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.dedupe_key == key, InboundMessage.status == "failed")
-                .values(status="received", error=None)
-            )
-            return result.rowcount == 1
+    def _retry(self, key: str) -> Reply | int:
+        """The first delivery's reply, waiting briefly while it is in progress; or the row to handle
+        again when this retry takes the message over."""
+        deadline = time.monotonic() + self.retry_wait
+        first_look = True
+        with self._autocommit.connect() as conn:
+            while True:
+                row = conn.execute(_SEEN, {"key": key}).one()
+                if row.status == "handled" and row.reply is not None:
+                    return Reply.from_dict(row.reply)
+                if row.status == "failed":
+                    if not first_look:
+                        return Reply.empty()  # failed while we waited: that delivery has apologised
+                    if conn.execute(_RECLAIM, {"row_id": row.id}).rowcount == 1:
+                        return row.id
+                elif time.monotonic() >= deadline:
+                    # Nobody finished it while we waited: the first delivery died after storing it.
+                    taken = conn.execute(_TAKE_OVER, {"row_id": row.id, "seen": row.received_at, "now": utcnow()})
+                    return row.id if taken.rowcount == 1 else Reply.empty()
+                first_look = False
+                time.sleep(0.05)
 
     def _handle(self, row_id: int, message: IncomingMessage) -> Reply:
         try:
@@ -105,29 +119,3 @@ class Inbox:
                     reply=reply.to_dict() if reply else None,
                 )
             )
-
-    def _replay(self, key: str) -> Reply | None:
-        """Answer a retry with the first delivery's reply, waiting briefly while it is in progress."""
-        deadline = time.monotonic() + self.retry_wait
-        while True:
-            with self.Session() as session:
-                status, reply = session.execute(
-                    select(InboundMessage.status, InboundMessage.reply).where(InboundMessage.dedupe_key == key)
-                ).one()
-            if status == "handled" and reply is not None:
-                return Reply.from_dict(reply)
-            if status == "failed":
-                return Reply.empty()
-            if time.monotonic() >= deadline:
-                return None  # still "received": see receive()
-            time.sleep(0.05)
-
-    def _take_over(self, key: str) -> int | None:
-        """Claims a delivery left "received" (one retry wins the conditional update)."""
-        with self.Session() as session, session.begin():
-            row = session.execute(select(InboundMessage.id, InboundMessage.received_at)
-                                  .where(InboundMessage.dedupe_key == key)).one()
-            result = session.execute(update(InboundMessage).where(
-                InboundMessage.id == row.id, InboundMessage.status == "received",
-                InboundMessage.received_at == row.received_at).values(received_at=utcnow()))
-            return row.id if result.rowcount == 1 else None
