@@ -55,7 +55,8 @@ def main() -> int:
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--model", default=str(ROOT / "var" / "model.joblib"))
-    parser.add_argument("--profile", help="write a cProfile of the measured part to this file")
+    parser.add_argument("--profile", help="write a cProfile (CPU time) of the measured part to this file")
+    parser.add_argument("--profile-step", choices=STEPS, help="profile only this step's messages")
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, event, text
@@ -104,10 +105,15 @@ def main() -> int:
             query = {"signature": sha1_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
                      "encrypt_type": "aes", "msg_signature": sha1_signature(TOKEN, ts, nonce, encrypted)}
             body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+            profiling = profiler is not None and args.profile_step in (None, step)
+            if profiling:
+                profiler.enable()
             start = time.process_time()
             before = statements[0]
             response = client.post("/wechat?" + urlencode(query), data=body.encode(), content_type="text/xml")
             cost[step].append((time.process_time() - start, statements[0] - before))
+            if profiling:
+                profiler.disable()
             assert response.status_code == 200, response.status_code
             reply = response.get_data(as_text=True)
             return crypto.decrypt_message(reply, reply.split("<MsgSignature><![CDATA[")[1].split("]]>")[0],
@@ -121,7 +127,6 @@ def main() -> int:
             if not warm and args.profile:
                 import cProfile
                 profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
-                profiler.enable()
             servers = server_cpu()
             for i in range(20 if warm else args.n):
                 user = f"oCost{'W' if warm else 'M'}{i:06d}"
@@ -138,7 +143,6 @@ def main() -> int:
                 cost.clear()
         servers = server_cpu() - servers
         if profiler:
-            profiler.disable()
             profiler.dump_stats(args.profile)
         print(f"{args.n} appeals on {url.split('://')[0]}{' + Redis' if args.redis_url else ''}")
         print(f"{'step':10}{'CPU ms p50':>12}{'CPU ms mean':>13}{'statements':>12}")

@@ -19,7 +19,8 @@ import requests
 from sqlalchemy import bindparam, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from tickets.models import Department, Notification, Official, Ticket
+from tickets import directory
+from tickets.models import Department, Notification, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,22 @@ HELD_CHANNELS = ("web",)  # no push channel: delivered with the reply to the use
 
 # -- writing -----------------------------------------------------------------------------------
 
+def _values(channel: str, recipient: str, title: str, body: str) -> dict:
+    return {"channel": channel, "recipient": recipient, "title": title[:128], "body": body,
+            "status": "held" if channel in HELD_CHANNELS else "pending"}
+
+
 def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket], title: str, body: str) -> None:
-    held = channel in HELD_CHANNELS
-    session.add(Notification(channel=channel, recipient=recipient, ticket=ticket, title=title[:128], body=body,
-                             status="held" if held else "pending"))
+    values = _values(channel, recipient, title, body)
+    session.add(Notification(ticket=ticket, **values))
+    _written(session, [values])
+
+
+def _written(session: Session, notices: list[dict]) -> None:
     session.info["notified"] = True
-    if held:
-        session.info.setdefault("held_for", set()).add((channel, recipient))
+    for n in notices:
+        if n["status"] == "held":
+            session.info.setdefault("held_for", set()).add((n["channel"], n["recipient"]))
 
 
 def held_channel(channel: str) -> str:
@@ -57,12 +67,17 @@ def held_since_flush(session: Session, channel: str, user_id: str) -> bool:
     return (held_channel(channel), user_id) in session.info.get("held_for", ())
 
 
-# Built once: these run on nearly every message, and building a statement costs more than running it.
-_DEPARTMENT_WECOM_IDS = select(Official.wecom_user_id).where(
-    Official.department_id == bindparam("department_id"), Official.active, Official.wecom_user_id.is_not(None))
+# Built once: it runs on nearly every message, and building a statement costs more than running it.
 _HELD = select(Notification).where(Notification.channel == bindparam("channel"),
                                    Notification.recipient == bindparam("recipient"),
                                    Notification.status == "held").order_by(Notification.id)
+_INSERT = Notification.__table__.insert()
+
+
+def recipients(session: Session, dept: Department) -> list[tuple[str, str]]:
+    """(channel, recipient) of a department's notices: its group robot, its officials in WeCom."""
+    robot = [("wecom_robot", dept.robot_url)] if dept.robot_url else []
+    return robot + [("wecom_app", wecom_id) for wecom_id in directory.current(session).recipients.get(dept.id, ())]
 
 
 def department(session: Session, ticket: Ticket, title: str, body: str,
@@ -70,10 +85,16 @@ def department(session: Session, ticket: Ticket, title: str, body: str,
     dept = dept or ticket.department
     if dept is None:
         return office(session, ticket, title, body)
-    if dept.robot_url:
-        _add(session, "wecom_robot", dept.robot_url, ticket, title, body)
-    for wecom_user_id in session.scalars(_DEPARTMENT_WECOM_IDS, {"department_id": dept.id}):
-        _add(session, "wecom_app", wecom_user_id, ticket, title, body)
+    for channel, recipient in recipients(session, dept):
+        _add(session, channel, recipient, ticket, title, body)
+
+
+def department_rows(session: Session, ticket_id: int, dept: Department, title: str, body: str) -> None:
+    """As department(), written as plain rows for a ticket inserted just now (Lifecycle.submit)."""
+    notices = [_values(channel, recipient, title, body) for channel, recipient in recipients(session, dept)]
+    if notices:
+        session.execute(_INSERT, [{**n, "ticket_id": ticket_id} for n in notices])
+        _written(session, notices)
 
 
 def office(session: Session, ticket: Ticket, title: str, body: str) -> None:

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.db import DIALECT_INSERTS, per_dialect, utcnow
 from bot.errors import UserError
-from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
-from tickets import notify
-from tickets.lifecycle import SYSTEM, Actor, Lifecycle
-from tickets.models import Department, Enterprise, RoutingRule, Ticket, TicketCounter, TicketEvent
+from nlp.categories import KIND_OF, TICKET_CATEGORIES
+from tickets import directory
+from tickets.lifecycle import Actor, Lifecycle
+from tickets.models import Department, Enterprise, Ticket, TicketCounter
 from tickets.workdays import CHINA
 
 NUMBER = re.compile(r"YQ-\d{8}-\d{4,}", re.IGNORECASE)
@@ -90,22 +90,17 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
     return row
 
 
-_RULES = select(RoutingRule).where(RoutingRule.category == bindparam("category")).options(
-    joinedload(RoutingRule.department))
-
-
-def route(session: Session, category: str, text: str, region: str = "") -> Optional[RoutingRule]:
+def route(session: Session, category: str, text: str, region: str = "") -> Optional[directory.Rule]:
     """The most specific matching rule: keywords and region beat the category's default."""
     best, best_score = None, -1
-    for rule in session.scalars(_RULES, {"category": category}):
+    for rule in directory.current(session).rules.get(category, ()):
         score = rule.priority * 10
         if rule.region:
             if rule.region != region:
                 continue
             score += 100
         if rule.keywords:
-            words = [w for w in re.split(r"[\s,，、]+", rule.keywords) if w]
-            if not any(w in text for w in words):
+            if not any(w in text for w in rule.keywords):
                 continue
             score += 200
         if score > best_score:
@@ -123,27 +118,14 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
         raise UserError("诉求内容不能为空")
     now = now or utcnow()
     ent = enterprise_for(session, channel, user_id)
-    # Routed before the ticket is added, so that it is inserted once, already assigned (a query
-    # after session.add would flush it half-made and update it straight after).
     rule = route(session, category, text, ent.region or "")
     ticket = Ticket(number=next_number(session, now), kind=kind, category=category, confidence=confidence,
                     text=text[:5000], channel=channel, region=ent.region or "", enterprise=ent,
-                    status="submitted", created_at=now, updated_at=now, extra=dict(extra or {}),
-                    anonymous=anonymous and kind == "complaint")
-    # One flush for the ticket, its history and its notices: the recipients' lookup in between
-    # would otherwise flush the ticket on its own first.
-    with session.no_autoflush:
-        session.add(ticket)
-        session.add(TicketEvent(ticket=ticket, at=now, actor=Actor("enterprise", user_id).label, action="submit",
-                                to_status="submitted", note=None,
-                                data={"category": category, "confidence": confidence}))
-        life = Lifecycle(session, now, config or {})
-        if rule is None:
-            notify.office(session, ticket, f"新诉求待分办：{ticket.number}", f"【{label(category)}】{text[:120]}")
-        else:
-            life.assign(ticket, SYSTEM, rule.department, days=rule.deadline_days, note="按分办规则自动转办")
-    session.flush()
-    return ticket
+                    created_at=now, extra=dict(extra or {}), anonymous=anonymous and kind == "complaint")
+    department = directory.department(session, rule.department_id) if rule else None
+    return Lifecycle(session, now, config or {}).submit(
+        ticket, Actor("enterprise", user_id), department, days=rule.deadline_days if rule else None,
+        note="按分办规则自动转办", category=category, confidence=confidence)
 
 
 def find(session: Session, number: str) -> Optional[Ticket]:
