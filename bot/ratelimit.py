@@ -1,7 +1,8 @@
 """Fixed-window rate limits per user and per client address.
 
-With Redis the counters are shared by every worker process (INCR + EXPIRE, one round trip);
-without it, or while Redis is down, each process counts for itself, which still stops a flood.
+With Redis the counters are shared by every worker process (INCR, and EXPIRE on a new key, in one
+script: one command and one round trip); without it, or while Redis is down, each process counts
+for itself, which still stops a flood.
 """
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
 
 
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 class RateLimiter:
     def __init__(self, redis=None, max_keys: int = 100_000):
         self.redis = redis
+        self._count = redis.register_script(_COUNT) if redis is not None else None  # EVALSHA, loaded on first use
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._max_keys = max_keys
@@ -38,10 +47,7 @@ class RateLimiter:
         if self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5:
             return None  # do not wait on a dead Redis for every request
         try:
-            pipe = self.redis.pipeline()
-            pipe.incr(name)
-            pipe.expire(name, WINDOW * 2)
-            count, _ = pipe.execute()
+            count = self._count(keys=[name], args=[WINDOW * 2])
             self._redis_failed_at = None
             return int(count)
         except Exception as exc:  # any Redis failure: count locally rather than fail the request

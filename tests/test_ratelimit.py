@@ -82,6 +82,10 @@ def test_redis_shares_counters_between_processes():
     first, second = RateLimiter(client), RateLimiter(redis.Redis.from_url(REDIS_URL))
     assert first.allow("user", "shared", 2, now=5000.0) and second.allow("user", "shared", 2, now=5000.0)
     assert not first.allow("user", "shared", 2, now=5000.0)
+    (key,) = client.keys("appealbot:rl:user:shared:*")
+    assert int(client.get(key)) == 3 and 0 < client.ttl(key) <= 120  # the window's key expires
+    client.script_flush()  # Redis restarted: the script is loaded again, nothing fails
+    assert first.allow("user", "other", 2, now=5000.0)
     client.flushdb()
 
 
