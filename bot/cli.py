@@ -61,8 +61,13 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     """Serve the bot in the foreground (embedded mode: one process, SQLite)."""
     from waitress import serve
 
+    from bot.production import settle_heap
+    from nlp.tokenizer import warm_up
+
     app = _app()
     _init(app)
+    warm_up()  # the dictionary now, not on the first message
+    settle_heap()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     click.echo(f"聊天页面 (chat page): http://{host}:{port}/")

@@ -16,10 +16,13 @@ def _app():
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker threads.")
 def worker(workers: int) -> None:
     """Run a job-queue consumer (notifications, deadline sweep) until stopped."""
+    from bot.production import settle_heap
+
     app = _app()
     huey = app.extensions["appealbot"].huey
     if app.config["QUEUE"] == "memory":
         raise click.ClickException("APPEALBOT_QUEUE=memory has no separate worker")
+    settle_heap()
     # A worker killed mid-job loses the job it held; what it was sending is still pending in the
     # outbox, so a (re)starting worker delivers it at once instead of at the next periodic sweep.
     app.extensions["appealbot"].tasks["deliver"]()
