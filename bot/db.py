@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +59,12 @@ def per_dialect(build):
     return {name: build(insert) for name, insert in DIALECT_INSERTS.items()}
 
 
+def autocommit(engine: Engine) -> Connection:
+    """A connection whose statements each commit by themselves: for one statement that needs no
+    transaction around it, this spares the BEGIN and COMMIT round trips."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -71,12 +77,15 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
-            # WAL lets readers run beside the one writer; busy_timeout makes writers queue.
+            # WAL lets readers run beside the one writer; busy_timeout makes writers queue. WAL is
+            # kept in the file: switching is asked for only when it is not on yet, since the switch
+            # fails at once ("database is locked") while another process is writing.
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         return engine

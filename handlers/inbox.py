@@ -12,7 +12,7 @@ import time
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot.db import per_dialect, utcnow
+from bot.db import autocommit, per_dialect, utcnow
 from bot.errors import UserError
 from handlers import texts
 from handlers.messages import IncomingMessage, Reply
@@ -51,11 +51,8 @@ class Inbox:
         self.Session = Session
         self.router = router
         self.retry_wait = retry_wait
-        engine = Session.kw["bind"]
-        # Single statements that commit by themselves: the message is durable before handling
-        # starts, and a retry is answered, without a BEGIN and a COMMIT of their own.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._insert = _STORE[engine.dialect.name]
+        self.engine = Session.kw["bind"]
+        self._insert = _STORE[self.engine.dialect.name]
 
     def receive(self, message: IncomingMessage) -> Reply:
         row_id = self._store(message)
@@ -68,7 +65,8 @@ class Inbox:
 
     def _store(self, message: IncomingMessage) -> int | None:
         """Insert the message; None when this delivery is a retry of one already stored."""
-        with self._autocommit.connect() as conn:
+        # One statement, committed by itself: the message is durable before handling starts.
+        with autocommit(self.engine) as conn:
             return conn.execute(self._insert, {
                 "channel": message.channel, "dedupe_key": message.dedupe_key, "user_id": _storable(message.user_id),
                 "msg_type": message.type, "text": _storable(message.text), "raw": _storable(message.raw) or "",
@@ -80,7 +78,7 @@ class Inbox:
         again when this retry takes the message over."""
         deadline = time.monotonic() + self.retry_wait
         first_look = True
-        with self._autocommit.connect() as conn:
+        with autocommit(self.engine) as conn:
             while True:
                 row = conn.execute(_SEEN, {"key": key}).one()
                 if row.status == "handled" and row.reply is not None:

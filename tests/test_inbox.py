@@ -26,6 +26,24 @@ def counting_handler(monkeypatch, delay: float = 0.0):
     return calls
 
 
+def at_once(deliver, n: int) -> tuple[list, list]:
+    """Runs deliver(0) … deliver(n-1) on threads at the same time: (their results, their exceptions)."""
+    results, errors = [], []
+
+    def run(i: int) -> None:
+        try:
+            results.append(deliver(i))
+        except Exception as exc:  # surfaced by the caller's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
 def test_three_identical_deliveries_are_processed_once(wechat, db, monkeypatch):
     calls = counting_handler(monkeypatch)
     xml = message_xml("text", user="oRetry", content="电一直停", msg_id=1234567890123)
@@ -41,20 +59,12 @@ def test_concurrent_retries_from_threads_are_processed_once(app, monkeypatch):
 
     calls = counting_handler(monkeypatch, delay=0.3)
     xml = message_xml("text", user="oRace", content="用气报装", msg_id=99887766554433)
-    results, errors = [], []
 
-    def deliver(n: int) -> None:
-        try:
-            server = WeChatServer(app.test_client(), **WECHAT)
-            results.append(server.reply_of(server.post(xml, params=server.params(nonce=f"n{n}"))))
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
+    def deliver(n: int) -> dict:
+        server = WeChatServer(app.test_client(), **WECHAT)
+        return server.reply_of(server.post(xml, params=server.params(nonce=f"n{n}")))
 
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(deliver, 4)
     assert errors == []
     assert calls == ["用气报装"]
     assert sorted(r.get("Content", "") for r in results) == ["第1次处理"] * 4
@@ -114,21 +124,12 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
     monkeypatch.setitem(INTENTS, "appeal", opening)
     monkeypatch.setitem(FLOWS, "demo", lambda message, ctx: None)
     inbox = app.extensions["appealbot"].inbox
-    replies, errors = [], []
 
-    def send(n: int) -> None:
-        try:
-            message = IncomingMessage(channel="web", user_id="wTwin", type="text", created_at=datetime.now(timezone.utc),
-                                      text=f"第{n}条：厂区停电", message_id=f"twin-{n}")
-            replies.append(inbox.receive(message).text)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
+    def send(n: int) -> str:
+        return inbox.receive(IncomingMessage(channel="web", user_id="wTwin", type="text", text=f"第{n}条：厂区停电",
+                                             created_at=datetime.now(timezone.utc), message_id=f"twin-{n}")).text
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    replies, errors = at_once(send, 2)
     assert errors == [] and sorted(replies) == ["开始：第0条：厂区停电", "开始：第1条：厂区停电"]
     (state,) = db.scalars(select(DialogueState).where(DialogueState.user_id == "wTwin")).all()
     assert state.flow == "demo" and state.data["text"] in ("第0条：厂区停电", "第1条：厂区停电")

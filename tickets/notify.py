@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import bindparam, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from bot.db import autocommit
 from tickets import directory
 from tickets.models import Department, Notification, Ticket
 
@@ -215,7 +216,7 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
     later: list[datetime] = []
     # Only the keys, on a connection without a transaction (one round trip): this scan runs for
     # every wake-up, and whole rows are loaded below, locked.
-    with Session.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with autocommit(Session.kw["bind"]) as conn:
         due = conn.execute(_DUE, {"now": now}).all()
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for notice_id, channel, recipient in due:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
-from bot.db import DIALECT_INSERTS, per_dialect, utcnow
+from bot.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
 from tickets import directory
@@ -18,6 +18,10 @@ from tickets.workdays import CHINA
 
 NUMBER = re.compile(r"YQ-\d{8}-\d{4,}", re.IGNORECASE)
 DEFAULT_DAYS = 5
+
+_NEXT_NUMBER = per_dialect(lambda insert: insert(TicketCounter).values(day=bindparam("day"), last=1)
+                           .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
+                           .returning(TicketCounter.last))
 
 
 def next_number(session: Session, now: datetime) -> str:
@@ -30,16 +34,11 @@ def next_number(session: Session, now: datetime) -> str:
     """
     day = now.astimezone(CHINA).strftime("%Y%m%d")
     if session.bind.dialect.name == "postgresql":
-        with session.bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+        with autocommit(session.bind.engine) as own:
             last = own.execute(_NEXT_NUMBER["postgresql"], {"day": day}).scalar_one()
     else:
         last = session.execute(_NEXT_NUMBER["sqlite"], {"day": day}).scalar_one()
     return f"YQ-{day}-{last:04d}"
-
-
-_NEXT_NUMBER = per_dialect(lambda insert: insert(TicketCounter).values(day=bindparam("day"), last=1)
-                           .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-                           .returning(TicketCounter.last))
 
 
 _ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
