@@ -622,7 +622,9 @@ class Deployment:
         self.server = subprocess.Popen([str(bin_dir / "appealbot"), "serve", "--prod", "--bind", f"127.0.0.1:{port}",
                                         "--workers", str(self.args.workers), "--threads", str(self.args.threads)],
                                        env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self.logs[0])
-        self.worker = subprocess.Popen([str(bin_dir / "appealbot"), "worker", "--workers", str(self.args.queue_threads)],
+        # As deploy/ runs it: at a lower CPU priority, since a notice can wait a moment and a reply cannot.
+        self.worker = subprocess.Popen(["nice", "-n", "10", str(bin_dir / "appealbot"), "worker",
+                                        "--workers", str(self.args.queue_threads)],
                                        env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self.logs[1])
         wait_healthy(port, self.server)
 
