@@ -49,6 +49,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -344,10 +345,16 @@ class Generator:
         # The generator keeps every delivery: a full collection over them would stall the event
         # loop for tens of ms and show as the server's latency. Its few cycles can wait.
         gc.disable()
+        # WeChat's servers are not on this machine: the generator's own wait for a CPU must not show
+        # as the server's latency either, so its thread runs ahead of the others (root only). Its
+        # CPU is still the machine's, and still counted below.
+        before = thread_priority(-5)
         try:
             asyncio.run(self._run())
         finally:
             gc.enable()
+            if before is not None:
+                thread_priority(before)
         cpu_after = os.times()
         return {"sent": len(self.deliveries),
                 "generator_cpu": (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)}
@@ -463,6 +470,34 @@ class Generator:
 
 
 # -- measuring --------------------------------------------------------------------------------
+
+def thread_priority(nice: int) -> Optional[int]:
+    """Sets this thread's nice value (Linux: per thread); the one it had, or None when not allowed."""
+    tid = threading.get_native_id()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError:
+        return None
+    return before
+
+
+def speed_probe() -> float:
+    """Milliseconds a fixed piece of pure-Python work takes: this machine's speed varies by tens of
+    per cent from hour to hour, and the figures of two runs compare only together with it."""
+    def work(n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += (i * 7) % 13
+        return total
+
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        work(1_000_000)
+        best = min(best, time.process_time() - started)
+    return 1000 * best
+
 
 def percentile(values: list[float], p: float) -> float:
     if not values:
@@ -815,10 +850,13 @@ ROWS = [("achieved rate /s", "rate", "{:22.1f}"), ("latency p50 ms", "p50", "{:2
 RATIO_OF = ("p50", "p95", "p99", "cpu_web_ms")
 
 
-def report(args, bare: Optional[dict], bot: dict, tickets: dict, inbox: dict, notices: dict) -> bool:
+def report(args, bare: Optional[dict], bot: dict, tickets: dict, inbox: dict, notices: dict,
+           probes: list[float]) -> bool:
     print()
     print(f"appealbot load test: {os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads "
-          f"(gthread), PostgreSQL, Redis queue with 1 worker ({args.queue_threads} threads)")
+          f"(gthread), PostgreSQL, Redis queue with 1 worker ({args.queue_threads} threads, nice 10)")
+    print(f"machine speed probe (a fixed Python loop, lower is faster): {probes[0]:.0f} ms before, "
+          f"{probes[1]:.0f} ms after")
     kinds, users = bot["kinds"], sum(bot["users"].values())
     print(f"offered: {args.rate:g} POSTs/s for {args.duration:g} s = {bot['sent']} POSTs ({kinds['first']} messages, "
           f"{kinds['retry']} exact retries, {kinds['duplicate']} concurrent duplicates) from {users} distinct users")
@@ -896,6 +934,7 @@ def main() -> int:
         return 0
 
     check_services(args)
+    probes = [speed_probe()]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the fake platform's request log
     from tests.fake_platform import FakePlatform
 
@@ -936,7 +975,8 @@ def main() -> int:
             tickets = check_tickets(deployment, generators)
             inbox = check_inbox(deployment, next(msg_ids) - FIRST_MSG_ID - bare_ids)
             notices = check_notifications(deployment, fake, arrivals, wait=20)
-            ok = report(args, bare, bot, tickets, inbox, notices)
+            probes.append(speed_probe())
+            ok = report(args, bare, bot, tickets, inbox, notices, probes)
         finally:
             deployment.stop()
             for name in ("server.log", "worker.log"):
