@@ -684,6 +684,7 @@ class Deployment:
         names = [f"huey.{kind}.{huey_name}" for kind in ("redis", "schedule", "results", "counters")]
         names += list(client.scan_iter(match=f"{self.queue_name}*"))
         names += list(client.scan_iter(match="appealbot:rl:*:wechat:oLoad*"))
+        names += list(client.scan_iter(match=f"appealbot:seen:wechat:id:{str(FIRST_MSG_ID)[:4]}*"))
         client.delete(*names)
         client.close()
 

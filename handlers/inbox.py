@@ -54,14 +54,19 @@ class Inbox:
         self.engine = Session.kw["bind"]
         self._insert = _STORE[self.engine.dialect.name]
 
-    def receive(self, message: IncomingMessage) -> Reply:
-        row_id = self._store(message)
-        if row_id is None:  # a retry of a message stored already
-            outcome = self._retry(message.dedupe_key)
-            if isinstance(outcome, Reply):
-                return outcome
-            row_id = outcome
-        return self._handle(row_id, message)
+    def receive(self, message: IncomingMessage, seen: bool = False) -> Reply:
+        """`seen`: the door (Redis) has met this delivery before, so it is most likely a retry and
+        is looked up before anything is inserted; if it was never stored, it is stored now."""
+        outcome = self._retry(message.dedupe_key) if seen else None  # a reply, a row to handle, or None
+        if outcome is None:
+            outcome = self._store(message)
+            if outcome is None:  # a retry of a message stored already
+                outcome = self._retry(message.dedupe_key)
+            if outcome is None:
+                return Reply.empty()  # stored, then gone: nothing to answer with
+        if isinstance(outcome, Reply):
+            return outcome
+        return self._handle(outcome, message)
 
     def _store(self, message: IncomingMessage) -> int | None:
         """Insert the message; None when this delivery is a retry of one already stored."""
@@ -73,14 +78,16 @@ class Inbox:
                 "received_at": utcnow(), "status": "received",
             }).scalar()
 
-    def _retry(self, key: str) -> Reply | int:
+    def _retry(self, key: str) -> Reply | int | None:
         """The first delivery's reply, waiting briefly while it is in progress; or the row to handle
-        again when this retry takes the message over."""
+        again when this retry takes the message over; None when nothing was stored under the key."""
         deadline = time.monotonic() + self.retry_wait
         first_look = True
         with autocommit(self.engine) as conn:
             while True:
-                row = conn.execute(_SEEN, {"key": key}).one()
+                row = conn.execute(_SEEN, {"key": key}).first()
+                if row is None:
+                    return None  # the first delivery died before storing it (or is storing it now)
                 if row.status == "handled" and row.reply is not None:
                     return Reply.from_dict(row.reply)
                 if row.status == "failed":

@@ -95,3 +95,48 @@ def test_redis_down_falls_back_to_counting_per_process():
     dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
     limiter = RateLimiter(dead)
     assert [limiter.allow("user", "x", 2, now=7000.0) for _ in range(3)] == [True, True, False]
+
+
+@pytest.fixture
+def door(config):
+    import redis
+
+    if not redis_available():
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    app = create_app({**config, "REDIS_URL": REDIS_URL, "QUEUE": "memory"})
+    yield app, redis.Redis.from_url(REDIS_URL)
+    app.extensions["appealbot"].engine.dispose()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def test_a_retry_known_to_redis_is_answered_without_inserting(door, monkeypatch):
+    app, _ = door
+    inbox = app.extensions["appealbot"].inbox
+    inserts = []
+    original = inbox._store
+    monkeypatch.setattr(inbox, "_store", lambda message: inserts.append(message.dedupe_key) or original(message))
+    server = WeChatServer(app.test_client(), **WECHAT)
+    xml = message_xml("text", user="oDoor", content="你好", msg_id=777000111)
+    replies = [server.reply_of(server.post(xml, params=server.params(nonce=str(n))))["Content"] for n in range(3)]
+    assert len(set(replies)) == 1 and "有求必应" in replies[0]
+    assert inserts == ["wechat:id:777000111"] and count(app) == 1
+
+
+def test_a_delivery_redis_saw_but_the_database_never_stored_is_stored_and_handled(door):
+    app, client = door
+    client.set("appealbot:seen:wechat:id:777000222", 1)  # its first delivery died before storing it
+    server = WeChatServer(app.test_client(), **WECHAT)
+    reply = server.reply_of(server.post(message_xml("text", user="oLost", content="你好", msg_id=777000222)))["Content"]
+    assert "有求必应" in reply and count(app) == 1
+
+
+def test_a_refused_message_is_not_noted_as_seen(door):
+    app, client = door
+    app.config["RATE_LIMIT_USER"] = 1
+    server = WeChatServer(app.test_client(), **WECHAT)
+    server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000301))
+    refused = server.reply_of(server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000302)))
+    assert "频繁" in refused["Content"]
+    assert client.exists("appealbot:seen:wechat:id:777000301") and not client.exists("appealbot:seen:wechat:id:777000302")
+    assert count(app) == 1

@@ -132,6 +132,8 @@ def receive(message: IncomingMessage) -> Reply:
     """Hand a message to the inbox, unless its sender is over the per-user rate limit (then nothing
     is stored or processed, and the sender is told to slow down)."""
     state = appstate()
-    if not state.limiter.allow("user", f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"]):
+    allowed, seen = state.limiter.admit(f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
+                                        message.dedupe_key)
+    if not allowed:
         return Reply(texts.TOO_FAST)
-    return state.inbox.receive(message)
+    return state.inbox.receive(message, seen=seen)

@@ -43,15 +43,17 @@ def api_message():
     message_id = body.get("id")
     if message_id is not None and (not isinstance(message_id, (str, int)) or len(str(message_id)) > 64):
         raise RequestRejected(400, "id 必须是不超过 64 个字符的字符串")
-    if not appstate().limiter.allow("user", f"web:{user.strip()}", current_app.config["RATE_LIMIT_USER"]):
-        raise RequestRejected(429, "发送过于频繁，请一分钟后再试")
     message = IncomingMessage(
         channel="web", user_id=user.strip(), type="text", created_at=utcnow(), text=text_,
         # A client may send its own id so that a retried POST is processed once.
         message_id=f"{user.strip()}:{message_id}" if message_id is not None else uuid.uuid4().hex,
         raw=request.get_data(as_text=True),
     )
-    reply = appstate().inbox.receive(message)
+    allowed, seen = appstate().limiter.admit(f"web:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
+                                             message.dedupe_key)
+    if not allowed:
+        raise RequestRejected(429, "发送过于频繁，请一分钟后再试")
+    reply = appstate().inbox.receive(message, seen=seen)
     return jsonify(reply=reply.text, choices=reply.choices, data=reply.data)
 
 
