@@ -17,25 +17,17 @@ from typing import Optional
 
 log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
-
-
 SEEN_TTL = 300  # seconds a delivery key is kept: WeChat retries within 15 s
 
-_COUNT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
-"""
-
-# KEYS: the window's counter, the delivery's key. ARGV: the counter's TTL, the limit (0: none), the
-# key's TTL. A message over the limit is not noted: it is refused, and stored nowhere.
-_ADMIT = """
+# KEYS: the window's counter [, a delivery's key]. ARGV: the counter's TTL, the limit (0: none), the
+# key's TTL. Returns {count, 1 if the delivery key was new}. A message over the limit is not noted:
+# it is refused, and stored nowhere.
+_HIT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local limit = tonumber(ARGV[2])
-if limit > 0 and n > limit then return {n, 0} end
-local first = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3])
-if first then return {n, 1} end
+if KEYS[2] == nil or (limit > 0 and n > limit) then return {n, 0} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {n, 1} end
 return {n, 0}
 """
 
@@ -43,9 +35,7 @@ return {n, 0}
 class RateLimiter:
     def __init__(self, redis=None, max_keys: int = 100_000):
         self.redis = redis
-        # EVALSHA, each loaded on first use
-        self._count = redis.register_script(_COUNT) if redis is not None else None
-        self._admit = redis.register_script(_ADMIT) if redis is not None else None
+        self._hit = redis.register_script(_HIT) if redis is not None else None  # EVALSHA, loaded on first use
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._max_keys = max_keys
@@ -53,36 +43,26 @@ class RateLimiter:
 
     def allow(self, scope: str, key: str, limit: int, now: Optional[float] = None) -> bool:
         """Count one hit; False once `limit` hits fell in the current window. limit 0: no limit."""
-        if not limit:
-            return True
-        name = _window_key(scope, key, now)
-        count = self._redis(self._count, [name], [WINDOW * 2])
-        if count is None:
-            count = self._local_count(name)
-        return int(count) <= limit
+        return not limit or self._count(_window_key(scope, key, now), limit)[0] <= limit
 
     def admit(self, user: str, limit: int, delivery: str, now: Optional[float] = None) -> tuple[bool, bool]:
         """Count a message of `user` against its limit a minute (0: none) and note its delivery key:
         (allowed, seen before). Without Redis nothing counts as seen: the database tells."""
-        name = _window_key("user", user, now)
-        result = self._redis(self._admit, [name, f"appealbot:seen:{delivery}"], [WINDOW * 2, limit, SEEN_TTL])
-        if result is None:
-            return not limit or self._local_count(name) <= limit, False
-        count, first = (int(v) for v in result)
+        count, first = self._count(_window_key("user", user, now), limit, f"appealbot:seen:{delivery}")
         return not limit or count <= limit, not first
 
-    def _redis(self, script, keys: list[str], args: list) -> Optional[object]:
-        if self.redis is None or self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5:
-            return None  # do not wait on a dead Redis for every request
-        try:
-            result = script(keys=keys, args=args)
-            self._redis_failed_at = None
-            return result
-        except Exception as exc:  # any Redis failure: count locally rather than fail the request
-            if self._redis_failed_at is None:
-                log.warning("rate limiter: Redis unavailable (%s); counting per process", type(exc).__name__)
-            self._redis_failed_at = time.monotonic()
-            return None
+    def _count(self, name: str, limit: int, delivery: Optional[str] = None) -> tuple[int, bool]:
+        """(hits in the window so far, whether the delivery key was new); per process without Redis."""
+        if self.redis is not None and not (self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5):
+            try:
+                count, first = self._hit(keys=[name, delivery] if delivery else [name], args=[WINDOW * 2, limit, SEEN_TTL])
+                self._redis_failed_at = None
+                return int(count), bool(first)
+            except Exception as exc:  # any Redis failure: count locally rather than fail the request
+                if self._redis_failed_at is None:
+                    log.warning("rate limiter: Redis unavailable (%s); counting per process", type(exc).__name__)
+                self._redis_failed_at = time.monotonic()
+        return self._local_count(name), True
 
     def _local_count(self, name: str) -> int:
         with self._lock:
