@@ -24,6 +24,7 @@ OTHER = {
     "contact_lookup": "一叫就到",
     "ticket_status": "我的诉求",
     "chitchat": "问候与帮助",
+    "off_topic": "非企业事项",
 }
 KIND_OF = {**{c: "appeal" for c in APPEAL}, **{c: "complaint" for c in COMPLAINT}, **{c: "other" for c in OTHER}}
 LABELS = {**APPEAL, **COMPLAINT, **OTHER}
