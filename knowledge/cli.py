@@ -1,4 +1,4 @@
-"""`appealbot ingest | search | evaluate-search | retire`; bot/cli.py registers everything in COMMANDS."""
+"""`appealbot ingest | search | evaluate-search | tune-search | retire`; bot/cli.py registers everything in COMMANDS."""
 from __future__ import annotations
 
 import json
@@ -45,39 +45,71 @@ def ingest(paths) -> None:
 @click.option("-k", default=3, show_default=True, help="How many clauses.")
 @click.option("--region", default=None, help="Only documents of this region.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of hits, best first.")
-def search(question: str, k: int, region, as_json: bool) -> None:
-    """Search the policy clauses."""
+@click.option("--all", "everything", is_flag=True, help="Also when the library most likely does not answer it.")
+def search(question: str, k: int, region, as_json: bool, everything: bool) -> None:
+    """Search the policy clauses: none when the library most likely does not answer the question."""
+    from knowledge.search import rank
     from knowledge.search import search as run
 
     app = _app()
     with app.extensions["appealbot"].Session() as session:
-        hits = [h.to_dict() for h in run(session, question, k=k, region=region)]
+        found = rank(session, question, k=k, region=region) if everything else run(session, question, k=k, region=region)
+        hits = [h.to_dict() for h in found]
     if as_json:
         click.echo(json.dumps(hits, ensure_ascii=False))
         return
     if not hits:
         click.echo("（没有找到相关条款）")
     for h in hits:
-        click.echo(f"{h['score']:8.3f}  {h['doc_title']} {h['clause']}  [{' '.join(h['matched'])}]\n          {h['text'][:120]}")
+        click.echo(f"{h['confidence']:.2f} {h['score']:8.3f}  {h['citation']}  [{' '.join(h['matched'])}]\n"
+                   f"          {h['text'][:120]}")
 
 
 @click.command("evaluate-search")
-@click.option("--questions", default=None, help="JSON-lines question set (default: the project's own).")
+@click.option("--questions", "sets", multiple=True,
+              help="A JSON-lines question file or a named set (tune, independent); default both sets.")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_search(questions, as_json: bool) -> None:
-    """Recall@1, Recall@3 and MRR of the search over a question set."""
-    from knowledge.evaluation import evaluate, load_questions
+@click.option("--misses", is_flag=True, help="List the questions ranked wrong and the false answers.")
+def evaluate_search(sets, as_json: bool, misses: bool) -> None:
+    """Recall@1, Recall@3, MRR and the abstention figures of the library's search."""
+    from knowledge.evaluation import figures, load_questions, run
 
     app = _app()
+    results = {}
     with app.extensions["appealbot"].Session() as session:
-        result = evaluate(session, load_questions(questions))
+        for name in sets or ("tune", "independent"):
+            results[name] = figures(run(session, load_questions(name)))
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False))
+        click.echo(json.dumps(results, ensure_ascii=False))
         return
-    click.echo(f"questions {result['n']}  Recall@1 {result['recall@1']:.3f}  Recall@3 {result['recall@3']:.3f}  "
-               f"MRR {result['mrr']:.3f}")
-    for miss in result["misses"]:
-        click.echo(f"  miss: {miss['question']}  (want {miss['want']}, got {miss['got']})")
+    database = app.extensions["appealbot"].engine.dialect.name
+    for name, f in results.items():
+        click.echo(f"{name} ({database}): {f['answerable']} answerable, {f['unanswerable']} unanswerable  "
+                   f"Recall@1 {f['recall@1']:.3f}  Recall@3 {f['recall@3']:.3f}  MRR {f['mrr']:.3f}  |  "
+                   f"threshold {f['threshold']:.2f}: unanswerable with no clause {f['unanswerable_abstained']:.3f}, "
+                   f"answerable answered right {f['answered_right']:.3f}, precision {f['precision']:.3f}")
+        if misses:
+            for miss in f["misses"]:
+                click.echo(f"  miss: {miss['question']}  (want {miss['want']}, got {miss['got']}, rank {miss['rank']})")
+            for false in f["false_answers"]:
+                click.echo(f"  false answer: {false['question']}  (got {false['got']}, {false['confidence']})")
+
+
+@click.command("tune-search")
+@click.option("--questions", default="tune", show_default=True, help="The tuning question set (never the independent one).")
+def tune_search(questions: str) -> None:
+    """Fit the ranking weights and the confidence curve; writes knowledge/data/ranking.json."""
+    from knowledge.evaluation import load_questions
+    from knowledge.search import DATA
+    from knowledge.tuning import tune
+
+    if questions == "independent":
+        raise click.ClickException("the independent set only measures; tune on the tuning set")
+    app = _app()
+    with app.extensions["appealbot"].Session() as session:
+        ranking = tune(session, load_questions(questions), log=click.echo)
+    (DATA / "ranking.json").write_text(ranking.to_json() + "\n", encoding="utf-8")
+    click.echo(f"wrote {DATA / 'ranking.json'}")
 
 
 @click.command()
@@ -93,4 +125,4 @@ def retire(source: str) -> None:
     click.echo(f"retired {source}")
 
 
-COMMANDS: list[click.Command] = [ingest, search, evaluate_search, retire]
+COMMANDS: list[click.Command] = [ingest, search, evaluate_search, tune_search, retire]

@@ -1,37 +1,95 @@
-"""Recall@1, Recall@3 and MRR of the clause search over a question set written for the project."""
+"""How well the library answers: ranking (Recall@1, Recall@3, MRR) on answerable questions, and
+abstention (how many unanswerable questions get no clause, how many answerable ones still get the
+right one) at the threshold answer() uses.
+
+A question set is JSON lines: {"question", "source", "clause"[, "also": [[source, clause], …]]} for
+an answerable question, {"question", "source": null, …} for one the library does not answer.
+"""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from sqlalchemy.orm import Session
 
-from knowledge.search import search
+from knowledge.search import RankingModel, model, rank
 
-QUESTIONS = Path(__file__).parent / "eval" / "questions.jsonl"
+EVAL = Path(__file__).parent / "eval"
+SETS = {
+    "tune": [EVAL / "questions.jsonl", EVAL / "questions_more.jsonl", EVAL / "unanswerable_more.jsonl"],
+    "independent": [EVAL / "questions_independent.jsonl", EVAL / "independent_more.jsonl"],
+}
+QUESTIONS = SETS["tune"][0]
 
 
 def load_questions(path: Optional[str] = None) -> list[dict]:
-    lines = Path(path or QUESTIONS).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """One file, or a named set ("tune", "independent": all of its files that exist)."""
+    paths = SETS.get(path or "tune") or [Path(path)]  # type: ignore[arg-type]
+    questions = []
+    for p in paths:
+        if p.exists():
+            questions += [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return questions
+
+
+def wanted(q: dict) -> list[tuple[str, str]]:
+    return [(q["source"], q["clause"])] + [tuple(x) for x in q.get("also", [])]  # type: ignore[misc]
+
+
+def is_right(source: str, path: str, q: dict) -> bool:
+    # a piece of the wanted clause ("二、一是" within "二、") answers it as well; an article's path
+    # ("第十条") is never the start of another's ("第十一条", "第一百条")
+    return any(source == s and path.startswith(c) for s, c in wanted(q))
+
+
+@dataclass
+class Outcome:
+    question: dict
+    rank: Optional[int]  # of the first right clause, None if not in the top 10 (or unanswerable)
+    top: Optional[tuple[str, str]]
+    confidence: float  # of the first hit, 0 when none
+
+
+def run(session: Session, questions: list[dict], ranking: Optional[RankingModel] = None) -> list[Outcome]:
+    outcomes = []
+    for q in questions:
+        hits = rank(session, q["question"], k=10, ranking=ranking)
+        distinct = list(dict.fromkeys((h.clause.document.source, h.clause.path) for h in hits))
+        right = [i for i, (s, c) in enumerate(distinct) if q.get("source") and is_right(s, c, q)]
+        outcomes.append(Outcome(q, right[0] + 1 if right else None, distinct[0] if distinct else None,
+                                hits[0].confidence if hits else 0.0))
+    return outcomes
+
+
+def figures(outcomes: list[Outcome], threshold: Optional[float] = None) -> dict:
+    threshold = model().threshold if threshold is None else threshold
+    answerable = [o for o in outcomes if o.question.get("source")]
+    unanswerable = [o for o in outcomes if not o.question.get("source")]
+    n = len(answerable) or 1
+    shown = [o for o in outcomes if o.top is not None and o.confidence >= threshold]
+    right_shown = [o for o in shown if o.rank == 1]
+    return {
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "recall@1": sum(o.rank == 1 for o in answerable) / n,
+        "recall@3": sum(o.rank is not None and o.rank <= 3 for o in answerable) / n,
+        "mrr": sum(1 / o.rank for o in answerable if o.rank) / n,
+        "threshold": threshold,
+        # answer(): of the unanswerable, the share that got no clause; of the answerable, the share
+        # answered with the right clause first; of everything answered, the share that was right.
+        "unanswerable_abstained": (sum(o.confidence < threshold or o.top is None for o in unanswerable)
+                                   / (len(unanswerable) or 1)),
+        "answered_right": sum(o.confidence >= threshold and o.rank == 1 for o in answerable) / n,
+        "precision": len(right_shown) / (len(shown) or 1),
+        "misses": [{"question": o.question["question"], "want": f"{o.question['source']} {o.question['clause']}",
+                    "got": " ".join(o.top) if o.top else "—", "rank": o.rank, "confidence": round(o.confidence, 3)}
+                   for o in answerable if o.rank != 1],
+        "false_answers": [{"question": o.question["question"], "got": " ".join(o.top) if o.top else "—",
+                           "confidence": round(o.confidence, 3)}
+                          for o in unanswerable if o.top is not None and o.confidence >= threshold],
+    }
 
 
 def evaluate(session: Session, questions: list[dict], k: int = 10) -> dict:
-    ranks, misses = [], []
-    for q in questions:
-        hits = search(session, q["question"], k=k)
-        keys = [(h.clause.document.source, h.clause.path) for h in hits]
-        want = (q["source"], q["clause"])
-        # several chunks of one long clause share its path: count the clause once
-        distinct = list(dict.fromkeys(keys))
-        # a piece of the wanted clause ("二、一是" within "二、") answers it as well
-        found = [i for i, (src, path) in enumerate(distinct) if src == want[0] and path.startswith(want[1])]
-        rank = found[0] + 1 if found else None
-        ranks.append(rank)
-        if rank != 1:
-            misses.append({"question": q["question"], "want": f"{q['source'][:3]} {q['clause']}",
-                           "got": f"{distinct[0][0][:3]} {distinct[0][1]}" if distinct else "—", "rank": rank})
-    n = len(questions)
-    return {"n": n, "recall@1": sum(r == 1 for r in ranks) / n, "recall@3": sum(r is not None and r <= 3 for r in ranks) / n,
-            "mrr": sum(1 / r for r in ranks if r) / n, "misses": misses}
+    return figures(run(session, questions))

@@ -17,13 +17,15 @@ from typing import Iterable, Iterator, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from knowledge import search
+from knowledge import index as library
 from knowledge.models import Clause, PolicyDocument
 from knowledge.structure import parse
 
 SUFFIXES = {".txt", ".md", ".docx", ".pdf", ".html", ".htm"}
 MAX_BYTES = 20 * 1024 * 1024
-PARSER_VERSION = b"2"
+PARSER_VERSION = b"3"
+# 劳动合同法(2012-12-28).md: the law's name and the date of this version of its text.
+VERSIONED = re.compile(r"^(?P<key>.+?)[(（](?P<version>\d{4}-\d{2}-\d{2})[)）]$")
 
 
 class IngestError(ValueError):
@@ -183,7 +185,7 @@ def ingest_bytes(session: Session, name: str, data: bytes, meta: Optional[dict] 
     # The parser's version is part of the hash: when the splitting improves, documents are split again.
     digest = hashlib.sha256(PARSER_VERSION + data).hexdigest()
     existing = session.scalars(select(PolicyDocument).where(PolicyDocument.source == name)).first()
-    if existing is not None and existing.content_hash == digest and existing.status == "active":
+    if existing is not None and existing.content_hash == digest and existing.status in ("active", "superseded"):
         return Outcome(name, "unchanged", clauses=len(existing.clauses))
     try:
         text = read(name, data)
@@ -193,24 +195,44 @@ def ingest_bytes(session: Session, name: str, data: bytes, meta: Optional[dict] 
     except IngestError as exc:
         return Outcome(name, "error", str(exc))
     meta = meta or {}
+    versioned = VERSIONED.match(Path(name).stem)
     with session.begin_nested():
         doc = existing or PolicyDocument(source=name)
         if existing is not None:
-            search.unindex(session, [c.id for c in existing.clauses])
             existing.clauses.clear()
             session.flush()
-        doc.title = meta.get("title") or parsed.title or Path(name).stem
+        if versioned:  # a law: cited by its short name (《劳动合同法》), its version shown
+            doc.key, doc.version = versioned.group("key"), versioned.group("version")
+            doc.title = meta.get("title") or doc.key
+        else:
+            doc.title = meta.get("title") or parsed.title or Path(name).stem
+            doc.key, doc.version = meta.get("key") or Path(name).stem, meta.get("version", "")
         doc.issuer = meta.get("issuer", parsed.issuer)
         doc.doc_number = meta.get("doc_number", parsed.doc_number)
         doc.issued = meta.get("issued", parsed.issued)
-        doc.region = meta.get("region", parsed.region)
+        doc.region = meta.get("region", parsed.region or ("河南省" if doc.title.startswith("河南省") else ""))
         doc.content_hash, doc.status = digest, "active"
         for seq, c in enumerate(parsed.clauses, 1):
-            doc.clauses.append(Clause(seq=seq, path=c.path, heading=c.heading, context=c.context, text=c.text))
+            clause = Clause(seq=seq, path=c.path, heading=c.heading, context=c.context, text=c.text)
+            library.index_terms(clause)
+            doc.clauses.append(clause)
         session.add(doc)
         session.flush()
-        search.index_clauses(session, doc)
+        _supersede(session, doc)
+        library.bump(session)
     return Outcome(name, "updated" if existing is not None else "added", clauses=len(doc.clauses))
+
+
+def _supersede(session: Session, doc: PolicyDocument) -> None:
+    """Of the versions of one law, only the newest is searched; the others stay, marked superseded."""
+    if not doc.version:
+        return
+    versions = list(session.scalars(select(PolicyDocument).where(PolicyDocument.key == doc.key,
+                                                                 PolicyDocument.version != "",
+                                                                 PolicyDocument.status != "retired")))
+    newest = max(versions, key=lambda d: d.version)
+    for other in versions:
+        other.status = "active" if other is newest else "superseded"
 
 
 def files(paths: Iterable[str]) -> Iterator[Path]:
@@ -227,4 +249,5 @@ def retire(session: Session, source: str) -> bool:
     if doc is None:
         return False
     doc.status = "retired"  # kept for the record; no longer searched
+    library.bump(session)
     return True

@@ -1,204 +1,309 @@
-"""Clause search: jieba tokens, BM25 in the database, a few boosts, the matched terms.
+"""Clause search: a question in enterprises' words → the articles that answer it, best first.
 
-One interface, a backend per database, both over the same jieba-segmented text:
-- SQLite: an FTS5 table (`fts_clauses`, unicode61 over space-separated tokens; a trigram tokenizer
-  would never match the one- and two-character words that make up half of Chinese queries),
-  ranked by column-weighted bm25();
-- PostgreSQL: a `tsvector` (`simple` configuration, weights A/B/C for title, headings, body) with a
-  GIN index, ranked by ts_rank.
-Indexing uses cut_for_search (上海交通大学 also yields 上海/交通/大学); queries use the precise cut
-with OR semantics and a stop list. Synonyms are folded by the tokenizer on both sides.
+Ranking, over the in-memory index (knowledge/index.py):
+1. the question's terms: jieba's precise cut, the words inside long words, synonyms folded, and the
+   legal words its colloquial ones stand for (knowledge/data/vocabulary.txt: 辞退 → 解除劳动合同);
+2. BM25 per field — the article's text, its chapter and headings, the questions attached to it —
+   and the closest attached question by character grams;
+3. features a plain BM25 misses: the law named in the question (劳动合同法, 社保法), an article number
+   (第十九条), and how much of the question's key terms the clause covers.
+The weights and the confidence model are fitted on the project's tuning questions
+(`appealbot tune-search`, knowledge/data/ranking.json); `answer()` (knowledge/answer.py) decides
+from the confidence whether the library answers at all.
 """
 from __future__ import annotations
 
-import math
+import json
 import re
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session, selectinload
+import numpy as np
+from sqlalchemy.orm import Session
 
-from knowledge.models import Clause, PolicyDocument
+from knowledge import index as library
 from nlp.tokenizer import cut, cut_for_search
 
+DATA = Path(__file__).parent / "data"
 MAX_QUERY_CHARS = 200  # a pasted page is cut to its beginning: questions are short
-TITLE_WEIGHT, HEADING_WEIGHT, BODY_WEIGHT = 4.0, 2.0, 1.0
+POOL = 40  # candidates re-ranked with every feature
 STOP = set("""的 了 和 与 及 或 是 在 有 吗 呢 啊 吧 呀 么 什么 怎么 怎么办 怎样 如何 哪些 哪个 哪里 哪 能 能不能 可以 可不可以
 是否 会 要 想 请问 请 问 一下 我 我们 我司 你 你们 他们 公司 企业 这个 那个 这 那 就 都 也 还 又 给 对 把 被 让 从 到
-为 为了 以 之 其 等 个 没有 没 不 吗？ 多少 多久 哪儿 一个 有没有 谁 咋 咋办 啥""".split())
-CLAUSE_NUMBER = re.compile(r"第[一二三四五六七八九十百零]+条|[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）]")
+为 为了 以 之 其 等 个 没有 没 不 吗？ 多少 多久 哪儿 一个 有没有 谁 咋 咋办 啥 现在 已经 应该 需要 必须 规定 法律 国家 政府
+怎么样 行不行 行吗 可以吗 合法 违法 算不算 算 属于 情况 问题 事 事情 咨询 了解 知道 告诉 老板 单位
+最长 最短 最多 最少 最低 最高 最晚 最早 多长 几天 几个 几个月 几年 多长时间 时间 之内 以内 能定 能给 得给""".split())
+CN_NUM = "一二三四五六七八九十百零"
+ARTICLE = re.compile(rf"第[{CN_NUM}]+条")
+CLAUSE_NUMBER = re.compile(rf"第[{CN_NUM}]+条|[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]")
+# What laws and regulations never say: this office's hours, address or phone, this year's figures
+# set by local notices, the state of one enterprise's own file. A question about these is not
+# answered by any article, however many words it shares with one.
+PRACTICAL = re.compile(
+    r"几点|上班时间|下班|营业时间|办公时间|周末|节假日.{0,4}(上班|办公|办理)|地址|在哪|哪个窗口|几楼|几号窗口|电话|联系方式|"
+    r"怎么走|停车|排队|预约|网址|网站|小程序|今年|明年|去年的|20\d\d年|最新的?|标准是多少|基数|费率|税率|最低工资|"
+    r"多少钱|收费标准|进度|批了没|批下来没|到哪(一步|了)|审到|什么时候(能|可以)?(批|下来|办好|出来|到账)|我们(的|家)?(执照|环评|材料|申请)")
+FEATURES = ("body", "heading", "questions", "grams", "text_grams", "named", "coverage", "article", "kind", "support")
+# What kind of answer a question wants, and the words an article holding such an answer uses:
+# "多久" wants a period (三十日内, 六个月), "罚多少" an amount (元, 倍, 百分之), "能不能" a permission.
+ANSWER_KINDS = [
+    (re.compile(r"多久|多长时间|多长|几天|几个月|几年|期限|时限|时间内|最长|最晚|截止|什么时候|过了.{0,4}还"),
+     re.compile(rf"[\d{CN_NUM}]+\s*(个)?(日|天|月|年|工作日|小时)|期限|时效|期间|之日起")),
+    (re.compile(r"多少钱|罚多少|赔多少|补偿多少|给多少|交多少|多少倍|几倍|比例|百分之|怎么算|咋算|标准|上限|最多.{0,3}(罚|赔|交)"),
+     re.compile(r"[\d十百千万]+元|倍|百分之|比例|计算|标准|以下的?罚款|以上.{0,6}以下")),
+    (re.compile(r"能不能|可不可以|可以吗|能否|行不行|行吗|有权|合法吗|合理吗|允许|必须|要不要|是不是.{0,6}(得|要)"),
+     re.compile(r"可以|有权|不得|应当|禁止|必须")),
+    (re.compile(r"谁|哪个部门|哪一级|哪个机关|向哪|找哪"), re.compile(r"部门|机关|人民政府|委员会|机构|负责")),
+]
 
 
 @dataclass
 class Hit:
-    clause: Clause
+    clause: library.Entry  # the clause as the index holds it (text, path, anchor, document …)
     score: float
     matched: list[str] = field(default_factory=list)
-    coverage: float = 0.0  # share of the query's content words found in the clause
+    coverage: float = 0.0  # share of the question's key terms (by weight) the clause holds
+    confidence: float = 0.0  # calibrated: how likely this clause answers the question
+    features: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         doc = self.clause.document
         return {"text": self.clause.text, "doc_title": doc.title, "source": doc.source, "clause": self.clause.path,
-                "score": round(self.score, 4), "matched": self.matched, "coverage": round(self.coverage, 3),
+                "score": round(self.score, 4), "confidence": round(self.confidence, 4), "matched": self.matched,
+                "coverage": round(self.coverage, 3), "citation": self.clause.citation, "version": doc.version,
                 "doc_number": doc.doc_number, "issuer": doc.issuer, "region": doc.region, "heading": self.clause.heading,
                 "document_id": doc.id, "anchor": self.clause.anchor}
 
 
-def index_tokens(value: str) -> str:
-    return " ".join(t for t in cut_for_search(value) if _content(t))
+# -- the model: feature weights and the confidence's logistic curve ---------------------------------
+
+@dataclass(frozen=True)
+class RankingModel:
+    weights: dict[str, float]
+    expansion_weight: float
+    confidence_coef: dict[str, float]
+    confidence_intercept: float
+    threshold: float  # answer() shows nothing below this confidence
+    search_floor: float  # search() returns nothing when its best hit is below this
+    fitted_on: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False, indent=1, sort_keys=True)
 
 
-def query_terms(question: str) -> list[str]:
-    words = [t for t in cut(question[:MAX_QUERY_CHARS]) if _content(t) and t not in STOP]
-    return list(dict.fromkeys(words))
+DEFAULT_MODEL = RankingModel(
+    weights={"body": 1.0, "heading": 0.5, "questions": 0.6, "grams": 6.0, "text_grams": 2.0, "named": 4.0,
+             "coverage": 4.0, "article": 6.0},
+    expansion_weight=0.6,
+    confidence_coef={"top": 0.25, "margin": 1.0, "coverage": 3.0, "grams": 3.0},
+    confidence_intercept=-6.0, threshold=0.5, search_floor=0.3, fitted_on="defaults")
+
+
+@lru_cache(maxsize=1)
+def model() -> RankingModel:
+    path = DATA / "ranking.json"
+    if not path.exists():
+        return DEFAULT_MODEL
+    return RankingModel(**json.loads(path.read_text(encoding="utf-8")))
+
+
+# -- the question's terms ------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def vocabulary() -> list[tuple[str, tuple[str, ...]]]:
+    """(colloquial phrase, legal terms it stands for), longest phrase first."""
+    table: dict[str, set[str]] = {}
+    for path in sorted(DATA.glob("vocabulary*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            legal, _, variants = line.partition("\t")
+            for variant in variants.split(","):
+                variant = variant.strip()
+                if len(variant) >= 2:
+                    table.setdefault(variant, set()).update(legal.split())
+    return sorted(((v, tuple(sorted(t))) for v, t in table.items()), key=lambda x: -len(x[0]))
 
 
 def _content(token: str) -> bool:
-    token = token.strip()
-    return bool(token) and any(ch.isalnum() for ch in token) and not (token.isdigit() and len(token) < 3)
+    return library._content(token) and token not in STOP
 
 
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', "") + '"'
+@dataclass
+class Query:
+    text: str
+    primary: dict[str, float]  # the question's own terms
+    expanded: dict[str, float]  # legal terms its colloquial words stand for, term -> weight
+    sources: dict[str, str]  # expanded term -> the primary term or phrase it came from
+    legal_phrases: list[str] = field(default_factory=list)  # the vocabulary's legal terms, whole
+
+    @property
+    def terms(self) -> dict[str, float]:
+        merged = dict(self.expanded)
+        merged.update(self.primary)
+        return merged
 
 
-@lru_cache(maxsize=20_000)
-def _folded(value: str) -> frozenset[str]:
-    """A clause's tokens after synonym folding, so 公积金 in a question matches 住房公积金 in a clause."""
-    return frozenset(cut_for_search(value))
+def parse_query(question: str, expansion_weight: Optional[float] = None) -> Query:
+    text = (question or "")[:MAX_QUERY_CHARS]
+    weight = model().expansion_weight if expansion_weight is None else expansion_weight
+    primary: dict[str, float] = {}
+    for t in cut(text):
+        if _content(t):
+            primary[t] = 1.0
+    for t in cut_for_search(text):  # the words inside long words, at half weight
+        if _content(t) and t not in primary:
+            primary[t] = 0.5
+    expanded: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    compact = re.sub(r"\s+", "", text)
+    phrases: list[str] = []
+    for phrase, legal in vocabulary():
+        if phrase in compact:
+            phrases.extend(t for t in legal if t not in phrases)
+            for term in legal:
+                for piece in cut_for_search(term) if len(term) > 4 else [term]:
+                    if _content(piece) and piece not in primary and piece not in expanded:
+                        expanded[piece] = weight
+                        sources[piece] = phrase
+            compact = compact.replace(phrase, " ")  # a longer phrase wins over the shorter inside it
+    return Query(text, primary, expanded, sources, phrases)
 
 
-# -- indexing -----------------------------------------------------------------------------------
-
-def index_clauses(session: Session, document: PolicyDocument) -> None:
-    """(Re)writes the index rows of one document's clauses; called inside the ingest transaction."""
-    _DF.clear()  # frequencies change with the corpus
-    dialect = session.bind.dialect.name
-    for clause in document.clauses:
-        title = index_tokens(document.title)
-        headings = index_tokens(" ".join(filter(None, [clause.context, clause.heading])))
-        body = index_tokens(clause.text)
-        if dialect == "postgresql":
-            session.execute(text(
-                "INSERT INTO fts_clause_vectors (clause_id, doc) VALUES (:id, "
-                "setweight(to_tsvector('simple', :t), 'A') || setweight(to_tsvector('simple', :h), 'B') || "
-                "setweight(to_tsvector('simple', :b), 'C')) "
-                "ON CONFLICT (clause_id) DO UPDATE SET doc = EXCLUDED.doc"), {"id": clause.id, "t": title, "h": headings, "b": body})
-        else:
-            session.execute(text("INSERT OR REPLACE INTO fts_clauses (rowid, title, headings, body) VALUES (:id, :t, :h, :b)"),
-                            {"id": clause.id, "t": title, "h": headings, "b": body})
+def query_terms(question: str) -> list[str]:
+    return [t for t, w in parse_query(question).primary.items() if w == 1.0]
 
 
-def unindex(session: Session, clause_ids: list[int]) -> None:
-    if not clause_ids:
-        return
-    if session.bind.dialect.name == "postgresql":
-        session.execute(text("DELETE FROM fts_clause_vectors WHERE clause_id = ANY(:ids)"), {"ids": clause_ids})
-    else:
-        for cid in clause_ids:
-            session.execute(text("DELETE FROM fts_clauses WHERE rowid = :id"), {"id": cid})
+# -- ranking -------------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    entry: int  # position in the index
+    lexical: float
+    features: dict[str, float]
+    matched: list[str]
 
 
-# -- searching ----------------------------------------------------------------------------------
+def candidates(session: Session, question: str, ranking: RankingModel, region: Optional[str] = None,
+               pool: int = POOL) -> tuple[library.LibraryIndex, list[Candidate]]:
+    """The clauses worth ranking, with every feature; the best `pool` by the lexical part."""
+    query = parse_query(question, ranking.expansion_weight)
+    idx = library.current(session)
+    if not len(idx) or not (query.primary or query.expanded):
+        return idx, []
+    columns, weights = library.lookup_terms(idx, query.terms)
+    w = ranking.weights
+    body = idx.body.score(columns, weights)
+    heading = idx.heading.score(columns, weights)
+    questions = idx.questions.score(columns, weights)
+    grams = idx.grams.best(query.text)
+    # The law's words the question's colloquial ones stand for count against the clause's own text.
+    text_grams = idx.text_grams.best(query.text + " " + " ".join(query.legal_phrases))
+    named = _named(idx, query.text)
+    lexical = (w["body"] * body + w["heading"] * heading + w["questions"] * questions + w["grams"] * grams
+               + w.get("text_grams", 0.0) * text_grams + w["named"] * named)
+    if region:
+        lexical = lexical * np.array([e.region == region for e in idx.entries])
+    chosen = [int(i) for i in np.argsort(-lexical)[:pool] if lexical[i] > 0]
+    if not chosen:
+        return idx, []
+    coverage, matched = _coverage(idx, query, chosen)
+    wants = [answer for asked, answer in ANSWER_KINDS if asked.search(query.text)]
+    # How strongly the question points at each document as a whole: a law whose several articles
+    # match is likelier to hold the answer than one article standing alone in another law.
+    by_document: dict[int, float] = {}
+    for i in chosen:
+        by_document[idx.entries[i].document_id] = by_document.get(idx.entries[i].document_id, 0.0) + float(lexical[i])
+    total = sum(by_document.values()) or 1.0
+    articles = set(ARTICLE.findall(query.text))
+    practical = 1.0 if PRACTICAL.search(query.text) else 0.0
+    key = [t for t, wgt in query.primary.items() if wgt == 1.0] or list(query.primary)
+    unknown = sum(t not in idx.vocabulary for t in key) / (len(key) or 1)  # words the library never uses
+    found = []
+    for i in chosen:
+        article = 1.0 if articles and idx.entries[i].path in articles and named[i] > 0 else 0.0
+        found.append(Candidate(i, float(lexical[i]), {
+            "body": float(body[i]), "heading": float(heading[i]), "questions": float(questions[i]),
+            "grams": float(grams[i]), "text_grams": float(text_grams[i]), "named": float(named[i]),
+            "coverage": coverage[i], "article": article, "practical": practical, "unknown": unknown,
+            "kind": sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1),
+            "support": (by_document[idx.entries[i].document_id] - float(lexical[i])) / total},
+            matched[i]))
+    return idx, found
+
+
+def final_score(ranking: RankingModel, c: Candidate) -> float:
+    w = ranking.weights
+    return sum(w.get(name, 0.0) * c.features[name] for name in FEATURES)
+
+
+def rank(session: Session, question: str, k: int = 3, region: Optional[str] = None,
+         ranking: Optional[RankingModel] = None) -> list[Hit]:
+    ranking = ranking or model()
+    idx, found = candidates(session, question, ranking, region)
+    if not found:
+        return []
+    scored = sorted(((final_score(ranking, c), c) for c in found), key=lambda x: (-x[0], idx.entries[x[1].entry].id))
+    second = scored[1][0] if len(scored) > 1 else 0.0
+    hits = []
+    for n, (score, c) in enumerate(scored[: max(1, min(int(k), 50))]):
+        margin = score - (second if n == 0 else scored[0][0])
+        hits.append(Hit(idx.entries[c.entry], score, c.matched, c.features["coverage"],
+                        confidence(ranking, score, margin, c.features), c.features))
+    return hits
+
+
+def _named(idx: library.LibraryIndex, text: str) -> np.ndarray:
+    """1 for the clauses of a document the question names (劳动合同法, 社会保险法 …)."""
+    docs = {doc for doc, names in idx.titles.items() if any(n in text for n in names)}
+    if not docs:
+        return np.zeros(len(idx))
+    return np.array([1.0 if e.document_id in docs else 0.0 for e in idx.entries])
+
+
+def _coverage(idx, query: Query, pool: list[int]):
+    """Per candidate: the share of the question's key terms it holds (a primary term counts when the
+    clause holds it or a legal word it stands for), weighted by idf; and the matched terms."""
+    terms = [t for t in query.terms if t in idx.vocabulary]
+    if not terms:
+        return {i: 0.0 for i in pool}, {i: [] for i in pool}
+    held = idx.any_field[:, [idx.vocabulary[t] for t in terms]][pool].toarray() > 0  # pool × terms
+    position = {t: n for n, t in enumerate(terms)}
+    # Words the library never uses cannot be covered by any clause; the "unknown" feature counts them.
+    key = {t: w for t, w in query.primary.items() if w == 1.0 and t in idx.vocabulary} or \
+        {t: w for t, w in query.primary.items() if t in idx.vocabulary}
+    idf = {t: idx.body.idf[idx.vocabulary[t]] for t in key}
+    total = sum(idf.values()) or 1.0
+    # a key term is also held through a legal word it stands for (辞退 → 解除劳动合同)
+    through = {t: [position[x] for x, phrase in query.sources.items() if x in position and (t in phrase or phrase in t)]
+               for t in key}
+    coverage, matched = {}, {}
+    for row, i in zip(held, pool):
+        got = sum(idf[t] for t in key if (t in position and row[position[t]]) or any(row[j] for j in through[t]))
+        coverage[i] = got / total
+        matched[i] = [t for t in terms if row[position[t]]]
+    return coverage, matched
+
+
+CONFIDENCE_INPUTS = ("top", "margin", "coverage", "grams", "text_grams", "named", "practical", "unknown")
+
+
+def confidence_inputs(score: float, margin: float, features: dict[str, float]) -> list[float]:
+    return [score, margin, features["coverage"], features["grams"], features["text_grams"], features["named"],
+            features["practical"], features["unknown"]]
+
+
+def confidence(ranking: RankingModel, score: float, margin: float, features: dict[str, float]) -> float:
+    """The logistic curve fitted on the tuning questions: P(this clause answers the question)."""
+    values = confidence_inputs(score, margin, features)
+    z = ranking.confidence_intercept + sum(ranking.confidence_coef.get(name, 0.0) * v
+                                           for name, v in zip(CONFIDENCE_INPUTS, values))
+    return float(1 / (1 + np.exp(-z)))
+
 
 def search(session: Session, question: str, k: int = 3, region: Optional[str] = None) -> list[Hit]:
-    terms = query_terms(question or "")
-    if not terms:
-        return []
-    k = max(1, min(int(k), 50))
-    pool = max(k * 5, 20)  # re-rank a few more than asked, with the boosts below
-    postgres = session.bind.dialect.name == "postgresql"
-    if postgres:
-        # ts_rank only chooses the candidates; they are scored with BM25 below, as FTS5 does on SQLite,
-        # so that both databases rank alike.
-        pool = max(pool, 50)
-        query = " | ".join("'" + t.replace("'", "") + "'" for t in terms)
-        rows = session.execute(text(
-            "SELECT v.clause_id, ts_rank(v.doc, to_tsquery('simple', :q), 1) * 10 AS rank FROM fts_clause_vectors v "
-            "JOIN policy_clauses c ON c.id = v.clause_id JOIN policy_documents d ON d.id = c.document_id "
-            "WHERE v.doc @@ to_tsquery('simple', :q) AND d.status = 'active' AND (CAST(:region AS text) IS NULL OR d.region = :region) "
-            "ORDER BY rank DESC LIMIT :n"), {"q": query, "n": pool, "region": region}).all()
-    else:
-        match = " OR ".join(_quote(t) for t in terms)
-        rows = session.execute(text(
-            f"SELECT f.rowid, -bm25(fts_clauses, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {BODY_WEIGHT}) AS rank "
-            "FROM fts_clauses f JOIN policy_clauses c ON c.id = f.rowid JOIN policy_documents d ON d.id = c.document_id "
-            "WHERE fts_clauses MATCH :m AND d.status = 'active' AND (:region IS NULL OR d.region = :region) "
-            "ORDER BY rank DESC LIMIT :n"), {"m": match, "n": pool, "region": region}).all()
-    if not rows:
-        return []
-    clauses = {c.id: c for c in session.query(Clause).options(selectinload(Clause.document))
-               .filter(Clause.id.in_([r[0] for r in rows]))}
-    if postgres:
-        rows = _bm25(session, terms, clauses, rows)
-    phrase = re.sub(r"\s+", "", question or "")[:MAX_QUERY_CHARS]
-    numbers = set(CLAUSE_NUMBER.findall(question or ""))
-    hits = []
-    for clause_id, rank in rows:
-        clause = clauses.get(clause_id)
-        if clause is None:
-            continue
-        whole = clause.heading + clause.context + clause.text
-        matched = [t for t in terms if t in whole or t in _folded(whole)]
-        score = float(rank)
-        heading = clause.heading + " " + clause.context
-        score *= 1 + 0.15 * sum(1 for t in terms if t in heading)  # the question names the clause's subject
-        if len(phrase) >= 4 and phrase in re.sub(r"\s+", "", clause.text):
-            score *= 1.5  # an exact phrase
-        if numbers and any(n in clause.path.replace("(", "（").replace(")", "）") or n in clause.path for n in numbers):
-            score *= 1.3  # "第五条", "（三）"
-        coverage = len(matched) / len(terms)
-        score *= 0.5 + coverage  # a clause that answers most of the question beats one that repeats a word
-        hits.append(Hit(clause, score, matched, coverage))
-    hits.sort(key=lambda h: (-h.score, h.clause.id))
-    return hits[:k]
-
-
-_DF: dict[tuple[str, str], tuple[float, int]] = {}  # (database, term) -> (when counted, clauses with it)
-DF_TTL = 300.0  # seconds: document frequencies move only when documents are ingested
-
-
-def _df(session: Session, term: str) -> int:
-    key, now = (str(session.bind.url), term), time.monotonic()
-    cached = _DF.get(key)
-    if cached is None or now - cached[0] > DF_TTL:
-        n = session.execute(text("SELECT count(*) FROM fts_clause_vectors WHERE doc @@ to_tsquery('simple', :q)"),
-                            {"q": "'" + term.replace("'", "") + "'"}).scalar()
-        cached = _DF[key] = (now, int(n))
-    return cached[1]
-
-
-def _total(session: Session) -> int:
-    key, now = (str(session.bind.url), "\x00total"), time.monotonic()
-    cached = _DF.get(key)
-    if cached is None or now - cached[0] > DF_TTL:
-        cached = _DF[key] = (now, int(session.execute(text("SELECT count(*) FROM fts_clause_vectors")).scalar() or 1))
-    return cached[1]
-
-
-def _bm25(session: Session, terms: list[str], clauses: dict, rows, k1: float = 1.2, b: float = 0.75):
-    """BM25 over the candidates; document frequencies come from the GIN index, cached for a while."""
-    total = _total(session)
-    idf = {t: math.log(1 + (total - _df(session, t) + 0.5) / (_df(session, t) + 0.5)) for t in terms}
-    texts = {cid: c.document.title * 2 + (c.heading + c.context) * 2 + c.text for cid, c in clauses.items()}
-    average = sum(map(len, texts.values())) / max(len(texts), 1)
-    scored = []
-    for clause_id, _ in rows:
-        body = texts.get(clause_id, "")
-        score = 0.0
-        for t in terms:
-            tf = body.count(t)
-            if tf:
-                score += idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(body) / average))
-        scored.append((clause_id, score))
-    return scored
-
-
-def answerable(hit: Hit, terms: int) -> bool:
-    """Good enough to show as an answer: most of the question's words, or several of them."""
-    if terms <= 2:
-        return hit.coverage >= 0.5 and len(hit.matched) >= 1 and max(map(len, hit.matched)) >= 2
-    return hit.coverage >= 0.5 or (len(hit.matched) >= 3 and hit.coverage >= 0.34)
+    """The k best clauses for a question (the policies page, `appealbot search`); none when even the
+    best one most likely does not answer it (below the model's search floor)."""
+    hits = rank(session, question, k=k, region=region)
+    return hits if hits and hits[0].confidence >= model().search_floor else []

@@ -1,5 +1,10 @@
 """From a policy document's text to its metadata and its clauses, in the hierarchy Chinese policy
 documents use: 一、 / （一） / 1. / （1） / 第X条, including run-in headings ("1、畅通诉求反映渠道。…").
+
+Laws and regulations in the national database's Markdown form (a `# title` line, the enactment
+lines, `<!-- INFO END -->`, `## 第X章` and `### 第X节` headings, articles starting `第X条`) are read
+by `parse_law`: the article is the unit, whole with its items (（一）…), and its chapter is the parent
+heading, because a law is cited and asked about by article ("劳动合同法第十九条").
 """
 from __future__ import annotations
 
@@ -86,7 +91,61 @@ def metadata(lines: list[str]) -> tuple[str, str, str, str, str]:
             region.group(1) if region else "")
 
 
+LAW_INFO_END = "<!-- INFO END -->"
+ARTICLE = re.compile(rf"^(第[{CN_NUM}]+条)\s*")
+LAW_HEADING = re.compile(rf"^(#{{2,4}})\s*(第[{CN_NUM}]+[编章节].*)$")
+
+
+def is_law(text: str) -> bool:
+    return LAW_INFO_END in text[:5000] or (text.lstrip().startswith("# ") and bool(re.search(r"^第[一二三]条", text, re.M)))
+
+
+def parse_law(text: str) -> Parsed:
+    """A law in Markdown: title from the `# ` line, enactment lines before `<!-- INFO END -->`, then
+    chapters, sections and articles. Each article is one clause with its chapter path as context."""
+    head, _, body = text.partition(LAW_INFO_END) if LAW_INFO_END in text else ("", "", text)
+    lines = _lines(head or text)
+    title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
+    dates = [DATE.search(line) for line in lines]
+    issued = next((f"{d.group(1)}年{int(d.group(2))}月{int(d.group(3))}日" for d in reversed(dates) if d), "")
+    parsed = Parsed(title=title, issued=issued, issuer=_enacted_by(lines))
+    headings: dict[int, str] = {}  # markdown level -> heading text (第一章 总则)
+    current: ClauseText | None = None
+    for line in _lines(body):
+        if line.startswith("# "):
+            parsed.title = parsed.title or line[2:].strip()
+            continue
+        heading = LAW_HEADING.match(line)
+        if heading:
+            level = len(heading.group(1))
+            headings = {k: v for k, v in headings.items() if k < level}
+            headings[level] = " ".join(heading.group(2).split())
+            current = None
+            continue
+        article = ARTICLE.match(line)
+        if article:
+            context = " › ".join(headings[k] for k in sorted(headings))
+            current = ClauseText(path=article.group(1), heading="", context=context, text=line)
+            parsed.clauses.append(current)
+        elif current is not None:
+            current.text += "\n" + line
+    return parsed
+
+
+def _enacted_by(lines: list[str]) -> str:
+    """The body that made the law, from its enactment lines (the first one names it)."""
+    for line in lines:
+        if "国务院" in line:
+            return "国务院"
+        m = re.search(r"([\u4e00-\u9fa5]{2,4}省)?[^省]*人民代表大会(常务委员会)?", line)
+        if m and "人民代表大会" in line:
+            return (m.group(1) or "全国") + ("人大常委会" if m.group(2) else "人民代表大会")
+    return ""
+
+
 def parse(text: str) -> Parsed:
+    if is_law(text):
+        return parse_law(text)
     lines = _lines(text)
     if not lines:
         return Parsed(title="")
