@@ -1,218 +1,405 @@
-"""Appeals (有求必应) and disturbance reports (无事不扰) become tickets.
+"""Appeals (有求必应) and disturbance reports (无事不扰) become tickets, through a small form.
 
-Before a ticket is created the bot has what the department needs: the company name and a contact
-phone (asked once, remembered), and the enterprise's confirmation of the category. The reply
-names the ticket number, the department and the promised date.
+The form's slots, asked in this order and only when missing:
+    anonymity     (disturbances only, first: before any name is asked for)
+    company_name  an organisation's name, validated (never a question, a refusal or a command)
+    phone         mobile or landline in any common form
+    confirm       a summary of what will be sent ("将以 伊宁市…有限公司、138****5678 提交")
+Details the first message already carries (name, phone, 统一社会信用代码, "匿名") fill their slots at
+once. Each answer is validated; a message that is not an answer to the open question is left to the
+router, which handles it as what it is and keeps this draft for "继续". The enterprise's name and phone
+are written when the ticket is created, so nothing typed by mistake is stored for later appeals.
+
+The step that creates the ticket consumes the dialogue state with a conditional delete: of two
+confirmations racing (a double tap), one creates the ticket and the other finds the state gone.
 """
 from __future__ import annotations
 
-import re
-from typing import Optional
+from typing import Any, Optional
 
 from handlers import texts
+from handlers.context import Context
+from handlers.conversation import Conversation, Option, numbered, pick
+from handlers.details import ANONYMOUS, CANCEL, NAMED, NO, YES, bare, looks_like_company_name, mask_phone, one_of, strip_name, valid_credit_code
 from handlers.messages import Reply
-from handlers.registry import flow, intent
-from nlp import rules
+from handlers.registry import answers, intent
+from handlers.understanding import Understanding
 from nlp.categories import KIND_OF, label
-from tickets import credit_code, service
-from tickets.lifecycle import STATUS, Actor, Lifecycle
-from tickets.workdays import CalendarError
+from tickets import service
+from tickets.lifecycle import _local
 
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
-CREDIT = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
-CONFIRM, CHANGE, CANCEL = "1", "2", "0"
-
-
-@intent("appeal_start")
-def appeal_start(message, ctx) -> Reply:
-    return Reply(texts.APPEAL_PROMPT)
-
-
-@intent("appeal", "complaint")
-def appeal(message, ctx) -> Reply:
-    u = ctx.understanding
-    from handlers import policy
-
-    if u.kind == "appeal" and policy.looks_like_a_question(message.text or ""):
-        # A question the policies answer gets the answer first; "转人工" still opens a ticket here.
-        answered = policy.answer(ctx, rules.normalise(message.text or ""), kind=u.kind, category=u.category, strict=True)
-        if answered is not None:
-            return answered
-    return start_appeal(ctx, text=message.text or "", kind=u.kind, category=u.category, confidence=u.confidence,
-                        alternatives=[c for _, c, _ in u.alternatives], confirmed=False)
+SKIP = ("跳过", "不留", "不想留", "不方便留", "不留了", "不告诉", "不想说", "不想给", "不给")
+ANONYMITY_MENU = [Option("named", "实名反映：营商办和核查部门可看到企业名称和电话，便于联系核实",
+                         ("实名", "实名反映", "不匿名", "不用匿名", "不要匿名", "留名", "可以留名")),
+                  Option("anonymous", "匿名反映：只有营商办能看到企业信息，被反映的部门和其他部门都看不到",
+                         ("匿名", "匿名反映", "匿名吧", "不留名", "保密"))]
+CONFIRM_MENU = [Option("confirm", "确认提交", YES),
+                Option("change", "不是这一类，重新选择", ("重新选择", "重选", "不是这一类", "类别不对", "选错了", "换一类", "不是这个")),
+                Option("cancel", "取消", CANCEL)]
 
 
-def start_appeal(ctx, *, text: str, kind: str, category: str, confidence=None, extra=None,
-                 alternatives=None, confirmed: bool = True) -> Reply:
-    """Entry point for every path that ends in a ticket (classifier, clarify, policy "转人工")."""
-    pending = {"text": text, "kind": kind, "category": category, "confidence": confidence,
-               "extra": dict(extra or {}), "alternatives": list(alternatives or []), "confirmed": confirmed}
-    ctx.state.start("appeal", **pending)
-    return _next_step(ctx)
+def draft_of(u: Optional[Understanding], *, text: str, kind: str, category: str, confidence: Optional[float] = None,
+             alternatives: Optional[list[str]] = None, extra: Optional[dict[str, Any]] = None,
+             anonymous: Optional[bool] = None) -> dict[str, Any]:
+    draft: dict[str, Any] = {"text": text, "kind": kind, "category": category, "confidence": confidence,
+                             "alternatives": list(alternatives or []), "extra": dict(extra or {}),
+                             "anonymous": anonymous if kind == "complaint" else False}
+    if u is not None:
+        d = u.details
+        draft["topic"] = u.topic
+        if d.company:
+            draft["name"] = d.company
+        if d.phones:
+            draft["phone"] = d.phones[0]
+        codes = [c for c in d.credit_codes if valid_credit_code(c)]
+        if codes:
+            draft["credit_code"] = codes[0]
+        if kind == "complaint" and draft["anonymous"] is None and (d.anonymous or d.named):
+            draft["anonymous"] = d.anonymous
+    return draft
 
 
-def _next_step(ctx, note: str = "") -> Reply:
-    data = ctx.state.data
-    ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)  # created once there is a name
-    if ent is None or not ent.name:
-        ctx.state.update(asking="name")
-        return Reply(note + "为了让承办部门及时联系您，请告诉我们企业名称（首次提交需要，之后会记住）：")
-    if not ent.phone:
-        ctx.state.update(asking="phone")
-        return Reply(note + "请留一个联系电话（手机或座机），承办部门会通过它与您联系：")
-    if data["kind"] == "complaint" and "anonymous" not in data:
-        ctx.state.update(asking="anonymous")
-        return Reply(f"{note}您反映的是“无事不扰”问题，将由营商办核查办理。请选择：\n"
-                     "1. 实名反映：营商办和核查部门可看到企业名称和电话，便于联系核实\n"
-                     "2. 匿名反映：只有营商办能看到企业信息，被反映的部门和其他部门都看不到\n"
-                     "（您描述的内容会转给核查人员，匿名时请勿在内容中写企业名称）",
-                     choices=["实名反映", "匿名反映"])
-    if not data.get("confirmed"):
-        ctx.state.update(asking="confirm")
-        category = data["category"]
-        return Reply(f"{note}您反映的问题属于“{label(category)}”类，我们将转交负责部门办理。\n"
-                     f"{CONFIRM}. 确认提交\n{CHANGE}. 不是这一类，重新选择\n{CANCEL}. 取消",
-                     choices=["确认提交", "重新选择", "取消"])
-    return _submit(ctx)
+def start(ctx: Context, draft: dict[str, Any], note: str = "") -> Reply:
+    """Every path that ends in a ticket comes here (classifier, clarify, a policy hand-over …)."""
+    conv = Conversation(ctx.state, ctx.now)
+    for slot, value in (conv.topic.get("details") or {}).items():  # a name or phone sent before the problem
+        draft.setdefault(slot, value)
+    if conv.draft:
+        if conv.draft.get("category") == draft["category"] and not _same_text(conv.draft, draft):
+            # More about the same problem: one appeal, told in two messages.
+            merged = dict(conv.draft)
+            merged["text"] = f"{conv.draft['text']}\n{draft['text']}"
+            for slot in ("name", "phone", "credit_code"):
+                merged[slot] = draft.get(slot) or conv.draft.get(slot)
+            draft = merged
+        elif not _same_text(conv.draft, draft):
+            conv.set_aside()
+            note += "（您上一条未提交的诉求已保留，这条提交后会接着处理。）\n"
+    conv.keep(draft)
+    return next_step(ctx, note)
 
 
-def _submit(ctx) -> Reply:
-    data = dict(ctx.state.data)
-    ctx.state.clear()
-    try:
-        ticket = service.create_ticket(ctx.session, channel=ctx.channel, user_id=ctx.user_id, text=data["text"],
-                                       kind=data["kind"], category=data["category"], confidence=data.get("confidence"),
-                                       extra=data.get("extra"), now=ctx.now, config=ctx.services.config,
-                                       anonymous=bool(data.get("anonymous")))
-    except CalendarError:
-        raise  # a configuration fault: the inbox keeps the message and apologises
+def _same_text(a: dict, b: dict) -> bool:
+    return a.get("text") == b.get("text")
+
+
+def resume(ctx: Context) -> Reply:
+    """"继续": the draft's next step, or the one set aside."""
+    conv = Conversation(ctx.state, ctx.now)
+    if conv.draft is None and conv.next_later() is None:
+        return Reply("没有待提交的诉求。直接描述遇到的问题，我们会转给负责的部门办理。")
+    return next_step(ctx, f"继续提交您刚才的诉求：“{_brief(conv.draft['text'])}”\n")
+
+
+def next_step(ctx: Context, note: str = "") -> Reply:
+    conv = Conversation(ctx.state, ctx.now)
+    draft = conv.draft
+    ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)
+    if draft["kind"] == "complaint" and draft.get("anonymous") is None:
+        conv.ask("anonymity", ANONYMITY_MENU)
+        return _menu_reply(f"{note}您反映的是“无事不扰”问题（{label(draft['category'])}），将由营商办核查办理。请先选择：",
+                           ANONYMITY_MENU, "（匿名时请勿在描述中写企业名称）", asking="anonymity")
+    # An anonymous report asks for no name or phone: what the bot already knows is shown to 营商办 only.
+    anonymous = bool(draft.get("anonymous"))
+    if not anonymous and not _name(draft, ent):
+        conv.ask("company_name")
+        return _asking(f"{note}为了让承办部门及时联系您，请告诉我们企业名称（首次提交需要，之后会记住）：", "company_name")
+    if not anonymous and not _phone(draft, ent):
+        conv.ask("phone")
+        return _asking(f"{note}请留一个联系电话（手机或座机），承办部门会通过它与您联系：", "phone")
+    conv.ask("confirm", CONFIRM_MENU)
+    who = "、".join(x for x in (_name(draft, ent), mask_phone(_phone(draft, ent) or "")) if x)
+    if anonymous:
+        who = f"匿名（{who}仅营商办可见）" if who else "匿名（不留企业信息）"
+    privacy = "，被反映的部门看不到企业信息" if anonymous else ""
+    kind = "“无事不扰”问题" if draft["kind"] == "complaint" else "诉求"
+    return _menu_reply(f"{note}请确认：您反映的{kind}属于“{label(draft['category'])}”类，将转交负责部门办理。\n"
+                       f"将以 {who} 提交{privacy}。", CONFIRM_MENU,
+                       "（企业名称或电话有变，直接发“企业名称改为…”或“电话改为…”）", asking="confirm")
+
+
+def _name(draft: dict, ent) -> Optional[str]:
+    return draft.get("name") or (ent.name if ent else None)
+
+
+def _phone(draft: dict, ent) -> Optional[str]:
+    return draft.get("phone") or (ent.phone if ent else None)
+
+
+def _asking(text: str, what: str) -> Reply:
+    return Reply(text, data={"asking": what})
+
+
+def _menu_reply(head: str, menu: list[Option], tail: str = "", *, asking: str) -> Reply:
+    body = f"{head}\n{numbered(menu)}" + (f"\n{tail}" if tail else "")
+    return Reply(body, choices=[o.label.split("：")[0] for o in menu], data={"asking": asking})
+
+
+# -- answers to the form's questions --------------------------------------------------------------
+
+def on_answer(u: Understanding, ctx: Context) -> Optional[Reply]:
+    """The reply when `u` answers the open question of the form; None when it is something else."""
+    conv = Conversation(ctx.state, ctx.now)
+    draft, asking = conv.draft, conv.asking
+    if draft is None:
+        return None
+    if one_of(u.text, CANCEL) and asking != "confirm":
+        return cancel(ctx)
+    if asking == "anonymity":
+        choice = None
+        if len(u.text) <= 20 and (u.details.anonymous or u.details.named):  # "不用匿名" before "匿名"
+            choice = "named" if u.details.named and not u.details.anonymous else "anonymous"
+        choice = choice or pick(u.text, conv.menu)
+        if choice is None and one_of(u.text, NO):
+            choice = "named"  # "不用": no anonymity
+        if choice is None:
+            return None
+        draft["anonymous"] = choice == "anonymous"
+        conv.keep(draft)
+        return next_step(ctx)
+    if asking == "company_name":
+        return _on_name(u, ctx, conv, draft)
+    if asking == "phone":
+        return _on_phone(u, ctx, conv, draft)
+    if asking == "confirm":
+        return _on_confirm(u, ctx, conv, draft)
+    return None
+
+
+def _anonymity_said(u: Understanding, conv: Conversation, draft: dict) -> Optional[str]:
+    """"不想留名字", "匿名" while a name or phone is asked: for a disturbance it is the anonymous
+    choice; for an appeal it gets an explanation (a department cannot answer nobody)."""
+    if not u.details.anonymous or len(u.text) > 30:
+        return None
+    if draft["kind"] == "complaint":
+        draft["anonymous"] = True
+        return "anonymous"
+    return "explain"
+
+
+def _on_name(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Optional[Reply]:
+    said = _anonymity_said(u, conv, draft)
+    if said == "anonymous":  # "不想留名字" in a disturbance report: anonymous, no name asked again
+        conv.keep(draft)
+        return next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
+    if said == "explain":
+        return _asking("反映诉求需要企业名称，承办部门才能联系您办理；信息只用于办理本诉求。"
+                       "（如果是反映乱检查、乱收费等干扰问题，可以匿名。）\n请告诉我们企业名称：", "company_name")
+    d = u.details
+    name = d.company
+    if name is None and not d.phones and not d.credit_codes and looks_like_company_name(u.text) \
+            and not u.question and not _surely_something_else(u):
+        name = strip_name(u.text)
+    if name is None and not d.phones and not d.credit_codes:
+        return None  # not a name: the router handles it as what it is, and keeps the draft
+    if name:
+        draft["name"] = name
+    if d.phones:
+        draft["phone"] = d.phones[0]
+    bad_code = next((c for c in d.credit_codes if not valid_credit_code(c)), None)
+    good_code = next((c for c in d.credit_codes if valid_credit_code(c)), None)
+    if good_code:
+        draft["credit_code"] = good_code
+    conv.keep(draft)
+    if bad_code and not name:
+        return _asking("这个统一社会信用代码校验不通过，请核对后重新发送（18位），或只发送企业名称。", "company_name")
+    return next_step(ctx)
+
+
+def _surely_something_else(u: Understanding) -> bool:
+    """A short message the rules or the classifier are sure is another intent ("我的诉求", "你好")."""
+    return u.source == "rule" or (u.kind == "other" and u.intent not in ("unsure",) and u.confidence >= 0.8)
+
+
+def _on_phone(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Optional[Reply]:
+    said = _anonymity_said(u, conv, draft)
+    if said == "anonymous":
+        conv.keep(draft)
+        return next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
+    d = u.details
+    if not d.phones:
+        name = d.company or (strip_name(u.text) if looks_like_company_name(u.text) and not u.question
+                             and not _surely_something_else(u) else None)
+        if name:  # the name again, or a corrected one
+            draft["name"] = name
+            conv.keep(draft)
+            return _asking(f"好的，企业名称：{name}。请再留一个联系电话（手机或座机）：", "phone")
+        digits = sum(ch.isdigit() for ch in u.text)
+        if digits >= 5 and len(bare(u.text)) <= 20:
+            return _asking("这个号码不像电话号码，请发送11位手机号，或带区号的座机号（如 0999-8123456）。", "phone")
+        if said == "explain" or one_of(u.text, SKIP) or one_of(u.text, NO):
+            return _asking("承办部门需要一个电话才能联系您办理，号码只用于本诉求。请留一个手机号或座机号：", "phone")
+        return None
+    draft["phone"] = d.phones[0]
+    if d.company:
+        draft["name"] = d.company
+    conv.keep(draft)
+    return next_step(ctx)
+
+
+def _on_confirm(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Optional[Reply]:
+    changed = change_details(u, ctx)
+    if changed is not None:
+        return changed
+    if u.only_details or (looks_like_company_name(u.text) and not u.question and not _surely_something_else(u)
+                          and not pick(u.text, conv.menu)):
+        fill(draft, u)  # a name or phone typed at the confirmation: they correct what will be sent
+        conv.keep(draft)
+        return next_step(ctx, "已更新。\n")
+    choice = pick(u.text, conv.menu)
+    if choice is None and draft["kind"] == "complaint" and (u.details.anonymous or u.details.named) and len(u.text) <= 20:
+        draft["anonymous"] = u.details.anonymous
+        conv.keep(draft)
+        return next_step(ctx, "已改为匿名反映。\n" if u.details.anonymous else "已改为实名反映。\n")
+    if choice is None and one_of(u.text, NO):
+        choice = "cancel"
+    if choice == "confirm":
+        return submit(ctx)
+    if choice == "cancel":
+        return cancel(ctx)
+    if choice == "change":
+        from handlers.clarify import ask
+
+        conv.keep(None)
+        return ask(ctx, draft=draft, codes=[draft["category"], *draft.get("alternatives", [])], exclude=draft["category"])
+    return None
+
+
+def fill(draft: dict, u: Understanding) -> None:
+    """The slots a message of details fills: name, phone, a valid credit code."""
+    d = u.details
+    name = d.company or (strip_name(u.text) if not d.phones and not d.credit_codes and looks_like_company_name(u.text)
+                         else None)
+    if name:
+        draft["name"] = name
+    if d.phones:
+        draft["phone"] = d.phones[0]
+    code = next((c for c in d.credit_codes if valid_credit_code(c)), None)
+    if code:
+        draft["credit_code"] = code
+
+
+def change_details(u: Understanding, ctx: Context) -> Optional[Reply]:
+    """"企业名称改为…", "电话换了 139…": at any time; into the draft if one is open, else the profile."""
+    import re
+
+    text = u.text
+    name_change = re.search(r"(?:企业|公司|单位|店)?(?:名称|名字|全称|名)\s*(?:也)?(?:改为|改成|换成|应该是|更正为|写错了[,，]?\s*(?:应该)?是|不对[,，]?\s*(?:应该)?是|是)\s*[:：]?\s*(.+)$", text) \
+        if re.search(r"改|换|更正|写错|不对|应该", text) else None
+    phone_change = re.search(r"(?:电话|手机|号码|联系方式).{0,4}(?:改|换|变|更正|写错|应该是|用这个)", text) if u.details.phones \
+        else re.search(r"(?:电话|手机|号码|联系方式)\s*(?:改为|改成|换成|换了|变了|更正为|写错了|应该是)", text)
+    if not name_change and not phone_change:
+        return None
+    conv = Conversation(ctx.state, ctx.now)
+    fields: dict[str, str] = {}
+    if name_change:
+        name = strip_name(name_change.group(1))
+        if not looks_like_company_name(name):
+            return Reply("没看清新的企业名称，请这样发送：企业名称改为 伊宁市某某有限公司。")
+        fields["name"] = name
+    if phone_change:
+        if not u.details.phones:
+            return Reply("没看到新的电话号码，请这样发送：电话改为 13899912345。")
+        fields["phone"] = u.details.phones[0]
+    if conv.draft is not None:
+        draft = {**conv.draft, **fields}
+        conv.keep(draft)
+        return next_step(ctx, "已更新。\n") if conv.asking in ("confirm", "company_name", "phone") else \
+            Reply("已更新，提交刚才的诉求时会用新的信息。回复“继续”接着提交。")
+    service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
+    what = "、".join(v if k == "name" else mask_phone(v) for k, v in fields.items())
+    return Reply(f"已更新您的企业信息：{what}。以后提交诉求会用新的信息。")
+
+
+def cancel(ctx: Context) -> Reply:
+    conv = Conversation(ctx.state, ctx.now)
+    conv.keep(None)
+    conv.answered()
+    later = conv.next_later()
+    if later is not None:
+        return Reply(f"已取消，这条内容不会提交。您还有一条未提交的诉求：“{_brief(later['text'])}”，回复“继续”接着提交。")
+    return Reply("已取消，本次内容不会提交。需要时请随时留言。")
+
+
+# -- the ticket --------------------------------------------------------------------------------------
+
+def submit(ctx: Context) -> Reply:
+    conv = Conversation(ctx.state, ctx.now)
+    draft = dict(conv.draft or {})
+    from handlers.router import consume_state
+
+    if not consume_state(ctx):
+        # Another delivery of the same confirmation (a double tap) got here first and created it.
+        conv.keep(None)
+        conv.answered()
+        return Reply("这条诉求已经提交了，回复“我的诉求”可查看编号和进度。")
+    fields = {k: draft[k] for k in ("name", "phone", "credit_code") if draft.get(k)}
+    if fields:
+        service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
+    # An anonymous report goes to the department without the name or phone typed into it.
+    text = draft.get("topic") or draft["text"] if draft.get("anonymous") else draft["text"]
+    ticket = service.create_ticket(ctx.session, channel=ctx.channel, user_id=ctx.user_id, text=text,
+                                   kind=draft["kind"], category=draft["category"], confidence=draft.get("confidence"),
+                                   extra=draft.get("extra"), now=ctx.now, config=ctx.services.config,
+                                   anonymous=bool(draft.get("anonymous")))
+    conv.keep(None)
+    conv.answered()
     if ticket.department is None:
         where = "已转营商办，由工作人员尽快分派给负责部门"
     else:
-        where = f"已转交{ticket.department.name}办理，承诺于{_date(ticket.deadline)}前答复"
+        where = f"已转交{ticket.department.name}办理，承诺于{_local(ticket.deadline)}前答复"
     privacy = "（匿名：企业信息仅营商办可见）" if ticket.anonymous else ""
-    return Reply(f"已受理！诉求编号 {ticket.number}，{where}。{privacy}\n"
-                 f"回复“我的诉求”可随时查看进度。",
-                 data={"ticket": ticket.number, "kind": ticket.kind, "category": ticket.category,
-                       "department": ticket.department.name if ticket.department else None})
+    text = f"已受理！诉求编号 {ticket.number}，{where}。{privacy}\n回复“我的诉求”可随时查看进度。"
+    later = conv.next_later()
+    if later is not None:
+        text += f"\n\n您还有一条未提交的诉求：“{_brief(later['text'])}”，回复“继续”接着提交。"
+    return Reply(text, data={"ticket": ticket.number, "kind": ticket.kind, "category": ticket.category,
+                             "department": ticket.department.name if ticket.department else None,
+                             "anonymous": ticket.anonymous})
 
 
-@flow("appeal")
-def appeal_answer(message, ctx) -> Optional[Reply]:
-    data = ctx.state.data
-    text = rules.normalise(message.text or "")
-    asking = data.get("asking")
-    if text in (CANCEL, "取消", "算了"):
-        ctx.state.clear()
-        return Reply("已取消，本次内容不会提交。需要时请随时留言。")
-    if asking in ("name", "phone"):
-        phone = PHONE.search(text)
-        code = CREDIT.search(text.upper())
-        fields = {}
-        if code:
-            if not credit_code.is_valid(code.group()):
-                return Reply("这个统一社会信用代码校验不通过，请核对后重新发送（18位），或只发送企业名称。")
-            fields["credit_code"] = code.group()
-        if phone:
-            fields["phone"] = phone.group().replace("-", "")
-        rest = CREDIT.sub("", PHONE.sub("", text.upper() if code else text)).strip(" ，,。:：") if (phone or code) else text
-        problem = None
-        if asking == "name":
-            name = rest.strip()
-            if 2 <= len(name) <= 60:
-                fields["name"] = name
-            else:
-                problem = Reply("请发送企业的全称，例如“某某市某某食品有限公司”。")
-        elif not phone:
-            problem = Reply("没有识别到电话号码，请发送手机号（11位）或带区号的座机号。")
-        if fields:  # what was valid is kept, even when something else must be asked again
-            service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
-        return problem or _next_step(ctx)
-    if asking == "anonymous":
-        if text not in ("1", "2", "实名", "匿名", "实名反映", "匿名反映"):
-            ctx.state.clear()
-            return None
-        ctx.state.update(anonymous=text in ("2", "匿名", "匿名反映"))
-        return _next_step(ctx)
-    if asking == "confirm":
-        if text in (CONFIRM, "确认", "确定", "是", "对", "提交"):
-            return _submit(ctx)
-        if text in (CHANGE, "重新选择", "不是"):
-            return _choose_again(ctx)
-        ctx.state.clear()
-        return None  # something else entirely: understand it afresh
-    ctx.state.clear()
-    return None
+def _brief(text: str, n: int = 30) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _choose_again(ctx) -> Reply:
+# -- the intents that start the form -----------------------------------------------------------------
+
+@intent("appeal_start")
+def appeal_prompt(message, ctx: Context) -> Reply:
+    Conversation(ctx.state, ctx.now).ask("appeal_text")
+    return Reply(texts.APPEAL_PROMPT, data={"asking": "appeal_text"})
+
+
+@intent("appeal", "complaint")
+def appeal(message, ctx: Context) -> Reply:
+    u: Understanding = ctx.understanding
+    if u.question and not u.request:
+        # "罚之前没让我们解释，这样合法吗": the library's answer first, then the offer to report it.
+        found = u.answer(ctx.session)
+        if found is not None:
+            from handlers.policy import show_answer
+
+            return show_answer(ctx, u, found, kind=u.kind, category=u.category)
+    return start(ctx, draft_of(u, text=u.text, kind=u.kind, category=u.category, confidence=u.confidence,
+                               alternatives=[c for _, c, _ in u.alternatives]))
+
+
+@answers("appeal_text")
+def appeal_text(u: Understanding, ctx: Context) -> Optional[Reply]:
+    """After "我要反映问题": the next message is the problem, whatever the classifier's confidence."""
+    if u.source == "rule" or u.intent in ("contact_lookup", "ticket_status"):
+        return None
+    Conversation(ctx.state, ctx.now).answered()
+    if u.intent in ("appeal", "complaint", "policy"):
+        return start(ctx, draft_of(u, text=u.text, kind=u.kind, category=u.category, confidence=u.confidence,
+                                   alternatives=[c for _, c, _ in u.alternatives]))
     from handlers.clarify import ask
 
-    data = dict(ctx.state.data)
-    ctx.state.clear()
-    return ask(ctx, text=data["text"], codes=[data["category"], *data.get("alternatives", [])],
-               confidence=data.get("confidence"), exclude=data["category"])
+    guess = u.ticket_guess() or "coordination"
+    draft = draft_of(u, text=u.text, kind=KIND_OF[guess], category=guess, confidence=u.confidence)
+    return ask(ctx, draft=draft, codes=[guess] + [c for _, c, _ in u.alternatives])
 
 
-def _date(moment) -> str:
-    from tickets.lifecycle import _local
-
-    return _local(moment)
-
-
-# -- enterprise actions on existing tickets: rating, supplements -------------------------------
-
-RATING = re.compile(r"^(?:评价\s*)?([1-5])(?:\s*分)?$")
-SUPPLEMENT = re.compile(r"^补充\s*(YQ-?\d{8}-?\d{4,})?\s*[:：]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
-
-
-@intent("enterprise_pending")
-def enterprise_pending(message, ctx) -> Optional[Reply]:
-    """Answers to what the bot asked asynchronously (a rating, documents, a call-out), and the
-    inspection check at the door, which must not be mistaken for a complaint."""
-    from handlers import contact, inspection
-
-    text = rules.normalise(message.text or "")
-    for check in (lambda: contact.confirm_call_out(ctx, text), lambda: inspection.check(message, ctx)):
-        reply = check()
-        if reply is not None:
-            return reply
-    m = RATING.match(text)
-    if m:
-        resolved = [t for t in service.tickets_of(ctx.session, ctx.channel, ctx.user_id) if t.status == "resolved"]
-        if not resolved:
-            return None
-        ticket = resolved[0]
-        Lifecycle(ctx.session, ctx.now, ctx.services.config).rate(ticket, _me(ctx), int(m.group(1)))
-        if ticket.status == "closed":
-            return Reply(f"感谢您的评价！诉求 {ticket.number} 已办结归档。")
-        return Reply(f"收到您的评价，我们很抱歉没能让您满意。诉求 {ticket.number} 已安排重新办理，"
-                     f"新的期限为{_date(ticket.deadline)}。")
-    m = SUPPLEMENT.match(text)
-    if m:
-        mine = service.tickets_of(ctx.session, ctx.channel, ctx.user_id, limit=50)
-        if m.group(1):
-            number = _canonical(m.group(1))
-            ticket = next((t for t in mine if t.number == number), None)
-            if ticket is None:
-                return Reply(f"没有找到您提交的诉求 {number}，请核对编号。")
-        else:
-            waiting = [t for t in mine if t.status == "waiting"] or [t for t in mine if t.status in STATUS and t.status not in ("resolved", "closed")]
-            if len(waiting) != 1:
-                return Reply("请注明要补充的诉求编号，例如“补充 YQ-20261122-0007 营业执照照片已上传”。") if mine else None
-            ticket = waiting[0]
-        Lifecycle(ctx.session, ctx.now, ctx.services.config).supplement(ticket, _me(ctx), m.group(2))
-        return Reply(f"已将补充内容转给承办部门（诉求 {ticket.number}）。")
-    return None
-
-
-def _me(ctx) -> Actor:
-    return Actor("enterprise", ctx.user_id)
-
-
-def _canonical(number: str) -> str:
-    digits = re.sub(r"[^0-9]", "", number)
-    return f"YQ-{digits[:8]}-{digits[8:]}"
-
-
-__all__ = ["start_appeal", "KIND_OF"]
+for _slot in ("anonymity", "company_name", "phone", "confirm"):
+    answers(_slot)(on_answer)

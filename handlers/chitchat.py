@@ -1,13 +1,45 @@
+"""Greetings, thanks and help; messages that are not an enterprise's matter (off_topic); and the ones
+the bot is not sure about at all."""
+from __future__ import annotations
+
 from handlers import texts
+from handlers.context import Context
 from handlers.messages import Reply
 from handlers.registry import intent
+from handlers.understanding import Understanding
 
 
 @intent("chitchat")
-def greet(message, ctx) -> Reply:
+def greet(message, ctx: Context) -> Reply:
     text = (message.text or "").strip()
-    if any(w in text for w in ("谢", "thank")):
+    if any(w in text for w in ("谢", "thank", "辛苦")):
         return Reply("不客气！还有其他需要，随时留言。")
     if text in ("再见", "拜拜"):
         return Reply("再见！有需要随时找我们。")
     return Reply(texts.WELCOME)
+
+
+@intent("off_topic")
+def off_topic(message, ctx: Context) -> Reply:
+    """A private person's own affair, advertising, another body's business: no ticket; say whom this
+    account serves and where to go instead."""
+    return Reply(texts.OFF_TOPIC, data={"off_topic": True})
+
+
+@intent("unsure")
+def unsure(message, ctx: Context) -> Reply:
+    """The classifier's best guess is a non-ticket intent below its threshold."""
+    u: Understanding = ctx.understanding
+    if u.question:
+        found = u.answer(ctx.session)
+        if found is not None:
+            from handlers.policy import show_answer
+
+            return show_answer(ctx, u, found, kind=u.ticket_kind, category=u.ticket_guess() or "policy")
+    guess = u.ticket_guess()
+    best_ticket_p = max((p for _, c, p in u.alternatives if c == guess), default=0.0)
+    if guess and (len(u.text) >= 8 or best_ticket_p >= 0.2):
+        from handlers.clarify import clarify
+
+        return clarify(message, ctx)
+    return Reply(texts.NOT_UNDERSTOOD)

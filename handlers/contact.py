@@ -1,52 +1,145 @@
-"""一叫就到: who handles a matter (a contact card), my service officers, and "请联系我" call-outs."""
+"""一叫就到: who handles a matter (a contact card), my service officers, and "请联系我" call-outs.
+
+A lookup with no fitting card says so and gives 营商办's duty contact instead of a wrong number;
+"请联系我" without an assigned officer goes to 营商办; every promised time counts the card's
+service hours and working days (a request at 23:07 on a Friday is due on Monday morning).
+"""
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from sqlalchemy import select
 
 from handlers import texts
+from handlers.context import Context
+from handlers.conversation import Conversation
 from handlers.messages import Reply
-from handlers.registry import intent
+from handlers.registry import answers, intent
+from handlers.understanding import CONTACT, Understanding
 from nlp import rules
 from tickets import contacts, inspections, service
-from tickets.inspections_models import CallOut, ServiceOfficer
+from tickets.inspections_models import CallOut, ContactCard, ServiceOfficer
+from tickets.models import Official
 
 MY_OFFICERS = re.compile(r"我的(联系人|包联|服务专员|首席服务员)|包联干部|服务专员是谁")
-CALL_ME = re.compile(r"请.{0,6}联系我|上门|来一趟|过来一下|叫.{0,4}(人|干部)来|一叫就到")
-CONFIRMED = re.compile(r"^(已经?联系上了?|已上门|已经来过了?|已经打过电话了?)$")
+CALL_ME = re.compile(r"请.{0,6}联系我|联系一下我|给我回(个)?电话|回电|上门|来一趟|过来一下|叫.{0,4}(人|干部)来|派(个)?人")
+CONFIRMED = re.compile(r"^(已经?联系上了?|联系上了|已上门|已经来过了?|已经打过电话了?|来过了)$")
 
 
 @intent("contact_lookup")
-def contact_lookup(message, ctx) -> Reply:
-    text = rules.normalise(message.text or "")
-    ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
-    officers = ctx.session.scalars(select(ServiceOfficer).where(ServiceOfficer.enterprise_id == ent.id)).all()
-    if CALL_ME.search(text) and text not in ("一叫就到",):
-        if not officers:
-            return Reply("贵企业暂未分配包联干部。请告诉我们要办的事项（如“办环评找谁”），我们把对口联系人推送给您。")
-        item = inspections.call_out(ctx.session, ent, officers[0].official, text, ctx.now)
-        return Reply(f"已通知您的{officers[0].role}{officers[0].official.name}，"
-                     f"承诺于{inspections.due_local(item)}前与您联系。联系上后请回复“已联系上”。")
+def contact_lookup(message, ctx: Context) -> Reply:
+    u: Understanding = ctx.understanding
+    text = u.text
+    conv = Conversation(ctx.state, ctx.now)
+    if rules.COMMANDS.get(text.strip(" 。.!！")) == "contact_lookup":  # the menu button: ask for the matter
+        conv.ask("contact_matter")
+        return Reply(texts.CONTACT_PROMPT, data={"asking": "contact_matter"})
+    if CALL_ME.search(text):
+        return call_me(ctx, text)
     if MY_OFFICERS.search(text):
-        if not officers:
-            return Reply("贵企业暂未分配包联干部。需要办事时，直接告诉我们事项，我们推送对口联系人。")
-        lines = [f"{o.role}：{o.official.name}（{o.official.department.name}）" for o in officers]
-        return Reply("您的联系人：\n" + "\n".join(lines) + "\n需要上门或回电，回复“请联系我”。")
-    cards = contacts.lookup(ctx.session, text)
-    if not cards:
-        return Reply(texts.CONTACT_PROMPT if len(text) <= 6 else
-                     "没有找到对口的联系人。请换个说法告诉我们要办的事项，例如“办环评找谁”；"
-                     "也可以直接描述问题，我们转给负责的部门。")
-    return Reply("\n\n".join(contacts.card_text(c) for c in cards),
-                 data={"cards": [{"department": c.department.name, "person": c.person, "phone": c.phone} for c in cards]})
+        return my_officers(ctx)
+    matter = _matter(text)
+    if not matter and conv.topic.get("question"):
+        matter = conv.topic["question"]  # "那具体找谁办" after a policy answer: who handles that
+    return cards_for(ctx, matter or text)
 
 
-def confirm_call_out(ctx, text: str):
-    """The enterprise says the officer got in touch: the call-out is closed with the time."""
-    if not CONFIRMED.match(text):
+def _matter(text: str) -> str:
+    """The matter a contact question names, without the asking words ("办环评找谁" → "办环评")."""
+    rest = CONTACT.sub(" ", text)
+    rest = re.sub(r"那|这个|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|[?？。,，!！\s]", "", rest)
+    return rest if len(rest) >= 2 else ""
+
+
+def cards_for(ctx: Context, matter: str) -> Reply:
+    cards = contacts.lookup(ctx.session, matter)
+    Conversation(ctx.state, ctx.now).talked_about(kind="contact", matter=matter)
+    if cards:
+        return Reply("\n\n".join(contacts.card_text(c) for c in cards), data={"cards": [_card(c) for c in cards]})
+    duty = contacts.duty_card(ctx.session)
+    fallback = f"\n\n{contacts.card_text(duty)}" if duty else ""
+    return Reply(f"没有找到办理“{_short(matter)}”的对口联系人，先不给您一个可能不对的电话。"
+                 f"您可以联系营商办值班人员，由他们帮您找到负责的部门：{fallback}\n"
+                 "也可以直接描述要办的事，我们转给负责的部门。",
+                 data={"cards": [_card(duty)] if duty else [], "fallback": True})
+
+
+def _card(card: ContactCard) -> dict:
+    return {"department": card.department.name, "person": card.person, "phone": card.phone}
+
+
+def _short(text: str, n: int = 20) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@answers("contact_matter")
+def contact_matter(u: Understanding, ctx: Context) -> Optional[Reply]:
+    """After "一叫就到": the next message is the matter ("社保"), unless it is a command."""
+    if u.source == "rule":
         return None
+    Conversation(ctx.state, ctx.now).answered()
+    if CALL_ME.search(u.text):
+        return call_me(ctx, u.text)
+    return cards_for(ctx, _matter(u.text) or u.text)
+
+
+def my_officers(ctx: Context) -> Reply:
+    officers = _officers(ctx)
+    if not officers:
+        return Reply("贵企业暂未分配包联干部。需要办事时，直接告诉我们事项，我们推送对口联系人；"
+                     "需要有人联系您，回复“请联系我”，由营商办安排。")
+    lines = [f"{o.role}：{o.official.name}（{o.official.department.name}）" for o in officers]
+    return Reply("您的联系人：\n" + "\n".join(lines) + "\n需要上门或回电，回复“请联系我”。")
+
+
+def _officers(ctx: Context) -> list[ServiceOfficer]:
+    ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)
+    if ent is None:
+        return []
+    return list(ctx.session.scalars(select(ServiceOfficer).where(ServiceOfficer.enterprise_id == ent.id)))
+
+
+def call_me(ctx: Context, text: str) -> Reply:
+    """Notify the enterprise's officer, or 营商办 when it has none; promise a time within service hours."""
     ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
+    officers = _officers(ctx)
+    duty = contacts.duty_card(ctx.session)
+    if officers:
+        official, who = officers[0].official, f"您的{officers[0].role}{officers[0].official.name}"
+        card = ctx.session.scalars(select(ContactCard).where(ContactCard.wecom_user_id == official.wecom_user_id)).first()
+        minutes, hours = (card.promise_minutes, card.hours) if card else (120, "")
+    else:
+        official = _office_official(ctx, duty)
+        if official is None:
+            return Reply("暂时无法安排回电。请拨打营商办电话，或直接描述您的问题，我们转给负责的部门。")
+        who = f"营商办{duty.person if duty else official.name}"
+        minutes, hours = (duty.promise_minutes, duty.hours) if duty else (120, "")
+    item = inspections.call_out(ctx.session, ent, official, text, ctx.now, promise_minutes=minutes, hours=hours)
+    need = "" if ent.phone else "\n您还没有留联系电话，请直接发送手机号，方便对方联系您。"
+    return Reply(f"已通知{who}，承诺于{inspections.due_local(item)}前与您联系（按工作时间计算）。"
+                 f"联系上后请回复“已联系上”。{need}", data={"call_out": item.id, "due": item.due_at.isoformat()})
+
+
+def _office_official(ctx: Context, duty: Optional[ContactCard]) -> Optional[Official]:
+    if duty is not None and duty.wecom_user_id:
+        found = ctx.session.scalars(select(Official).where(Official.wecom_user_id == duty.wecom_user_id,
+                                                           Official.active)).first()
+        if found is not None:
+            return found
+    from tickets.models import Department
+
+    return ctx.session.scalars(select(Official).join(Department).where(Department.is_office, Official.active)
+                               .order_by(Official.role.desc(), Official.id)).first()
+
+
+def confirm_call_out(u: Understanding, ctx: Context) -> Optional[Reply]:
+    """The enterprise says the officer got in touch: the call-out is closed with the time."""
+    if not CONFIRMED.match(u.text.strip(" 。.!！")):
+        return None
+    ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)
+    if ent is None:
+        return None
     item = ctx.session.scalars(select(CallOut).where(CallOut.enterprise_id == ent.id,
                                                      CallOut.status.in_(("requested", "responded")))
                                .order_by(CallOut.id.desc())).first()

@@ -37,6 +37,7 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
     stored: bool = False  # a row exists for this user: clearing the flow deletes it
+    version: Optional[datetime] = None  # the row's updated_at when read (handlers/router.consume_state)
 
     def start(self, flow: str, **data: Any) -> None:
         self.flow, self.data, self.changed = flow, dict(data), True

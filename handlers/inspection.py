@@ -6,13 +6,14 @@ from typing import Optional
 
 from sqlalchemy import select
 
+from handlers.context import Context
+from handlers.conversation import Conversation, Option, numbered
 from handlers.messages import Reply
-from handlers.registry import flow
+from handlers.understanding import Understanding
 from tickets import inspections, service
 from tickets.models import Department
 from tickets.workdays import local_date
 
-CODE = re.compile(r"(?:备案码|核验码|检查码|验证码)?\s*([A-HJ-NP-Z]{3}[2-9]{3})(?![A-Za-z0-9])")
 ASKS = re.compile(r"(检查|执法|查|检测|抽查).{0,20}(备案|报备|批准|审批|合法|有没有手续|登记)|(备案|报备).{0,10}(检查|执法)")
 
 
@@ -23,12 +24,14 @@ def short_names(dept: Department) -> set[str]:
     return {v for v in variants if len(v) >= 2}
 
 
-def check(message, ctx) -> Optional[Reply]:
-    text = (message.text or "").strip()
-    code = CODE.fullmatch(text.upper()) or (CODE.search(text.upper()) if re.search(r"备案码|核验码|检查码", text) else None)
-    if code:
-        return _by_code(ctx, code.group(1))
-    if not ASKS.search(text):
+REPORT = Option("submit", "反映“随意检查”问题（已为您填好情况，可匿名）", ("反映", "举报", "投诉", "要反映", "提交"))
+
+
+def check(u: Understanding, ctx: Context) -> Optional[Reply]:
+    text = u.text
+    if u.details.inspection_code:
+        return _by_code(ctx, u.details.inspection_code)
+    if not (ASKS.search(text) and u.question):  # "有备案吗" at the door, not a story about inspections
         return None
     ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
     named = next((d for d in ctx.session.scalars(select(Department)) if any(v in text for v in short_names(d))), None)
@@ -39,9 +42,13 @@ def check(message, ctx) -> Optional[Reply]:
         return Reply("查到今天对贵企业的已批准检查备案：\n\n" + "\n\n".join(inspections.describe(f) for f in filings) +
                      "\n\n请核对执法人员与证件。检查结束后可扫码对本次检查匿名评价。")
     who = named.name if named else "相关部门"
-    ctx.state.start("report_inspection", text=f"{who}今天到我企业检查，未查到检查备案。企业原话：{text}")
-    return Reply(f"没有查到{who}今天对贵企业的检查备案（凡检必报）。\n"
-                 f"您可以请执法人员出示备案码核对。需要反映“随意检查”问题吗？回复 1 即可提交（已为您填好情况），回复 0 不用。")
+    from handlers.appeal import draft_of
+
+    draft = draft_of(u, text=f"{who}今天到我企业检查，未查到检查备案。企业原话：{text}", kind="complaint",
+                     category="random_inspection")
+    Conversation(ctx.state, ctx.now).ask("offer", [REPORT], draft=draft)
+    return Reply(f"没有查到{who}今天对贵企业的检查备案（凡检必报）。您可以请执法人员出示备案码核对。\n"
+                 f"如需反映：\n{numbered([REPORT])}", choices=["反映"], data={"asking": "offer"})
 
 
 def _by_code(ctx, code: str) -> Reply:
@@ -56,17 +63,3 @@ def _by_code(ctx, code: str) -> Reply:
     mine = any(t.enterprise_id == ent.id for t in filing.targets)
     note = "" if mine or not ent.name else "\n注意：该备案的检查对象不包括贵企业。"
     return Reply("备案有效：\n" + inspections.describe(filing) + note)
-
-
-@flow("report_inspection")
-def report(message, ctx):
-    answer = (message.text or "").strip()
-    data = dict(ctx.state.data)
-    ctx.state.clear()
-    if answer == "1":
-        from handlers.appeal import start_appeal
-
-        return start_appeal(ctx, text=data["text"], kind="complaint", category="random_inspection", confidence=None)
-    if answer == "0":
-        return Reply("好的。如有需要，随时告诉我们。")
-    return None

@@ -1,8 +1,9 @@
 """Handlers register themselves here; the decorators only record, and a duplicate fails at import.
 
-An intent handler answers a message the classifier understood; a flow handler continues a
-multi-turn conversation and may return None to let the message be understood afresh (the user
-changed the subject).
+An intent handler answers a message by what it is about (handlers/understanding.py). An answer
+handler is asked first when the bot has an open question (handlers/conversation.py: `asking`): it
+returns the reply when the message answers that question, or None when it is something else — the
+router then handles it by its intent and the open appeal waits for "继续".
 """
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 if TYPE_CHECKING:
     from handlers.context import Context
     from handlers.messages import IncomingMessage, Reply
+    from handlers.understanding import Understanding
 
 Handler = Callable[["IncomingMessage", "Context"], "Reply"]
-FlowHandler = Callable[["IncomingMessage", "Context"], Optional["Reply"]]
+AnswerHandler = Callable[["Understanding", "Context"], Optional["Reply"]]
 
 INTENTS: dict[str, Handler] = {}
-FLOWS: dict[str, FlowHandler] = {}
+ANSWERS: dict[str, AnswerHandler] = {}
 
 
 def _register(table: dict, names: tuple[str, ...], what: str):
@@ -34,5 +36,5 @@ def intent(*names: str):
     return _register(INTENTS, names, "intent")
 
 
-def flow(*names: str):
-    return _register(FLOWS, names, "flow")
+def answers(*questions: str):
+    return _register(ANSWERS, questions, "answer to")

@@ -128,6 +128,8 @@ class Classifier:
         self.pipeline = pipeline
         self.threshold = threshold
         self.metadata = metadata
+        # Below this a non-ticket intent is not acted on (handlers/understanding.py: "unsure").
+        self.intent_threshold: float = metadata.get("intent_threshold", threshold)
         self.labels: list[str] = list(pipeline.classes_)
         try:
             self.compiled: Optional[CompiledModel] = CompiledModel(pipeline)

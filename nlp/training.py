@@ -99,14 +99,21 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
     labels = [e.category for e in train_part]
 
     report: dict[str, Any] = {}
-    threshold = 0.0
+    threshold = intent_threshold = 0.0
     if cross_validate:
         folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
         proba = cross_val_predict(build_pipeline(seed), texts, labels, cv=folds, method="predict_proba")
         classes = sorted(set(labels))
         predicted = [classes[i] for i in proba.argmax(axis=1)]
-        curve = coverage_curve(proba.max(axis=1), np.array(predicted) == np.array(labels))
+        correct = np.array(predicted) == np.array(labels)
+        curve = coverage_curve(proba.max(axis=1), correct)
         threshold = choose_threshold(curve)
+        # The non-ticket intents (contact lookups, status, chitchat, off-topic) get a threshold of their
+        # own, read off the same kind of curve over the messages predicted as one of them.
+        others = np.array([KIND_OF[c] == "other" for c in predicted])
+        if others.any():
+            intent_threshold = choose_threshold(coverage_curve(proba.max(axis=1)[others], correct[others]))
+            report["intent_curve"] = coverage_curve(proba.max(axis=1)[others], correct[others])
         report["cross_validation"] = score(labels, predicted).__dict__
         report["curve"] = curve
 
@@ -120,6 +127,7 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "threshold": threshold,
+        "intent_threshold": intent_threshold,
     }
     classifier = Classifier(pipeline, threshold, metadata)
     report["heldout"] = evaluate(classifier, heldout).__dict__

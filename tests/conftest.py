@@ -122,3 +122,34 @@ def demo(app):
     with app.extensions["appealbot"].Session() as session, session.begin():
         load_demo_data(session)
     return app
+
+
+@pytest.fixture(scope="session")
+def trained_model_path():
+    """The classifier trained on the corpus as it is (about half a minute), kept under var/ by the
+    corpus's hash so that the SQLite and PostgreSQL runs and later runs reuse it."""
+    from pathlib import Path
+
+    from nlp.corpus import corpus_hash, load_training
+    from nlp.training import ensure_model
+
+    var = Path(__file__).resolve().parent.parent / "var"
+    var.mkdir(exist_ok=True)
+    path = var / f"test-model-{corpus_hash(load_training())[:12]}.joblib"
+    ensure_model({"MODEL_PATH": str(path)})
+    return str(path)
+
+
+@pytest.fixture
+def assistant(config, trained_model_path):
+    """The whole bot as an enterprise meets it: the trained classifier, the bundled policy library and
+    the demo departments, contact cards and officials."""
+    from knowledge.bundled import ingest_bundled
+    from tickets.demo import load_demo_data
+
+    app = create_app({**config, "MODEL_PATH": trained_model_path})
+    with app.extensions["appealbot"].Session() as session, session.begin():
+        load_demo_data(session)
+        ingest_bundled(session)
+    yield app
+    app.extensions["appealbot"].engine.dispose()

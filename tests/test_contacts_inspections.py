@@ -58,7 +58,21 @@ def test_a_question_gets_the_right_card(bot, client, question, department):
 
 
 def test_no_match_says_so_instead_of_a_wrong_number(bot, client):
-    assert "没有找到对口的联系人" in say(client, "想问一下那个啥的事情到底归哪里")
+    reply = say(client, "消防验收找哪个部门")  # 验收 alone must not find the card for 环保验收
+    assert "没有找到办理" in reply and "市生态环境局" not in reply and "营商办" in reply
+
+
+def test_a_call_out_without_an_officer_goes_to_the_office_within_service_hours(bot, client, db):
+    from datetime import datetime
+
+    from tickets.workdays import CHINA
+
+    friday_night = datetime(2026, 12, 4, 23, 7, tzinfo=CHINA)
+    bot.extensions["appealbot"].services.clock = lambda: friday_night
+    reply = say(client, "请联系我")
+    assert "营商办" in reply and "12月07日" in reply and "01:07" not in reply
+    item = db.scalars(select(CallOut)).one()
+    assert item.official.department.is_office and item.due_at.astimezone(CHINA).weekday() == 0
 
 
 def test_call_out_to_the_service_officer_is_tracked_until_confirmed(bot, client, wecom, db):
@@ -94,8 +108,9 @@ def test_file_approve_and_verify_in_chat(bot, client):
 def test_no_filing_offers_a_prefilled_complaint(bot, client, db):
     reply = say(client, "应急局的人突然来查消防，有没有报备啊")
     assert "没有查到市应急管理局今天对贵企业的检查备案" in reply
-    assert "匿名反映" in say(client, "1")
-    assert "已受理" in say(client, "1")  # 实名; the category was chosen by the enterprise, so no confirmation
+    assert "匿名反映" in say(client, "1")  # the offer taken: anonymity comes first
+    assert "请确认" in say(client, "实名")
+    assert "已受理" in say(client, "确认提交")
     ticket = db.scalars(select(Ticket)).one()
     assert ticket.category == "random_inspection" and "未查到检查备案" in ticket.text
 

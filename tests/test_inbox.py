@@ -112,8 +112,6 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
 
     from handlers.messages import IncomingMessage
     from handlers.models import DialogueState
-    from handlers.registry import FLOWS
-
     entered = threading.Barrier(2)
 
     def opening(message, ctx):
@@ -122,7 +120,6 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
         return Reply(f"开始：{message.text}")
 
     monkeypatch.setitem(INTENTS, "appeal", opening)
-    monkeypatch.setitem(FLOWS, "demo", lambda message, ctx: None)
     inbox = app.extensions["appealbot"].inbox
 
     def send(n: int) -> str:

@@ -80,7 +80,7 @@ def test_training_is_deterministic(model):
 
 def test_metadata_records_labels_hash_versions_and_scores(model):
     meta = model.metadata
-    assert len(meta["labels"]) == 19
+    assert len(meta["labels"]) == 20
     assert len(meta["corpus_hash"]) == 16
     assert {"scikit-learn", "jieba", "python"} <= set(meta["versions"])
     assert "heldout" in meta["scores"]

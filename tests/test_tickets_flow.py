@@ -66,26 +66,38 @@ def test_cancel_stores_no_ticket(bot, client, db):
     say(client, "申请增容一个月没消息")
     say(client, "城东精工机械有限公司")
     say(client, "13812345678")
-    assert "已取消" in say(client, "0")
+    assert "已取消" in say(client, "3")  # the third option, as typed or sent by the page's button
     assert db.scalars(select(Ticket)).all() == []
+    assert "没有待提交" in say(client, "继续")
+
+
+def test_the_option_words_and_their_variants_answer_the_menu(bot, client, db):
+    say(client, "申请增容一个月没消息")
+    say(client, "城东精工机械有限公司")
+    assert "将以 城东精工机械有限公司、138****5678 提交" in say(client, "13812345678")
+    assert "已受理" in say(client, "好的提交吧")
+    assert db.scalars(select(Ticket)).one().category == "operations"
 
 
 def test_wrong_category_can_be_chosen_again(bot, client, db):
-    submit_until_confirm = ["申请增容一个月没消息", "某某公司", "0571-88886666"]
+    submit_until_confirm = ["申请增容一个月没消息", "某某有限公司", "0571-88886666"]
     for text in submit_until_confirm:
         reply = say(client, text)
     assert "确认提交" in reply
-    reply = say(client, "2")
+    reply = say(client, "不是这一类")
     assert "1. 政务服务" in reply and "生产经营" not in reply
-    assert "已受理" in say(client, "1")
+    assert "请确认" in say(client, "1")
+    assert "已受理" in say(client, "确认提交")
     ticket = db.scalars(select(Ticket)).one()
     assert ticket.category == "gov_service" and ticket.department.name == "市行政审批服务局"
 
 
 def test_a_bad_credit_code_is_refused_and_a_good_one_kept(bot, client, db):
     say(client, "申请增容一个月没消息")
-    assert "校验不通过" in say(client, "城东精工 91350100M000100Y44")
+    assert "校验不通过" in say(client, "91350100M000100Y44")
     assert "联系电话" in say(client, "城东精工机械有限公司 91350100M000100Y43")
+    say(client, "13812345678")
+    say(client, "确认提交")  # what the enterprise typed is stored with the ticket it confirmed
     assert db.scalars(select(Enterprise)).one().credit_code == "91350100M000100Y43"
 
 

@@ -24,7 +24,13 @@ def _tokens(text: str) -> frozenset[str]:
     return frozenset(t for t in cut_for_search(text) if t.strip() and t not in STOP and len(t) > 1 or t in ("税", "电", "水", "气"))
 
 
+# Words that name a kind of step, not a matter: "消防验收" must not find the card for 环保验收.
+GENERIC = {"验收", "许可", "登记", "办理", "审批", "申请", "服务", "管理", "手续", "问题", "事项", "业务", "证", "报告", "评价",
+           "变更", "设立", "缴存", "提取", "开户", "保护", "监督", "投诉", "咨询", "政策", "项目", "企业", "市场"}
+
+
 def lookup(session: Session, text: str, limit: int = 2) -> list[ContactCard]:
+    """The cards whose matters the question names, best first; none when only generic words match."""
     query = frozenset(t for t in cut(text) if t.strip() and t not in STOP) | _tokens(text)
     if not query:
         return []
@@ -32,12 +38,21 @@ def lookup(session: Session, text: str, limit: int = 2) -> list[ContactCard]:
     for card in session.scalars(select(ContactCard).join(Department)):
         matters = _tokens(card.matters)
         dept = _tokens(card.department.name) | _tokens(card.department.name.removeprefix("市"))
-        score = 3 * len(query & matters) + 2 * len(query & dept)
-        score += sum(2 for m in card.matters.replace("，", "、").replace(",", "、").split("、") if m and m in text)
-        if score:
-            scored.append((score, card.id, card))
+        specific = (query & matters) - GENERIC
+        named = [m for m in card.matters.replace("，", "、").replace(",", "、").split("、") if m and m in text]
+        if not specific and not named and not ((query & dept) - GENERIC):
+            continue  # a generic word in common is no match
+        score = 3 * len(specific) + len((query & matters) & GENERIC) + 2 * len((query & dept) - GENERIC)
+        score += 2 * len(named)
+        scored.append((score, card.id, card))
     scored.sort(key=lambda x: (-x[0], x[1]))
     return [card for _, _, card in scored[:limit]]
+
+
+def duty_card(session: Session) -> ContactCard | None:
+    """营商办's card: whom to call when no card fits."""
+    return session.scalars(select(ContactCard).join(Department).where(Department.is_office)
+                           .order_by(ContactCard.id)).first()
 
 
 def card_text(card: ContactCard) -> str:

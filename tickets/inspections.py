@@ -13,7 +13,7 @@ from tickets import notify
 from tickets.credit_code import is_valid
 from tickets.inspections_models import CallOut, InspectionFiling, InspectionTarget
 from tickets.models import Enterprise, Official
-from tickets.workdays import CHINA, local_date
+from tickets.workdays import CHINA, add_service_minutes, local_date
 
 KINDS = {"random": "双随机抽查", "special": "专项检查", "complaint": "投诉举报核查", "assigned": "上级交办"}
 ROUTINE = ("random", "special")  # what an A-tier enterprise is spared
@@ -138,14 +138,15 @@ def describe(filing: InspectionFiling) -> str:
 # -- 一叫就到 call-outs ----------------------------------------------------------------------------
 
 def call_out(session: Session, enterprise: Enterprise, official: Official, text: str, now: datetime,
-             promise_minutes: int = 120) -> CallOut:
+             promise_minutes: int = 120, hours: str = "") -> CallOut:
+    """Ask an officer to get in touch, promised within `promise_minutes` of the card's service hours."""
     recent = session.scalars(select(CallOut).where(CallOut.enterprise_id == enterprise.id,
                                                    CallOut.official_id == official.id,
                                                    CallOut.status == "requested")).first()
     if recent is not None:
         return recent  # asked twice: one call-out, not two
     item = CallOut(enterprise=enterprise, official=official, text=text[:2000], created_at=now,
-                   due_at=now + timedelta(minutes=promise_minutes))
+                   due_at=add_service_minutes(now, promise_minutes, hours))
     session.add(item)
     if official.wecom_user_id:
         notify._add(session, "wecom_app", official.wecom_user_id, None, "一叫就到：企业请您联系",

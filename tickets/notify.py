@@ -282,13 +282,11 @@ def digest(items: list[Notification]) -> tuple[str, str]:
     return f"您有 {len(items)} 条诉求通知", "\n\n".join(lines)
 
 
-def take_held(session: Session, channel: str, user_id: str, now: datetime) -> Optional[str]:
-    """Held notices for a user who just wrote, as text to append to the reply (and marked sent)."""
+def take_held(session: Session, channel: str, user_id: str, now: datetime) -> list[Notification]:
+    """Held notices for a user who just wrote, to go with the reply (marked sent)."""
     channel = held_channel(channel)
     held = session.scalars(_HELD, {"channel": channel, "recipient": user_id}).all()
-    if not held:
-        return None
     batch = uuid.uuid4().hex
     for n in held:
         n.status, n.sent_at, n.batch = "sent", now, f"reply:{batch}"
-    return "\n\n".join(n.body for n in held)
+    return list(held)

@@ -1,6 +1,7 @@
 """Deadlines in working days, from the official holiday calendar with its make-up working days."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
@@ -56,3 +57,41 @@ def working_days_between(start: datetime, end: datetime) -> int:
         a += timedelta(days=1)
         n += is_workday(a)
     return n
+
+
+# -- service hours ("工作日 9:00-12:00, 13:30-17:30") --------------------------------------------------
+
+_SPAN = re.compile(r"(\d{1,2})[:：](\d{2})\s*[-—–~至到]\s*(\d{1,2})[:：](\d{2})")
+DEFAULT_HOURS = "工作日 9:00-12:00, 13:30-17:30"
+
+
+def service_spans(hours: str) -> tuple[bool, list[tuple[time, time]]]:
+    """(working days only?, the day's open spans) of a card's hours; a card that says "24小时" or
+    "全天" is always open."""
+    text = hours or DEFAULT_HOURS
+    if re.search(r"24\s*小时|全天|随时", text):
+        return False, [(time(0, 0), END_OF_DAY)]
+    spans = [(time(int(a), int(b)), time(int(c), int(d))) for a, b, c, d in _SPAN.findall(text)]
+    working_only = not re.search(r"每天|天天|全年|节假日(照常|无休|不休)|7\s*[x×*]\s*24", text)
+    return working_only, spans or service_spans(DEFAULT_HOURS)[1]
+
+
+def add_service_minutes(start: datetime, minutes: int, hours: str) -> datetime:
+    """`minutes` of a card's service time after `start`: a call-out at 23:07 on a Friday promised
+    within two hours is due on Monday morning, not at 01:07."""
+    working_only, spans = service_spans(hours)
+    moment = start.astimezone(CHINA)
+    left = timedelta(minutes=max(minutes, 0))
+    for _ in range(400):  # at most a year of days; a calendar error surfaces from is_workday
+        day = moment.date()
+        if not working_only or is_workday(day):
+            for opens, closes in spans:
+                begin = max(moment, datetime.combine(day, opens, CHINA))
+                end = datetime.combine(day, closes, CHINA)
+                if begin >= end:
+                    continue
+                if end - begin >= left:
+                    return (begin + left).astimezone(timezone.utc)
+                left -= end - begin
+        moment = datetime.combine(day + timedelta(days=1), time(0, 0), CHINA)
+    return (start + timedelta(minutes=minutes)).astimezone(timezone.utc)

@@ -1,0 +1,68 @@
+"""Run scripted conversations against the bot (in-process, no HTTP) and report how many pass.
+
+    .venv/bin/python benchmarks/dialog_eval.py [tests/dialogs/independent.jsonl …] [--show-failures] [--only ID]
+
+Each conversation runs as a new user on one fresh SQLite database holding the demo data, the bundled
+policy library and the trained classifier (var/model.joblib, trained if missing). Prints the share of
+conversations that pass, the share that reach the right ticket without a wrong slot stored, and each
+failure with its transcript.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("APPEALBOT_JIEBA_CACHE_DIR", str(ROOT / "var"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("files", nargs="*", default=[str(ROOT / "tests/dialogs/independent.jsonl")])
+    parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument("--only", default=None)
+    args = parser.parse_args()
+
+    from bot.app import create_app
+    from bot.db import upgrade
+    from knowledge.bundled import ingest_bundled
+    from nlp.training import ensure_model
+    from tests.dialogs import runner
+    from tickets.demo import load_demo_data
+
+    tmp = Path(tempfile.mkdtemp())
+    model = str(ROOT / "var" / "model.joblib")
+    config = {"DATABASE_URL": f"sqlite:///{tmp / 'dialogs.db'}", "VAR_DIR": str(tmp), "MODEL_PATH": model,
+              "QUEUE": "memory", "TESTING": True}
+    print(ensure_model(config), file=sys.stderr)
+    upgrade(config["DATABASE_URL"])
+    app = create_app(config)
+    state = app.extensions["appealbot"]
+    with state.Session() as s, s.begin():
+        load_demo_data(s)
+        ingest_bundled(s)
+    scenarios = [s for f in args.files for s in runner.load(f) if not args.only or s["id"] == args.only]
+    outcomes = [runner.run(app, s) for s in scenarios]
+    passed = sum(o.passed for o in outcomes)
+    ticket_ok = [o for o in outcomes if any("ticket" in (t.get("expect") or {}) for t in o.scenario["turns"])]
+    clean = sum(not any("ticket" in p or "stored" in p or "tickets in all" in p for p in o.problems) for o in ticket_ok)
+    print(f"conversations: {len(outcomes)}, passed {passed} ({passed / max(len(outcomes), 1):.2f})")
+    print(f"conversations ending in a ticket: {len(ticket_ok)}, right ticket and no wrong slot stored: "
+          f"{clean} ({clean / max(len(ticket_ok), 1):.2f})")
+    if args.show_failures:
+        for o in outcomes:
+            if o.passed:
+                continue
+            print(f"\n== {o.scenario['id']}: {o.scenario.get('about', '')}")
+            for p in o.problems:
+                print(f"   ! {p}")
+            for said, answered in o.transcript:
+                print(f"   > {said}\n     {answered.replace(chr(10), chr(10) + '     ')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""企业微信 users who are officials get their own conversation: commands (handlers/official.py), and
+for anything else — a greeting, a menu tap, a question — their help and their department's 待办,
+never the enterprise welcome. A 企业微信 user who is not bound to an official and types a command
+is told how to get bound instead of "no such ticket"."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+from sqlalchemy import select
+
+from handlers import texts
+from handlers.context import Context
+from handlers.messages import IncomingMessage, Reply
+from handlers.registry import INTENTS
+from handlers.understanding import OFFICIAL_COMMAND, Understanding
+from tickets.models import Official
+
+
+def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Optional[Reply]:
+    official = ctx.session.scalars(select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)).first()
+    if official is None:
+        if OFFICIAL_COMMAND.match(u.text) or u.text in ("帮助", "指令", "工作台"):
+            return Reply(texts.UNBOUND_WECOM)
+        return None  # an enterprise writing from 企业微信: the ordinary conversation
+    command = INTENTS["official"](message, ctx)
+    if command is not None:
+        return command
+    todo = INTENTS["official"](replace(message, text="待办"), ctx)
+    help_ = texts.OFFICIAL_HELP.format(name=official.name, department=official.department.name)
+    return Reply(f"{help_}\n\n{todo.text if todo else ''}".rstrip(), data={"official": True})
