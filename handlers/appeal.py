@@ -14,7 +14,7 @@ from handlers.messages import Reply
 from handlers.registry import flow, intent
 from nlp import rules
 from nlp.categories import KIND_OF, label
-from tickets import credit_code, service
+from tickets import credit_code, numbers, service
 from tickets.lifecycle import STATUS, Actor, Lifecycle
 from tickets.workdays import CalendarError
 
@@ -163,7 +163,7 @@ def _date(moment) -> str:
 # -- enterprise actions on existing tickets: rating, supplements -------------------------------
 
 RATING = re.compile(r"^(?:评价\s*)?([1-5])(?:\s*分)?$")
-SUPPLEMENT = re.compile(r"^补充\s*(YQ-?\d{8}-?\d{4,})?\s*[:：]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
+SUPPLEMENT = re.compile(rf"^补充\s*({numbers.TEXT})?\s*[:：]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
 
 
 @intent("enterprise_pending")
@@ -211,8 +211,7 @@ def _me(ctx) -> Actor:
 
 
 def _canonical(number: str) -> str:
-    digits = re.sub(r"[^0-9]", "", number)
-    return f"YQ-{digits[:8]}-{digits[8:]}"
+    return numbers.canonical(number)
 
 
 __all__ = ["start_appeal", "KIND_OF"]

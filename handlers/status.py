@@ -1,16 +1,13 @@
 """我的诉求: the enterprise's own tickets, their status, and a ticket's timeline."""
 from __future__ import annotations
 
-import re
-
 from handlers.messages import Reply
 from handlers.registry import flow, intent
 from nlp import rules
 from nlp.categories import label
-from tickets import service
+from tickets import numbers, service
 from tickets.lifecycle import STATUS, _local
 
-NUMBER = re.compile(r"YQ-?(\d{8})-?(\d{4,})", re.IGNORECASE)
 ACTIONS = {
     "submit": "提交诉求", "assign": "转办至{department}", "accept": "承办部门签收", "resolve": "答复办结",
     "return": "退回重新分办", "escalate": "提级至{to}", "request_info": "要求补充材料", "supplement": "企业补充材料",
@@ -23,9 +20,9 @@ ACTIONS = {
 @intent("ticket_status")
 def ticket_status(message, ctx) -> Reply:
     text = rules.normalise(message.text or "")
-    m = NUMBER.search(text)
-    if m:
-        return timeline(ctx, f"YQ-{m.group(1)}-{m.group(2)}")
+    number = numbers.parse(text)
+    if number:
+        return timeline(ctx, number)
     mine = service.tickets_of(ctx.session, ctx.channel, ctx.user_id)
     if not mine:
         return Reply("您还没有提交过诉求。直接描述遇到的问题，我们会转给负责的部门办理。")
