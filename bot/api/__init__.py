@@ -17,23 +17,15 @@ from bot.errors import UserError
 from bot.state import appstate
 from nlp.categories import label
 from tickets import stats
+from tickets import numbers
 from tickets.lifecycle import ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, TransitionError, reporter_visible
+from tickets.transitions import OFFICIAL_ACTIONS
 from tickets.models import Department, Official, Ticket
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-ACTIONS = {
-    "accept": lambda life, t, a, body: life.accept(t, a),
-    "resolve": lambda life, t, a, body: life.resolve(t, a, body.get("result", "")),
-    "return": lambda life, t, a, body: life.return_(t, a, body.get("reason", "")),
-    "escalate": lambda life, t, a, body: life.escalate(t, a, body.get("reason", "")),
-    "request_info": lambda life, t, a, body: life.request_info(t, a, body.get("text", "")),
-    "request_extension": lambda life, t, a, body: life.request_extension(t, a, _int(body.get("days")), body.get("reason", "")),
-    "approve_extension": lambda life, t, a, body: life.decide_extension(t, a, True, body.get("note")),
-    "reject_extension": lambda life, t, a, body: life.decide_extension(t, a, False, body.get("note")),
-    "note": lambda life, t, a, body: life.note(t, a, body.get("text", "")),
-    "assign": lambda life, t, a, body: life.assign(t, a, _department(body.get("department"))),
-    "correct_category": lambda life, t, a, body: life.correct_category(t, a, str(body.get("category", ""))),
-}
+# Body fields each action reads its text from: `text` everywhere, and the names earlier clients used.
+TEXT_FIELDS = ("text", "result", "reason", "note", "question", "comment")
+ACTIONS = OFFICIAL_ACTIONS
 
 
 def token_hash(token: str) -> str:
@@ -157,7 +149,7 @@ def list_tickets():
 
 
 def _ticket(number: str) -> Ticket:
-    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == number.upper())).first()
+    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == numbers.canonical(number))).first()
     if ticket is None:
         raise ApiError(404, f"没有找到工单 {number}")
     return ticket
@@ -177,7 +169,7 @@ def act(number: str):
     ticket = _ticket(number)
     life = Lifecycle(session, _now(), appstate().services.config)
     try:
-        ACTIONS[body["action"]](life, ticket, Actor.of(g.official), body)
+        life.perform(ticket, Actor.of(g.official), body["action"], **_action_params(body))
         session.commit()
     except Forbidden as exc:
         session.rollback()
@@ -192,6 +184,28 @@ def act(number: str):
         session.rollback()
         raise ApiError(409, "工单刚被其他人更新，请刷新后重试") from None
     return jsonify(ticket_json(ticket, events=True))
+
+
+def _action_params(body: dict) -> dict[str, Any]:
+    text = next((body[k] for k in TEXT_FIELDS if isinstance(body.get(k), str) and body[k].strip()), "")
+    params: dict[str, Any] = {"text": text, "category": str(body.get("category", ""))}
+    if body.get("days") is not None:
+        params["days"] = _int(body.get("days"))
+    if body.get("department") is not None:
+        params["department"] = _department(body["department"])
+    if body.get("official") is not None:
+        params["official"] = _official(body["official"])
+    if body.get("parent") is not None:
+        params["parent"] = _ticket(numbers.canonical(str(body["parent"])))
+    return params
+
+
+def _official(value: Any) -> Official:
+    person = g.api_session.scalars(select(Official).where(or_(Official.login == str(value),
+                                                              Official.wecom_user_id == str(value)))).first()
+    if person is None:
+        raise ApiError(400, f"没有这个人员：{value}")
+    return person
 
 
 @bp.get("/stats")

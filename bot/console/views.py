@@ -15,11 +15,14 @@ from bot.console import bp, login_required, now
 from bot.errors import UserError
 from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
 from tickets import stats
+from tickets import numbers
 from tickets.lifecycle import ANONYMOUS, RATINGS, STATUS, Actor, Lifecycle, reporter_visible
+from tickets.transitions import Transition, allowed_actions
 from tickets.models import Department, Official, Ticket
 from tickets.workdays import CHINA
 
 PER_PAGE = 25
+PRIMARY_ACTIONS = 3  # buttons shown at once on the ticket page; the rest wait under 更多
 SORTS = {"new": Ticket.id.desc(), "old": Ticket.id.asc(), "deadline": Ticket.deadline.asc()}
 EXPORT_COLUMNS = ["编号", "类型", "类别", "状态", "企业", "联系电话", "承办部门", "提交时间", "办理期限", "办结时间", "答复",
                   "评价", "内容"]
@@ -92,7 +95,7 @@ def _urgency(t: Ticket, moment: datetime) -> str:
 
 
 def _ticket(number: str) -> Ticket:
-    ticket = g.db.scalars(visible().where(Ticket.number == number.upper())).first()
+    ticket = g.db.scalars(visible().where(Ticket.number == numbers.canonical(number))).first()
     if ticket is None:
         abort(404)
     return ticket
@@ -105,30 +108,17 @@ def ticket(number: str):
     departments = g.db.scalars(select(Department).order_by(Department.id)).all()
     colleagues = g.db.scalars(select(Official).where(Official.department_id == t.department_id, Official.active)).all() \
         if t.department_id else []
+    actions = [a for a in _allowed(t).values() if a.name != "delegate" or colleagues]
+    primary = [a for a in actions if a.primary][:PRIMARY_ACTIONS]
     return render_template("console/ticket.html", t=t, STATUS=STATUS, RATINGS=RATINGS, label=label,
                            departments=departments, colleagues=colleagues, categories=TICKET_CATEGORIES,
-                           can=_allowed(t), show_reporter=reporter_visible(t, g.user), ANONYMOUS=ANONYMOUS)
+                           primary=primary, more=[a for a in actions if a not in primary],
+                           show_reporter=reporter_visible(t, g.user), ANONYMOUS=ANONYMOUS)
 
 
-def _allowed(t: Ticket) -> set[str]:
-    """The actions this user's role allows on this ticket in its status (buttons shown)."""
-    u = g.user
-    supervises = u.role in ("supervisor", "admin")
-    member = supervises or t.department_id == u.department_id
-    allowed = {"note"} if member else set()
-    if member:
-        allowed |= {"assigned": {"accept", "return", "escalate"},
-                    "accepted": {"resolve", "return", "escalate", "request_info", "request_extension"},
-                    "waiting": {"escalate", "request_extension"}}.get(t.status, set())
-        if t.status not in ("closed",):
-            allowed.add("correct_category")
-    if supervises and t.status in ("submitted", "assigned", "accepted"):
-        allowed.add("assign")
-    if supervises and t.extension:
-        allowed |= {"approve_extension", "reject_extension"}
-    if (u.role == "head" and t.department_id == u.department_id or supervises) and t.status in ("assigned", "accepted"):
-        allowed.add("delegate")
-    return allowed
+def _allowed(t: Ticket) -> dict[str, Transition]:
+    """The actions the table of transitions allows this user on this ticket now (buttons shown)."""
+    return {a.name: a for a in allowed_actions(t, g.user, now())}
 
 
 @bp.post("/tickets/<number>/<action>")
@@ -139,38 +129,12 @@ def act(number: str, action: str):
         flash("当前状态或您的角色不允许此操作。", "error")
         return redirect(url_for("console.ticket", number=t.number))
     form = request.form
-    life = Lifecycle(g.db, now(), g.get("config") or _config())
-    actor = Actor.of(g.user)
+    life = Lifecycle(g.db, now(), _config())
     try:
-        if action == "accept":
-            life.accept(t, actor)
-        elif action == "resolve":
-            life.resolve(t, actor, form.get("text", ""))
-        elif action == "return":
-            life.return_(t, actor, form.get("text", ""))
-        elif action == "escalate":
-            life.escalate(t, actor, form.get("text", ""))
-        elif action == "request_info":
-            life.request_info(t, actor, form.get("text", ""))
-        elif action == "request_extension":
-            life.request_extension(t, actor, form.get("days", 0, type=int), form.get("text", ""))
-        elif action in ("approve_extension", "reject_extension"):
-            life.decide_extension(t, actor, action == "approve_extension", form.get("text") or None)
-        elif action == "note":
-            life.note(t, actor, form.get("text", ""))
-        elif action == "correct_category":
-            life.correct_category(t, actor, form.get("category", ""))
-        elif action == "assign":
-            dept = g.db.get(Department, form.get("department", 0, type=int))
-            if dept is None:
-                raise UserError("请选择部门")
-            life.assign(t, actor, dept, note=form.get("text") or None)
-        elif action == "delegate":
-            person = g.db.get(Official, form.get("official", 0, type=int))
-            if person is None or person.department_id != t.department_id:
-                raise UserError("请选择本部门的经办人")
-            t.assignee = person
-            life.record(t, actor, "delegate", t.status, f"指派给{person.name}", official=person.name)
+        life.perform(t, Actor.of(g.user), action, text=form.get("text", ""), days=form.get("days", type=int),
+                     department=g.db.get(Department, form.get("department", 0, type=int)),
+                     official=g.db.get(Official, form.get("official", 0, type=int)),
+                     category=form.get("category", ""), parent=_parent(form.get("parent", "")))
         g.db.commit()
         flash("操作成功。", "info")
     except UserError as exc:
@@ -180,6 +144,11 @@ def act(number: str, action: str):
         g.db.rollback()
         flash("工单刚被其他人更新，请刷新后重试。", "error")
     return redirect(url_for("console.ticket", number=t.number))
+
+
+def _parent(text: str) -> Optional[Ticket]:
+    number = numbers.parse(text)
+    return g.db.scalars(visible().where(Ticket.number == number)).first() if number else None
 
 
 def _config() -> dict:
