@@ -20,7 +20,7 @@ from tickets.models import Official
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 ROLES = ("scjg", "scjg_head", "yingshang", "admin")  # official, head, supervisor, administrator
 ADMIN_ONLY = ("/console/admin",)
-SUPERVISION = ("/console/notifications",)  # 营商办 and administrators
+SUPERVISION = ("/console/notifications", "/console/extensions")  # 营商办 and administrators
 
 
 @pytest.fixture

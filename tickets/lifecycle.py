@@ -19,7 +19,7 @@ from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
 from tickets import directory, notify, transitions
 from tickets.models import Department, Official, Ticket, TicketEvent
 from tickets.transitions import OPEN, STATUS
-from tickets.workdays import add_working_days
+from tickets.workdays import add_working_days, add_working_time, working_time_between
 
 RATINGS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 UNSATISFIED = (1, 2)
@@ -71,9 +71,14 @@ def _reason(text: Optional[str], what: str) -> str:
 ANONYMOUS = "匿名企业"
 
 
+def sees_reporters(official: Optional[Official]) -> bool:
+    """Whether this official may see who filed an anonymous complaint (营商办 supervisors only)."""
+    return official is not None and official.supervises
+
+
 def reporter_visible(ticket: Ticket, official: Optional[Official]) -> bool:
     """An anonymous complaint's enterprise is seen by 营商办 supervisors only, nowhere else."""
-    return not ticket.anonymous or (official is not None and official.supervises)
+    return not ticket.anonymous or sees_reporters(official)
 
 
 class Lifecycle:
@@ -111,8 +116,10 @@ class Lifecycle:
 
     def _event(self, ticket: Ticket, actor: Actor, action: str, before: Optional[str], note: Optional[str],
                data: dict) -> dict:
+        # The responsibility after the event goes with it: who held the ticket, until when.
         return {"at": self.now, "actor": actor.label, "action": action, "from_status": before,
-                "to_status": ticket.status, "note": note, "data": data}
+                "to_status": ticket.status, "note": note, "data": data, "department_id": ticket.department_id,
+                "accept_due": ticket.accept_due, "deadline": ticket.deadline}
 
     def _assign_to(self, ticket: Ticket, department: Department, days: Optional[int] = None) -> None:
         ticket.department = department
@@ -124,7 +131,7 @@ class Lifecycle:
         ticket.accept_due = add_working_days(self.now, int(self.config.get("ACCEPT_DAYS", 1)))
         ticket.deadline = add_working_days(self.now, ticket.deadline_days)
         ticket.reminded_at = ticket.overdue_notified_at = None
-        ticket.accepted_at = None
+        ticket.accepted_at = ticket.resolved_at = ticket.paused_at = None  # a reopened ticket is not 办结
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -230,7 +237,9 @@ class Lifecycle:
         before = ticket.status
         if ticket.status == "waiting":
             if ticket.paused_at is not None and ticket.deadline is not None:
-                ticket.deadline += self.now - ticket.paused_at  # the clock stood still while waiting
+                # The clock stood still while waiting, in working time: waiting over a weekend
+                # moves a Friday deadline to Monday's end, not to Saturday.
+                ticket.deadline = add_working_time(ticket.deadline, working_time_between(ticket.paused_at, self.now))
             ticket.status, ticket.paused_at = "accepted", None
         self.record(ticket, actor, "supplement", before, text)
         if ticket.department is not None:
