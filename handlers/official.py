@@ -16,7 +16,7 @@ from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from tickets import numbers, service, transitions
+from tickets import numbers, service, timeline, transitions
 from tickets.lifecycle import ANONYMOUS, OPEN, STATUS, Actor, Lifecycle, _local, reporter_visible
 from tickets.models import Official, Ticket
 
@@ -56,7 +56,7 @@ def official_command(message, ctx) -> Optional[Reply]:
     if verb == "查看":
         if not _visible(official, ticket):
             return Reply(f"没有找到本部门的工单 {ticket.number}。")
-        return Reply(_card(ticket, official))
+        return Reply(_card(ticket, official, ctx.now))
     params: dict = {"text": rest}
     if verb == "延期":
         days, _, reason = rest.partition(" ")
@@ -102,14 +102,29 @@ def _todo(ctx, official: Official) -> Reply:
                                     .order_by(Ticket.deadline).limit(20)))
     if not rows:
         return Reply("本部门暂无待办工单。")
-    lines = [f"{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}" for t in rows]
+    lines = [f"{_marks(t, ctx.now)}{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}"
+             for t in rows]
     return Reply(f"{official.department.name}待办（{len(rows)} 件）：\n" + "\n".join(lines))
 
 
-def _card(ticket: Ticket, official: Official) -> str:
+def _marks(ticket: Ticket, now) -> str:
+    """【超期】【重办】【督办】 in front of a 待办 line: what needs doing first."""
+    marks = []
+    if now is not None and ticket.status in ("assigned", "accepted") and ticket.deadline is not None \
+            and ticket.deadline < now:
+        marks.append("【超期】")
+    if ticket.redo_count:
+        marks.append("【重办】")
+    if ticket.supervised:
+        marks.append("【督办】")
+    return "".join(marks)
+
+
+def _card(ticket: Ticket, official: Official, now=None) -> str:
     ent = ticket.enterprise
     who = f"企业：{ent.name or '未填写'}  电话：{ent.phone or '未填写'}" if reporter_visible(ticket, official) else f"企业：{ANONYMOUS}"
-    lines = [f"工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
+    lines = [f"{_marks(ticket, now)}工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
              f"期限：{_local(ticket.deadline)}", f"内容：{ticket.text}"]
-    lines += [f"· {_local(e.at)} {e.action} {e.note or ''}".rstrip() for e in ticket.events[-5:]]
+    lines += [f"· {_local(e.at)} {timeline.describe(e)}（{timeline.actor_name(e, ticket, official)}）{e.note or ''}".rstrip()
+              for e in ticket.events[-5:]]
     return "\n".join(lines)
