@@ -235,3 +235,20 @@ def test_inspections_for_an_unknown_enterprise_a_reasoned_rejection_and_ratings(
     db.commit()
     ratings = client.get("/console/inspections").get_data(as_text=True).split('id="inspection-ratings"')[1]
     assert "市市场监督管理局" in ratings and "2.0" in ratings
+
+
+def test_a_filing_made_by_credit_code_covers_the_enterprise_when_it_writes_in(demo, db):
+    from datetime import date
+
+    from tickets import inspections
+
+    officials = {o.login: o for o in db.scalars(select(Official).where(Official.login.in_(("scjg", "scjg_head"))))}
+    filing = inspections.file_inspection(
+        db, officials["scjg"], enterprises=["91110000600037341L"], kind="special", matters="计量器具检查",
+        legal_basis="《计量法》", inspectors="执法证 3301", start=date(2026, 11, 26), end=date(2026, 11, 26),
+        today=date(2026, 11, 25))
+    inspections.decide(db, filing, officials["scjg_head"], True, NOW)
+    chat = service.enterprise_for(db, "wechat", "oNew0001", name="某某科技有限公司", credit_code="91110000600037341L")
+    db.flush()
+    assert inspections.covering(db, chat, date(2026, 11, 26)) == [filing]
+    assert inspections.covering(db, chat, date(2026, 11, 27)) == []
