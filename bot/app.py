@@ -137,6 +137,31 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+# What a person reads instead of Werkzeug's English pages (title, sentence).
+ERROR_PAGES = {
+    400: ("请求有误", "请求的内容或格式不正确，请检查后重试。"),
+    401: ("需要登录", "请先登录后再访问。"),
+    403: ("无权访问", "您的账号没有访问这个页面或执行这项操作的权限。"),
+    404: ("页面不存在", "没有找到您要访问的页面或工单：可能编号有误，或不属于您所在的部门。"),
+    405: ("不支持的操作", "这个页面不支持这种访问方式。"),
+    413: ("内容过大", "上传或提交的内容超过了允许的大小。"),
+    429: ("操作过于频繁", "请稍等一分钟后再试。"),
+    500: ("系统出错了", "服务器处理时出现问题，已记录，请稍后再试。"),
+    503: ("服务暂时不可用", "系统正在恢复，请稍后再试。"),
+}
+
+
+def error_page(code: int, detail: Optional[str] = None):
+    """A Chinese page for browsers; `detail` only when it is a sentence written for users (Chinese)."""
+    from flask import render_template
+
+    title, message = ERROR_PAGES.get(code, ("出错了", "请求未能完成，请稍后再试。"))
+    if detail and any("\u4e00" <= ch <= "\u9fff" for ch in detail):
+        message = detail
+    home = "/console/" if request.path.startswith("/console") else "/"
+    return render_template("error.html", code=code, title=title, message=message, home=home), code
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestRejected)
     def rejected(exc: RequestRejected):
@@ -151,7 +176,9 @@ def _register_error_handlers(app: Flask) -> None:
             log.warning("rejected %s %s: body too large", request.method, request.path)
         if _wants_json():
             return jsonify(error=exc.description), exc.code
-        return exc.description or exc.name, exc.code, {"Content-Type": "text/plain; charset=utf-8"}
+        if exc.code == 400 and exc.description and "CSRF" in exc.description:
+            return error_page(400, "页面已过期或表单无效，请刷新页面后重新提交。")
+        return error_page(exc.code or 500, exc.description)
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError):
@@ -159,7 +186,7 @@ def _register_error_handlers(app: Flask) -> None:
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
         if _wants_json():
             return jsonify(error="服务暂时不可用，请稍后再试"), 503
-        return "service unavailable", 503, {"Content-Type": "text/plain; charset=utf-8"}
+        return error_page(503)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -167,4 +194,4 @@ def _register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             return jsonify(error="内部错误，请稍后再试"), 500
-        return "internal error", 500, {"Content-Type": "text/plain; charset=utf-8"}
+        return error_page(500)

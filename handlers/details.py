@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from nlp import rules
-from tickets import credit_code
+from tickets import credit_code, numbers
 
 # -- phones ----------------------------------------------------------------------------------------
 # A run of digits with the separators people type between them (spaces, dashes, brackets, dots);
@@ -96,7 +96,6 @@ def _plausible_name(name: str) -> bool:
 
 # -- other identifiers -----------------------------------------------------------------------------
 CREDIT = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
-TICKET_NUMBER = re.compile(r"YQ-?(\d{8})-?(\d{4,})", re.IGNORECASE)
 INSPECTION_CODE = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Z]{3}[2-9]{3})(?![A-Za-z0-9])")
 
 
@@ -110,8 +109,7 @@ def valid_credit_code(code: str) -> bool:
 
 
 def ticket_number(text: str) -> Optional[str]:
-    m = TICKET_NUMBER.search(rules.normalise(text))
-    return f"YQ-{m.group(1)}-{m.group(2)}" if m else None
+    return numbers.parse(rules.normalise(text))
 
 
 # -- ratings ---------------------------------------------------------------------------------------

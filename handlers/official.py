@@ -16,16 +16,17 @@ from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from tickets import service
+from tickets import numbers, service, timeline, transitions
 from tickets.lifecycle import ANONYMOUS, OPEN, STATUS, Actor, Lifecycle, _local, reporter_visible
 from tickets.models import Official, Ticket
 
-COMMAND = re.compile(r"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*(YQ-?\d{8}-?\d{4,})?\s*[:：,，]?\s*(.*)$",
+COMMAND = re.compile(rf"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*({numbers.TEXT})?\s*[:：,，]?\s*(.*)$",
                      re.IGNORECASE | re.DOTALL)
-# the statuses each command can start from, to find "the one ticket" when no number is given
-APPLIES = {"签收": ("assigned",), "办结": ("accepted",), "答复": ("accepted",), "退回": ("assigned", "accepted"),
-           "退单": ("assigned", "accepted"), "提级": ("assigned", "accepted"), "办不了": ("assigned", "accepted"),
-           "补充材料": ("accepted",), "延期": ("accepted", "waiting"), "备注": OPEN, "查看": tuple(STATUS)}
+# Each verb is an action of the table of transitions (tickets/transitions.py), which also says from
+# which statuses it starts: the candidates for "the one ticket" when no number is given.
+VERBS = {"签收": "accept", "办结": "resolve", "答复": "resolve", "退回": "return", "退单": "return",
+         "提级": "escalate", "办不了": "escalate", "补充材料": "request_info", "延期": "request_extension",
+         "备注": "note"}
 HELP = ("可用指令（工单号可省略，仅一件待办时自动匹配）：\n签收 YQ-…\n办结 YQ-… 答复内容\n退回 YQ-… 原因\n"
         "提级 YQ-… 原因\n补充材料 YQ-… 需要企业补充的内容\n延期 YQ-… 天数 原因\n备注 YQ-… 内容\n查看 YQ-…\n待办")
 
@@ -52,28 +53,18 @@ def official_command(message, ctx) -> Optional[Reply]:
         return ticket
     actor = Actor.of(official)
     life = Lifecycle(ctx.session, ctx.now, ctx.services.config)
+    if verb == "查看":
+        if not _visible(official, ticket):
+            return Reply(f"没有找到本部门的工单 {ticket.number}。")
+        return Reply(_card(ticket, official, ctx.now))
+    params: dict = {"text": rest}
+    if verb == "延期":
+        days, _, reason = rest.partition(" ")
+        if not days.isdigit():
+            return Reply("请写明延期的工作日天数和原因，例如“延期 YQ-20261122-0007 5 需现场勘查”。")
+        params = {"days": int(days), "text": reason}
     try:
-        if verb == "查看":
-            if not _visible(official, ticket):
-                return Reply(f"没有找到本部门的工单 {ticket.number}。")
-            return Reply(_card(ticket, official))
-        if verb == "签收":
-            life.accept(ticket, actor)
-        elif verb in ("办结", "答复"):
-            life.resolve(ticket, actor, rest)
-        elif verb in ("退回", "退单"):
-            life.return_(ticket, actor, rest)
-        elif verb in ("提级", "办不了"):
-            life.escalate(ticket, actor, rest)
-        elif verb == "补充材料":
-            life.request_info(ticket, actor, rest)
-        elif verb == "延期":
-            days, _, reason = rest.partition(" ")
-            if not days.isdigit():
-                return Reply("请写明延期的工作日天数和原因，例如“延期 YQ-20261122-0007 5 需现场勘查”。")
-            life.request_extension(ticket, actor, int(days), reason)
-        elif verb == "备注":
-            life.note(ticket, actor, rest)
+        life.perform(ticket, actor, VERBS[verb], **params)
     except UserError as exc:
         return Reply(str(exc))
     where = f"，现由{ticket.department.name}" if ticket.department and ticket.department_id != official.department_id else ""
@@ -87,13 +78,16 @@ def _visible(official: Official, ticket: Ticket) -> bool:
 
 def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
     if number:
-        digits = re.sub(r"\D", "", number)
-        ticket = service.find(ctx.session, f"YQ-{digits[:8]}-{digits[8:]}")
+        number = numbers.canonical(number)
+        ticket = service.find(ctx.session, number)
         if ticket is None or not _visible(official, ticket):
-            return Reply(f"没有找到本部门的工单 {number.upper()}。")  # another department's ticket is not shown
+            return Reply(f"没有找到本部门的工单 {number}。")  # another department's ticket is not shown
         return ticket
+    sources = transitions.TABLE[VERBS[verb]].sources if verb in VERBS else tuple(STATUS)
+    if verb == "备注":
+        sources = OPEN  # a note without a number is about work in hand, not an old closed ticket
     candidates = list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == official.department_id,
-                                                                Ticket.status.in_(APPLIES[verb]))
+                                                                Ticket.status.in_(sources))
                                           .order_by(Ticket.id.desc()).limit(2)))
     if len(candidates) == 1:
         return candidates[0]
@@ -108,14 +102,29 @@ def _todo(ctx, official: Official) -> Reply:
                                     .order_by(Ticket.deadline).limit(20)))
     if not rows:
         return Reply("本部门暂无待办工单。")
-    lines = [f"{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}" for t in rows]
+    lines = [f"{_marks(t, ctx.now)}{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}"
+             for t in rows]
     return Reply(f"{official.department.name}待办（{len(rows)} 件）：\n" + "\n".join(lines))
 
 
-def _card(ticket: Ticket, official: Official) -> str:
+def _marks(ticket: Ticket, now) -> str:
+    """【超期】【重办】【督办】 in front of a 待办 line: what needs doing first."""
+    marks = []
+    if now is not None and ticket.status in ("assigned", "accepted") and ticket.deadline is not None \
+            and ticket.deadline < now:
+        marks.append("【超期】")
+    if ticket.redo_count:
+        marks.append("【重办】")
+    if ticket.supervised:
+        marks.append("【督办】")
+    return "".join(marks)
+
+
+def _card(ticket: Ticket, official: Official, now=None) -> str:
     ent = ticket.enterprise
     who = f"企业：{ent.name or '未填写'}  电话：{ent.phone or '未填写'}" if reporter_visible(ticket, official) else f"企业：{ANONYMOUS}"
-    lines = [f"工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
+    lines = [f"{_marks(ticket, now)}工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
              f"期限：{_local(ticket.deadline)}", f"内容：{ticket.text}"]
-    lines += [f"· {_local(e.at)} {e.action} {e.note or ''}".rstrip() for e in ticket.events[-5:]]
+    lines += [f"· {_local(e.at)} {timeline.describe(e)}（{timeline.actor_name(e, ticket, official)}）{e.note or ''}".rstrip()
+              for e in ticket.events[-5:]]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from tickets.models import Official
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 ROLES = ("scjg", "scjg_head", "yingshang", "admin")  # official, head, supervisor, administrator
 ADMIN_ONLY = ("/console/admin",)
-SUPERVISION = ("/console/notifications",)  # 营商办 and administrators
+SUPERVISION = ("/console/notifications", "/console/extensions")  # 营商办 and administrators
 
 
 @pytest.fixture
@@ -45,7 +45,9 @@ def get_routes(app, prefix):
 
 def fill(rule, number):
     samples = {"number": number, "fmt": "csv", "code": "ABC234"}
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples[m.group(1)], rule.rule)
+    # ids of administration records (rules, officials, cards, departments): the demo's first ones exist
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples.get(m.group(1), "1" if m.group(1).endswith("_id") else None),
+                  rule.rule)
 
 
 def expected_console(role, path, visible):

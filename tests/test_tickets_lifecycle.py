@@ -146,7 +146,19 @@ def test_waiting_for_the_enterprise_pauses_the_clock(s):
     before = t.deadline
     life(s).request_info(t, official(s, "gdgs"), "请提供用电户号")
     life(s, MONDAY + timedelta(days=2)).supplement(t, Actor("enterprise", "e1"), "户号 3300123456")
-    assert t.status == "accepted" and t.deadline == before + timedelta(days=2)
+    # two working days stood still: Thursday's deadline moves over the weekend to Monday
+    assert t.status == "accepted" and t.deadline == add_working_days(before, 2)
+
+
+def test_waiting_over_a_weekend_moves_a_friday_deadline_to_monday_not_saturday(s):
+    from tickets.workdays import CHINA
+
+    t = new(s, "营业执照变更", "gov_service")  # 5 working days: due Monday 30 November
+    life(s).accept(t, official(s, "shenpi"))
+    t.deadline = datetime(2026, 11, 27, 15, 59, 59, tzinfo=timezone.utc)  # Friday 23:59:59 China time
+    life(s, datetime(2026, 11, 27, 2, tzinfo=timezone.utc)).request_info(t, official(s, "shenpi"), "请补充章程")
+    life(s, datetime(2026, 11, 30, 2, tzinfo=timezone.utc)).supplement(t, Actor("enterprise", "e1"), "已上传")  # Monday 10:00
+    assert t.deadline.astimezone(CHINA).strftime("%a %H:%M") == "Mon 23:59"
 
 
 def test_extension_is_requested_before_the_deadline_and_approved_by_the_office(s):

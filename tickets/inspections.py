@@ -1,18 +1,19 @@
 """无事不扰: inspection filings (凡检必报) — file, approve, verify at the door — and 一叫就到 call-outs."""
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UserError
 from tickets import notify
 from tickets.credit_code import is_valid
 from tickets.inspections_models import CallOut, InspectionFiling, InspectionTarget
-from tickets.models import Enterprise, Official
+from tickets.models import Department, Enterprise, Official
 from tickets.workdays import CHINA, add_service_minutes, local_date
 
 KINDS = {"random": "双随机抽查", "special": "专项检查", "complaint": "投诉举报核查", "assigned": "上级交办"}
@@ -26,6 +27,10 @@ def _code() -> str:
     return "".join(secrets.choice(LETTERS) for _ in range(3)) + "".join(secrets.choice(DIGITS) for _ in range(3))
 
 
+_CODE_IN_TEXT = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{18}(?![0-9A-Z])")
+REGISTRY = "registry"  # enterprises known from a filing (by credit code), not from a chat
+
+
 def find_enterprise(session: Session, ref: str) -> Optional[Enterprise]:
     ref = (ref or "").strip()
     if not ref:
@@ -33,6 +38,35 @@ def find_enterprise(session: Session, ref: str) -> Optional[Enterprise]:
     if len(ref) == 18 and is_valid(ref.upper()):
         return session.scalars(select(Enterprise).where(Enterprise.credit_code == ref.upper())).first()
     return session.scalars(select(Enterprise).where(Enterprise.name == ref)).first()
+
+
+def enterprise_for_filing(session: Session, ref: str) -> Enterprise:
+    """The enterprise a filing line names: a known name, a known credit code, or — for an enterprise
+    that has never written to the bot — "名称 统一社会信用代码" (or the code alone) with a valid code,
+    which registers it, so that the inspection can be filed before the enterprise is known."""
+    ref = " ".join((ref or "").split())
+    found = find_enterprise(session, ref)
+    if found is not None:
+        return found
+    m = _CODE_IN_TEXT.search(ref.upper())
+    if m is None:
+        raise UserError(f"找不到企业：{ref}（请填写已登记的企业全称，或“企业名称 统一社会信用代码”）")
+    code = m.group(0)
+    if not is_valid(code):
+        raise UserError(f"统一社会信用代码 {code} 校验位不正确，请核对")
+    name = (ref[:m.start()] + ref[m.end():]).strip(" ，,、") or None
+    known = session.scalars(select(Enterprise).where(Enterprise.credit_code == code)).first()
+    if known is not None:
+        return known
+    if name:
+        named = session.scalars(select(Enterprise).where(Enterprise.name == name)).first()
+        if named is not None and not named.credit_code:
+            named.credit_code = code
+            return named
+    ent = Enterprise(channel=REGISTRY, user_id=code, credit_code=code, name=name)
+    session.add(ent)
+    session.flush()
+    return ent
 
 
 def file_inspection(session: Session, official: Official, *, enterprises: Iterable[str], kind: str, matters: str,
@@ -49,12 +83,11 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
         raise UserError("检查日期不能早于今天，结束日期不能早于开始日期")
     if (end - start).days > 31:
         raise UserError("一次备案的检查时段不能超过 31 天")
-    targets = []
+    targets: list[Enterprise] = []
     for ref in enterprises:
-        ent = find_enterprise(session, ref)
-        if ent is None:
-            raise UserError(f"找不到企业：{ref}（请填写企业全称或统一社会信用代码）")
-        targets.append(ent)
+        ent = enterprise_for_filing(session, ref)
+        if ent not in targets:
+            targets.append(ent)
     if not targets:
         raise UserError("请至少填写一家被检查企业")
     warnings = []
@@ -109,8 +142,11 @@ def decide(session: Session, filing: InspectionFiling, approver: Official, appro
         raise UserError("部门负责人只能审批本部门的备案")
     if approve and filing.end_date < local_date(now):
         raise UserError("检查时段已过，不能再批准")
+    note = (note or "").strip() or None
+    if not approve and note is None:
+        raise UserError("驳回检查备案须写明理由，以便执法部门改正后重新提交")
     filing.status = "approved" if approve else "rejected"
-    filing.approver, filing.decided_at, filing.decision_note = approver, now, note
+    filing.approver, filing.decided_at, filing.decision_note = approver, now, note[:2000] if note else None
     return filing
 
 
@@ -119,14 +155,34 @@ def find_by_code(session: Session, code: str) -> Optional[InspectionFiling]:
 
 
 def covering(session: Session, enterprise: Enterprise, today: date, department_name: Optional[str] = None) -> list[InspectionFiling]:
-    """Approved filings that cover this enterprise today (optionally for a department named in the text)."""
-    q = (select(InspectionFiling).join(InspectionTarget).where(
-        InspectionTarget.enterprise_id == enterprise.id, InspectionFiling.status == "approved",
-        InspectionFiling.start_date <= today, InspectionFiling.end_date >= today))
-    filings = session.scalars(q).all()
+    """Approved filings that cover this enterprise today (optionally for a department named in the text).
+    A filing made for the enterprise's credit code or name before it wrote to the bot covers it too."""
+    same = [Enterprise.id == enterprise.id]
+    if enterprise.credit_code:
+        same.append(Enterprise.credit_code == enterprise.credit_code)
+    if enterprise.name:
+        same.append(Enterprise.name == enterprise.name)
+    q = (select(InspectionFiling).join(InspectionTarget).join(Enterprise, InspectionTarget.enterprise_id == Enterprise.id)
+         .where(or_(*same), InspectionFiling.status == "approved",
+                InspectionFiling.start_date <= today, InspectionFiling.end_date >= today))
+    filings = list(dict.fromkeys(session.scalars(q)))
     if department_name:
         filings = [f for f in filings if department_name in f.department.name]
     return filings
+
+
+def ratings_by_department(session: Session, since: date) -> list[dict]:
+    """How enterprises rated the inspections at their door (扫码入企), per inspecting department."""
+    rows = session.execute(
+        select(InspectionFiling.department_id, func.count(InspectionTarget.id), func.count(InspectionTarget.scanned_at),
+               func.count(InspectionTarget.rating), func.avg(InspectionTarget.rating),
+               func.sum(case((InspectionTarget.rating <= 2, 1), else_=0)))
+        .join(InspectionTarget).where(InspectionFiling.status == "approved", InspectionFiling.start_date >= since)
+        .group_by(InspectionFiling.department_id)).all()
+    names = dict(session.execute(select(Department.id, Department.name)).all())
+    return sorted(({"department": names.get(d, "?"), "inspections": n, "confirmed": scanned, "rated": rated,
+                    "average": round(float(avg), 2) if avg is not None else None, "unsatisfied": int(bad or 0)}
+                   for d, n, scanned, rated, avg, bad in rows), key=lambda r: (-(r["average"] or 0), r["department"]))
 
 
 def describe(filing: InspectionFiling) -> str:

@@ -1,11 +1,9 @@
-"""The ticket state machine: every change goes through `apply`, which checks, records and notifies.
+"""The ticket state machine's moves: each action checks itself against the one table of
+transitions (tickets/transitions.py: which status, which actor), then changes, records and notifies.
 
-    submitted ─assign→ assigned ─accept→ accepted ─resolve→ resolved ─rate→ closed
-        ↑  ↖────return────┘  ↑  ↘escalate↗  │  ↕ request_info / supplement (waiting: clock paused)
-        └──────return───────────────────────┘  rate ≤ 2 → redo once (assigned), then 营商办 supervision
-
-Each action names the statuses it may start from; anything else is refused with a message the
-official or the enterprise can read. Every applied action appends one TicketEvent (全程留痕).
+Anything the table refuses is refused with a message the official or the enterprise can read.
+Every applied action appends one TicketEvent (全程留痕). `Lifecycle.perform` takes an action by
+its name, as the console, the API and the WeCom verbs do.
 """
 from __future__ import annotations
 
@@ -18,19 +16,11 @@ from sqlalchemy.orm import Session
 
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
-from tickets import directory, notify
+from tickets import directory, notify, transitions
 from tickets.models import Department, Official, Ticket, TicketEvent
-from tickets.workdays import add_working_days
+from tickets.transitions import OPEN, STATUS
+from tickets.workdays import add_working_days, add_working_time, working_time_between
 
-STATUS = {
-    "submitted": "待分办",
-    "assigned": "待签收",
-    "accepted": "办理中",
-    "waiting": "待补充材料",
-    "resolved": "已答复待评价",
-    "closed": "已办结",
-}
-OPEN = ("submitted", "assigned", "accepted", "waiting")
 RATINGS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 UNSATISFIED = (1, 2)
 
@@ -71,11 +61,6 @@ def office(session: Session) -> Department:
     return directory.department(session, office_id)
 
 
-def _require(ticket: Ticket, action: str, allowed: tuple[str, ...]) -> None:
-    if ticket.status not in allowed:
-        raise TransitionError(f"工单 {ticket.number} 当前状态为“{STATUS[ticket.status]}”，不能{ACTION_NAMES[action]}")
-
-
 def _reason(text: Optional[str], what: str) -> str:
     text = (text or "").strip()
     if not text:
@@ -86,35 +71,14 @@ def _reason(text: Optional[str], what: str) -> str:
 ANONYMOUS = "匿名企业"
 
 
+def sees_reporters(official: Optional[Official]) -> bool:
+    """Whether this official may see who filed an anonymous complaint (营商办 supervisors only)."""
+    return official is not None and official.supervises
+
+
 def reporter_visible(ticket: Ticket, official: Optional[Official]) -> bool:
     """An anonymous complaint's enterprise is seen by 营商办 supervisors only, nowhere else."""
-    return not ticket.anonymous or (official is not None and official.supervises)
-
-
-def can_act(actor: Actor, ticket: Ticket) -> bool:
-    if actor.kind == "system":
-        return True
-    if actor.kind == "enterprise":
-        return ticket.enterprise.user_id == actor.id and ticket.enterprise.channel == ticket.channel
-    o = actor.official
-    return o is not None and o.active and (o.supervises or o.department_id == ticket.department_id)
-
-
-def _department_member(actor: Actor, ticket: Ticket) -> None:
-    if actor.kind == "system":
-        return
-    if actor.kind != "official" or not can_act(actor, ticket):
-        raise Forbidden(f"工单 {ticket.number} 不属于您所在的部门，不能操作")
-
-
-def _supervisor(actor: Actor) -> None:
-    if actor.kind != "system" and not (actor.official and actor.official.supervises):
-        raise Forbidden("只有营商办督办人员可以进行此操作")
-
-
-def _enterprise(actor: Actor, ticket: Ticket) -> None:
-    if actor.kind != "system" and (actor.kind != "enterprise" or not can_act(actor, ticket)):
-        raise Forbidden("只能操作您本人提交的诉求")
+    return not ticket.anonymous or sees_reporters(official)
 
 
 class Lifecycle:
@@ -125,6 +89,24 @@ class Lifecycle:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def check(self, ticket: Ticket, actor: Actor, action: str) -> None:
+        """Refuses what the table of transitions does not allow this actor in this status, now."""
+        problem = transitions.refusal(ticket, actor, action, self.now)
+        if problem is not None:
+            raise (Forbidden if problem.forbidden else TransitionError)(problem.message)
+
+    def perform(self, ticket: Ticket, actor: Actor, action: str, **params) -> Ticket:
+        """Takes an action by its name (console, API, WeCom verbs): `params` are the inputs the
+        transition names (text, days, department, official, category, parent, rating)."""
+        t = transitions.TABLE.get(action)
+        if t is None:
+            raise UserError(f"未知的操作：{action}")
+        self.check(ticket, actor, action)  # before asking for inputs: a refused action is refused as such
+        missing = [p for p in t.params if params.get(p) is None]
+        if missing:
+            raise UserError(transitions.MISSING.get(missing[0], f"缺少参数：{missing[0]}"))
+        return t.call(self, ticket, actor, params)
+
     def record(self, ticket: Ticket, actor: Actor, action: str, before: Optional[str], note: Optional[str] = None,
                **data) -> TicketEvent:
         event = TicketEvent(ticket=ticket, **self._event(ticket, actor, action, before, note, data))
@@ -134,8 +116,10 @@ class Lifecycle:
 
     def _event(self, ticket: Ticket, actor: Actor, action: str, before: Optional[str], note: Optional[str],
                data: dict) -> dict:
+        # The responsibility after the event goes with it: who held the ticket, until when.
         return {"at": self.now, "actor": actor.label, "action": action, "from_status": before,
-                "to_status": ticket.status, "note": note, "data": data}
+                "to_status": ticket.status, "note": note, "data": data, "department_id": ticket.department_id,
+                "accept_due": ticket.accept_due, "deadline": ticket.deadline}
 
     def _assign_to(self, ticket: Ticket, department: Department, days: Optional[int] = None) -> None:
         ticket.department = department
@@ -147,7 +131,7 @@ class Lifecycle:
         ticket.accept_due = add_working_days(self.now, int(self.config.get("ACCEPT_DAYS", 1)))
         ticket.deadline = add_working_days(self.now, ticket.deadline_days)
         ticket.reminded_at = ticket.overdue_notified_at = None
-        ticket.accepted_at = None
+        ticket.accepted_at = ticket.resolved_at = ticket.paused_at = None  # a reopened ticket is not 办结
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -176,11 +160,7 @@ class Lifecycle:
 
     def assign(self, ticket: Ticket, actor: Actor, department: Department, days: Optional[int] = None,
                note: Optional[str] = None) -> Ticket:
-        _require(ticket, "assign", ("submitted", "assigned", "accepted"))
-        if ticket.status != "submitted":
-            _supervisor(actor)  # reassigning someone else's ticket is 营商办's call
-        elif actor.kind != "system":
-            _supervisor(actor)
+        self.check(ticket, actor, "assign")  # distributing and reassigning are 营商办's call
         before = ticket.status
         self._assign_to(ticket, department, days)
         self.record(ticket, actor, "assign", before, note, department=department.name)
@@ -188,8 +168,7 @@ class Lifecycle:
         return ticket
 
     def accept(self, ticket: Ticket, actor: Actor) -> Ticket:
-        _require(ticket, "accept", ("assigned",))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "accept")
         before = ticket.status
         ticket.status, ticket.accepted_at = "accepted", self.now
         self.record(ticket, actor, "accept", before)
@@ -198,8 +177,7 @@ class Lifecycle:
         return ticket
 
     def resolve(self, ticket: Ticket, actor: Actor, result: str) -> Ticket:
-        _require(ticket, "resolve", ("accepted",))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "resolve")
         result = _reason(result, "办结")
         before = ticket.status
         ticket.status, ticket.result, ticket.resolved_at = "resolved", result, self.now
@@ -214,8 +192,7 @@ class Lifecycle:
         return ticket
 
     def return_(self, ticket: Ticket, actor: Actor, reason: str) -> Ticket:
-        _require(ticket, "return", ("assigned", "accepted"))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "return")
         reason = _reason(reason, "退回")
         before, from_dept = ticket.status, ticket.department
         ticket.status, ticket.department, ticket.department_id = "submitted", None, None
@@ -227,8 +204,7 @@ class Lifecycle:
         return ticket
 
     def escalate(self, ticket: Ticket, actor: Actor, reason: str) -> Ticket:
-        _require(ticket, "escalate", ("assigned", "accepted", "waiting"))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "escalate")
         reason = _reason(reason, "提级")
         before, from_dept = ticket.status, ticket.department
         target = (from_dept.parent if from_dept is not None else None) or office(self.session)
@@ -246,8 +222,7 @@ class Lifecycle:
         return ticket
 
     def request_info(self, ticket: Ticket, actor: Actor, question: str) -> Ticket:
-        _require(ticket, "request_info", ("accepted",))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "request_info")
         question = _reason(question, "补充材料")
         before = ticket.status
         ticket.status, ticket.paused_at = "waiting", self.now
@@ -257,13 +232,14 @@ class Lifecycle:
         return ticket
 
     def supplement(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
-        _require(ticket, "supplement", OPEN)
-        _enterprise(actor, ticket)
+        self.check(ticket, actor, "supplement")
         text = _reason(text, "补充内容")
         before = ticket.status
         if ticket.status == "waiting":
             if ticket.paused_at is not None and ticket.deadline is not None:
-                ticket.deadline += self.now - ticket.paused_at  # the clock stood still while waiting
+                # The clock stood still while waiting, in working time: waiting over a weekend
+                # moves a Friday deadline to Monday's end, not to Saturday.
+                ticket.deadline = add_working_time(ticket.deadline, working_time_between(ticket.paused_at, self.now))
             ticket.status, ticket.paused_at = "accepted", None
         self.record(ticket, actor, "supplement", before, text)
         if ticket.department is not None:
@@ -271,11 +247,8 @@ class Lifecycle:
         return ticket
 
     def request_extension(self, ticket: Ticket, actor: Actor, days: int, reason: str) -> Ticket:
-        _require(ticket, "request_extension", ("accepted", "waiting"))
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "request_extension")  # also: not overdue, none pending already
         reason = _reason(reason, "延期")
-        if ticket.deadline is not None and self.now > ticket.deadline:
-            raise TransitionError(f"工单 {ticket.number} 已超期，不能再申请延期")
         if not 1 <= days <= 30:
             raise UserError("延期天数应为 1 到 30 个工作日")
         ticket.extension = {"days": days, "reason": reason, "by": actor.label, "at": self.now.isoformat()}
@@ -284,9 +257,7 @@ class Lifecycle:
         return ticket
 
     def decide_extension(self, ticket: Ticket, actor: Actor, approve: bool, note: Optional[str] = None) -> Ticket:
-        _supervisor(actor)
-        if not ticket.extension:
-            raise TransitionError(f"工单 {ticket.number} 没有待审批的延期申请")
+        self.check(ticket, actor, "approve_extension" if approve else "reject_extension")
         days = int(ticket.extension["days"])
         ticket.extension = None
         if approve:
@@ -299,8 +270,7 @@ class Lifecycle:
         return ticket
 
     def rate(self, ticket: Ticket, actor: Actor, rating: int, comment: Optional[str] = None) -> Ticket:
-        _require(ticket, "rate", ("resolved",))
-        _enterprise(actor, ticket)
+        self.check(ticket, actor, "rate")
         if rating not in RATINGS:
             raise UserError("请回复 1 到 5 的数字评价")
         before = ticket.status
@@ -325,17 +295,25 @@ class Lifecycle:
         return ticket
 
     def note(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
-        if actor.kind == "enterprise":
-            _enterprise(actor, ticket)
-        else:
-            _department_member(actor, ticket)
+        self.check(ticket, actor, "note")
         self.record(ticket, actor, "note", ticket.status, _reason(text, "备注"))
+        return ticket
+
+    def delegate(self, ticket: Ticket, actor: Actor, person: Official) -> Ticket:
+        """The department head names who in the department handles the ticket."""
+        self.check(ticket, actor, "delegate")
+        if person is None or person.department_id != ticket.department_id or not person.active:
+            raise UserError("请选择本部门的经办人")
+        ticket.assignee = person
+        self.record(ticket, actor, "delegate", ticket.status, f"指派给{person.name}", official=person.name)
+        if person.wecom_user_id:
+            notify._add(self.session, "wecom_app", person.wecom_user_id, ticket, f"您被指派办理：{ticket.number}",
+                        f"【{label(ticket.category)}】{_short(ticket.text)}\n办结期限：{_local(ticket.deadline)}")
         return ticket
 
     def link(self, ticket: Ticket, actor: Actor, parent: Ticket) -> Ticket:
         """Files a duplicate appeal under the ticket that handles the same matter."""
-        _supervisor(actor)
-        _require(ticket, "link", OPEN)
+        self.check(ticket, actor, "link")
         if parent.id == ticket.id or parent.parent_id is not None:
             raise UserError("只能关联到一个主工单")
         ticket.parent_id = parent.id
@@ -345,7 +323,7 @@ class Lifecycle:
     def correct_category(self, ticket: Ticket, actor: Actor, category: str) -> Ticket:
         if category not in TICKET_CATEGORIES:
             raise UserError(f"未知的类别：{category}")
-        _department_member(actor, ticket)
+        self.check(ticket, actor, "correct_category")
         from nlp.models import record_correction
 
         old = ticket.category
@@ -386,13 +364,6 @@ class Lifecycle:
         notify.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text))
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
                                                 f"新的答复期限为{_local(ticket.deadline)}。")
-
-
-ACTION_NAMES = {
-    "assign": "分办", "accept": "签收", "resolve": "办结", "return": "退回", "escalate": "提级",
-    "request_info": "要求补充材料", "supplement": "补充", "request_extension": "申请延期", "rate": "评价",
-    "link": "关联",
-}
 
 
 def ticket_children(session: Session, ticket: Ticket) -> list[Ticket]:

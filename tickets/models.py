@@ -118,7 +118,9 @@ class Ticket(Base):
 
 
 class TicketEvent(Base):
-    """Append-only history (全程留痕): who did what, when, with which note."""
+    """Append-only history (全程留痕): who did what, when, with which note, and the ticket's
+    responsibility right after it (holding department, 签收 and 办结 deadlines): the figures charge
+    each overdue, return, rating and 重办 to the department responsible at that moment from these."""
 
     __tablename__ = "ticket_events"
 
@@ -131,6 +133,9 @@ class TicketEvent(Base):
     to_status: Mapped[Optional[str]] = mapped_column(String(16))
     note: Mapped[Optional[str]] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"), index=True)
+    accept_due: Mapped[Optional[datetime]]
+    deadline: Mapped[Optional[datetime]]
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 

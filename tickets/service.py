@@ -1,7 +1,6 @@
 """Creating tickets: enterprise, number, routing, deadline — the entry point the chat and the API use."""
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Optional
 
@@ -11,12 +10,11 @@ from sqlalchemy.orm import Session
 from bot.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
-from tickets import directory
+from tickets import directory, numbers
 from tickets.lifecycle import Actor, Lifecycle
 from tickets.models import Department, Enterprise, Ticket, TicketCounter
 from tickets.workdays import CHINA
 
-NUMBER = re.compile(r"YQ-\d{8}-\d{4,}", re.IGNORECASE)
 DEFAULT_DAYS = 5
 
 _NEXT_NUMBER = per_dialect(lambda insert: insert(TicketCounter).values(day=bindparam("day"), last=1)
@@ -32,13 +30,14 @@ def next_number(session: Session, now: datetime) -> str:
     behind the slowest one in flight (on every machine of a scaled-out deployment). A submission
     that fails afterwards leaves a gap in the day's numbers. SQLite has one writer at a time anyway.
     """
-    day = now.astimezone(CHINA).strftime("%Y%m%d")
+    local = now.astimezone(CHINA).date()
+    day = local.strftime("%Y%m%d")
     if session.bind.dialect.name == "postgresql":
         with autocommit(session.bind.engine) as own:
             last = own.execute(_NEXT_NUMBER["postgresql"], {"day": day}).scalar_one()
     else:
         last = session.execute(_NEXT_NUMBER["sqlite"], {"day": day}).scalar_one()
-    return f"YQ-{day}-{last:04d}"
+    return numbers.format_number(local, last)
 
 
 _ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
@@ -128,7 +127,7 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
 
 
 def find(session: Session, number: str) -> Optional[Ticket]:
-    return session.scalars(select(Ticket).where(Ticket.number == number.upper())).first()
+    return session.scalars(select(Ticket).where(Ticket.number == numbers.canonical(number))).first()
 
 
 def tickets_of(session: Session, channel: str, user_id: str, limit: int = 10) -> list[Ticket]:
@@ -141,4 +140,4 @@ def department_by_name(session: Session, name: str) -> Optional[Department]:
     return session.scalars(select(Department).where((Department.name == name) | (Department.code == name))).first()
 
 
-__all__ = ["create_ticket", "next_number", "route", "enterprise_for", "find_enterprise", "find", "tickets_of", "NUMBER"]
+__all__ = ["create_ticket", "next_number", "route", "enterprise_for", "find_enterprise", "find", "tickets_of"]

@@ -95,3 +95,53 @@ def add_service_minutes(start: datetime, minutes: int, hours: str) -> datetime:
                 left -= end - begin
         moment = datetime.combine(day + timedelta(days=1), time(0, 0), CHINA)
     return (start + timedelta(minutes=minutes)).astimezone(timezone.utc)
+
+
+# -- the clock in working time ---------------------------------------------------------------------
+# A deadline is the end of a working day. Time that passes on a weekend or a holiday is not working
+# time: a ticket waiting (补充材料) from Friday 10:00 to Monday 10:00 stood still for one working day,
+# so a Friday deadline moves to Monday's end, not to Saturday.
+
+DAY = timedelta(days=1)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), CHINA)
+
+
+def working_time_between(start: datetime, end: datetime) -> timedelta:
+    """The part of [start, end) that falls on working days (China time)."""
+    if end <= start:
+        return timedelta(0)
+    total = timedelta(0)
+    day = local_date(start)
+    while _day_start(day) < end:
+        if is_workday(day):
+            lo, hi = max(start, _day_start(day)), min(end, _day_start(day + DAY))
+            if hi > lo:
+                total += hi - lo
+        day += DAY
+    return total
+
+
+def add_working_time(moment: datetime, amount: timedelta) -> datetime:
+    """`moment` moved forward by `amount` of working time: weekends and holidays are stepped over."""
+    if amount <= timedelta(0):
+        return moment
+    local = moment.astimezone(CHINA)
+    day = local.date()
+    while True:
+        if is_workday(day):
+            start = max(local, _day_start(day))
+            room = _day_start(day + DAY) - start
+            if amount < room:
+                return (start + amount).astimezone(timezone.utc)
+            amount -= room
+        day += DAY
+
+
+def working_time_left(now: datetime, deadline: datetime) -> timedelta:
+    """Working time from now until the deadline; negative (calendar time) once it has passed."""
+    if deadline < now:
+        return deadline - now
+    return working_time_between(now, deadline)

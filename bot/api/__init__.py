@@ -17,23 +17,16 @@ from bot.errors import UserError
 from bot.state import appstate
 from nlp.categories import label
 from tickets import stats
-from tickets.lifecycle import ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, TransitionError, reporter_visible
+from tickets import numbers, queries, timeline
+from tickets.lifecycle import (ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, TransitionError, reporter_visible,
+                               sees_reporters)
+from tickets.transitions import OFFICIAL_ACTIONS
 from tickets.models import Department, Official, Ticket
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-ACTIONS = {
-    "accept": lambda life, t, a, body: life.accept(t, a),
-    "resolve": lambda life, t, a, body: life.resolve(t, a, body.get("result", "")),
-    "return": lambda life, t, a, body: life.return_(t, a, body.get("reason", "")),
-    "escalate": lambda life, t, a, body: life.escalate(t, a, body.get("reason", "")),
-    "request_info": lambda life, t, a, body: life.request_info(t, a, body.get("text", "")),
-    "request_extension": lambda life, t, a, body: life.request_extension(t, a, _int(body.get("days")), body.get("reason", "")),
-    "approve_extension": lambda life, t, a, body: life.decide_extension(t, a, True, body.get("note")),
-    "reject_extension": lambda life, t, a, body: life.decide_extension(t, a, False, body.get("note")),
-    "note": lambda life, t, a, body: life.note(t, a, body.get("text", "")),
-    "assign": lambda life, t, a, body: life.assign(t, a, _department(body.get("department"))),
-    "correct_category": lambda life, t, a, body: life.correct_category(t, a, str(body.get("category", ""))),
-}
+# Body fields each action reads its text from: `text` everywhere, and the names earlier clients used.
+TEXT_FIELDS = ("text", "result", "reason", "note", "question", "comment")
+ACTIONS = OFFICIAL_ACTIONS
 
 
 def token_hash(token: str) -> str:
@@ -114,6 +107,7 @@ def _department(value: Any) -> Department:
 
 
 def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
+    answered = t.status in ("resolved", "closed")
     data = {
         "number": t.number, "kind": t.kind, "category": t.category, "category_name": label(t.category),
         "confidence": t.confidence, "text": t.text, "status": t.status, "status_name": STATUS[t.status],
@@ -122,11 +116,14 @@ def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
                        else {"name": ANONYMOUS, "phone": None}),
         "anonymous": t.anonymous,
         "created_at": t.created_at.isoformat(), "deadline": t.deadline.isoformat() if t.deadline else None,
-        "accept_due": t.accept_due.isoformat() if t.accept_due else None, "result": t.result, "rating": t.rating,
-        "supervised": t.supervised, "extension": t.extension,
+        "accept_due": t.accept_due.isoformat() if t.accept_due else None,
+        # a ticket reopened for 重办 has no result until it is answered again
+        "result": t.result if answered else None, "rating": t.rating if answered else None,
+        "redo_count": t.redo_count, "supervised": t.supervised, "extension": t.extension or None,
     }
     if events:
-        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "from": e.from_status,
+        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "actor_name": timeline.actor_name(e, t, g.official),
+                           "action": e.action, "action_name": timeline.describe(e), "from": e.from_status,
                            "to": e.to_status, "note": e.note} for e in t.events]
     return data
 
@@ -143,8 +140,8 @@ def list_tickets():
         q = q.where(Ticket.department_id == _department(args["department"]).id)
     if args.get("overdue") in ("1", "true"):
         q = q.where(Ticket.deadline < _now(), Ticket.status.in_(("assigned", "accepted")))
-    if args.get("q"):
-        q = q.where(or_(Ticket.text.contains(args["q"][:100]), Ticket.number == args["q"].upper()))
+    if args.get("q", "").strip():
+        q = q.where(queries.matching(args["q"], sees_reporters(g.official)))
     if _date("since"):
         q = q.where(Ticket.created_at >= _date("since"))
     if _date("until"):
@@ -157,7 +154,7 @@ def list_tickets():
 
 
 def _ticket(number: str) -> Ticket:
-    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == number.upper())).first()
+    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == numbers.canonical(number))).first()
     if ticket is None:
         raise ApiError(404, f"没有找到工单 {number}")
     return ticket
@@ -177,7 +174,7 @@ def act(number: str):
     ticket = _ticket(number)
     life = Lifecycle(session, _now(), appstate().services.config)
     try:
-        ACTIONS[body["action"]](life, ticket, Actor.of(g.official), body)
+        life.perform(ticket, Actor.of(g.official), body["action"], **_action_params(body))
         session.commit()
     except Forbidden as exc:
         session.rollback()
@@ -194,59 +191,55 @@ def act(number: str):
     return jsonify(ticket_json(ticket, events=True))
 
 
+def _action_params(body: dict) -> dict[str, Any]:
+    text = next((body[k] for k in TEXT_FIELDS if isinstance(body.get(k), str) and body[k].strip()), "")
+    params: dict[str, Any] = {"text": text, "category": str(body.get("category", ""))}
+    if body.get("days") is not None:
+        params["days"] = _int(body.get("days"))
+    if body.get("department") is not None:
+        params["department"] = _department(body["department"])
+    if body.get("official") is not None:
+        params["official"] = _official(body["official"])
+    if body.get("parent") is not None:
+        params["parent"] = _ticket(numbers.canonical(str(body["parent"])))
+    return params
+
+
+def _official(value: Any) -> Official:
+    person = g.api_session.scalars(select(Official).where(or_(Official.login == str(value),
+                                                              Official.wecom_user_id == str(value)))).first()
+    if person is None:
+        raise ApiError(400, f"没有这个人员：{value}")
+    return person
+
+
 @bp.get("/stats")
 def statistics():
-    department_id = None if g.official.supervises else g.official.department_id
-    return jsonify(stats.figures(g.api_session, _now(), _date("since"), _date("until"), department_id,
-                                 request.args.get("region")))
+    """The dashboard's figures and 红黑榜 (charged from the history), for the same filters."""
+    department_id = (_department(request.args["department"]).id if request.args.get("department") else None) \
+        if g.official.supervises else g.official.department_id
+    report = stats.report(g.api_session, _now(), _date("since"), _date("until"), department_id,
+                          request.args.get("region") or None)
+    return jsonify({**report["figures"], "ranking": report["ranking"]})
 
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
+    from bot.api.openapi import document
 
-
-def _op(summary: str, params: list[str] = (), body: Optional[dict] = None) -> dict:
-    op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}],
-                          "parameters": [{"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
-                                         for p in params],
-                          "responses": {"200": {"description": "OK"}, "401": {"description": "无效令牌"},
-                                        "404": {"description": "不存在或无权查看"}}}
-    if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        op["responses"].update({"400": {"description": "参数错误"}, "403": {"description": "无权操作"},
-                                "409": {"description": "当前状态不允许，或已被他人更新"}})
-    return op
-
-
-OPENAPI = {
-    "openapi": "3.0.3",
-    "info": {"title": "appealbot 诉求工单 API", "version": "1"},
-    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-    "paths": {
-        "/api/v1/tickets": {"get": _op("工单列表（按权限过滤）",
-                                       ["status", "category", "kind", "region", "department", "overdue", "q", "since",
-                                        "until", "page", "per_page"])},
-        "/api/v1/tickets/{number}": {"get": _op("工单详情与全部流转记录")},
-        "/api/v1/tickets/{number}/actions": {"post": _op("办理工单", body={
-            "type": "object", "required": ["action"],
-            "properties": {"action": {"type": "string", "enum": list(ACTIONS)}, "result": {"type": "string"},
-                           "reason": {"type": "string"}, "text": {"type": "string"}, "days": {"type": "integer"},
-                           "department": {"type": "string"}, "category": {"type": "string"},
-                           "note": {"type": "string"}}})},
-        "/api/v1/stats": {"get": _op("统计：按时办结率、解决率、满意率等", ["since", "until", "region"])},
-    },
-}
+    return jsonify(document(list(ACTIONS)))
 
 
 # -- inspection filings (凡检必报) ----------------------------------------------------------------
 
 def filing_json(f) -> dict[str, Any]:
+    base = appstate().services.config["PUBLIC_URL"].rstrip("/")
     return {"code": f.code, "department": f.department.name, "kind": f.kind, "matters": f.matters,
             "legal_basis": f.legal_basis, "inspectors": f.inspectors, "start": f.start_date.isoformat(),
-            "end": f.end_date.isoformat(), "status": f.status, "warnings": f.warnings,
-            "enterprises": [t.enterprise.name for t in f.targets],
-            "verify_url": f"{appstate().services.config['PUBLIC_URL'].rstrip('/')}/verify/{f.code}"}
+            "end": f.end_date.isoformat(), "status": f.status, "warnings": f.warnings or [], "reason": f.reason,
+            "decision_note": f.decision_note,
+            "enterprises": [t.enterprise.name or t.enterprise.credit_code or "" for t in f.targets],
+            "verify_url": f"{base}/verify/{f.code}", "qr_url": f"{base}/verify/{f.code}/qr.svg"}
 
 
 def _iso_date(body: dict, name: str):
@@ -288,6 +281,23 @@ def _filing(code: str):
     return filing
 
 
+@bp.get("/inspections")
+def list_inspections():
+    """Filings the official may see (their department's; 营商办 all), newest first."""
+    from tickets.inspections_models import InspectionFiling
+
+    q = select(InspectionFiling)
+    if not g.official.supervises:
+        q = q.where(InspectionFiling.department_id == g.official.department_id)
+    if request.args.get("status"):
+        q = q.where(InspectionFiling.status.in_(request.args["status"].split(",")))
+    page = max(1, _int(request.args.get("page"), 1, "page"))
+    per_page = min(100, max(1, _int(request.args.get("per_page"), 20, "per_page")))
+    total = g.api_session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = g.api_session.scalars(q.order_by(InspectionFiling.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return jsonify(items=[filing_json(f) for f in rows], total=total, page=page, per_page=per_page)
+
+
 @bp.get("/inspections/<code>")
 def get_inspection(code: str):
     return jsonify(filing_json(_filing(code)))
@@ -308,17 +318,3 @@ def decide_inspection(code: str):
         g.api_session.rollback()
         raise ApiError(400, str(exc)) from None
     return jsonify(filing_json(filing))
-
-
-OPENAPI["paths"].update({
-    "/api/v1/inspections": {"post": _op("提交涉企检查备案（凡检必报）", body={
-        "type": "object", "required": ["enterprises", "kind", "matters", "legal_basis", "inspectors", "start", "end"],
-        "properties": {"enterprises": {"type": "array", "items": {"type": "string"}},
-                       "kind": {"type": "string", "enum": ["random", "special", "complaint", "assigned"]},
-                       "matters": {"type": "string"}, "legal_basis": {"type": "string"}, "inspectors": {"type": "string"},
-                       "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
-                       "reason": {"type": "string"}}})},
-    "/api/v1/inspections/{code}": {"get": _op("查看检查备案")},
-    "/api/v1/inspections/{code}/decision": {"post": _op("审批检查备案", body={
-        "type": "object", "required": ["approve"], "properties": {"approve": {"type": "boolean"}, "note": {"type": "string"}}})},
-})

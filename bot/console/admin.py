@@ -1,7 +1,9 @@
 """Administration: departments, officials, routing rules (administrators only)."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from typing import Optional
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -32,9 +34,9 @@ def _done(message: str):
     return redirect(url_for("console.admin"))
 
 
-def _error(message: str):
+def _error(message: str, back: Optional[str] = None):
     flash(message, "error")
-    return redirect(url_for("console.admin"))
+    return redirect(back or url_for("console.admin"))
 
 
 @bp.post("/admin/departments")
@@ -92,13 +94,96 @@ def add_rule():
     return _done("已添加分办规则")
 
 
-@bp.post("/admin/rules/<int:rule_id>/delete")
+@bp.route("/admin/rules/<int:rule_id>", methods=["GET", "POST"])
+@login_required("admin")
+def edit_rule(rule_id: int):
+    rule = g.db.get(RoutingRule, rule_id) or abort(404)
+    if request.method == "GET":
+        return render_template("console/edit.html", what="rule", item=rule, departments=_departments(),
+                               categories=TICKET_CATEGORIES, LABELS=LABELS, title="修改分办规则")
+    f = request.form
+    dept = g.db.get(Department, f.get("department", 0, type=int))
+    days = f.get("days", 0, type=int)
+    if f.get("category") not in TICKET_CATEGORIES or dept is None or not 1 <= days <= 60:
+        return _error("请选择类别和部门，办理时限为 1–60 个工作日。", url_for("console.edit_rule", rule_id=rule_id))
+    rule.category, rule.department, rule.deadline_days = f["category"], dept, days
+    rule.keywords = f.get("keywords", "").strip()[:500] or None
+    rule.region = f.get("region", "").strip()[:32] or None
+    rule.priority = max(-100, min(100, f.get("priority", 0, type=int)))
+    return _done("已保存分办规则")
+
+
+@bp.route("/admin/rules/<int:rule_id>/delete", methods=["GET", "POST"])
 @login_required("admin")
 def delete_rule(rule_id: int):
-    rule = g.db.get(RoutingRule, rule_id)
-    if rule is not None:
-        g.db.delete(rule)
+    rule = g.db.get(RoutingRule, rule_id) or abort(404)
+    if request.method == "GET":  # ask first: a deleted rule silently sends appeals elsewhere
+        return render_template("console/confirm.html", title="删除分办规则",
+                               question=f"确定删除分办规则“{LABELS[rule.category]}"
+                                        f"{'（' + rule.keywords + '）' if rule.keywords else ''} → {rule.department.name}”吗？"
+                                        "删除后，这类诉求将按其他规则分办或交营商办分办。",
+                               action=url_for("console.delete_rule", rule_id=rule_id), back=url_for("console.admin"))
+    g.db.delete(rule)
     return _done("已删除分办规则")
+
+
+@bp.route("/admin/officials/<int:official_id>", methods=["GET", "POST"])
+@login_required("admin")
+def edit_official(official_id: int):
+    person = g.db.get(Official, official_id) or abort(404)
+    if request.method == "GET":
+        return render_template("console/edit.html", what="official", item=person, departments=_departments(),
+                               title=f"修改人员：{person.name}")
+    f = request.form
+    dept = g.db.get(Department, f.get("department", 0, type=int))
+    role, password, name = f.get("role", ""), f.get("password", ""), f.get("name", "").strip()[:64]
+    here = url_for("console.edit_official", official_id=official_id)
+    if dept is None or role not in ROLE_NAMES or not name:
+        return _error("请填写姓名，并选择部门和角色。", here)
+    if person.id == g.user.id and role != "admin":
+        return _error("不能取消自己的管理员角色。", here)
+    if password and len(password) < MIN_PASSWORD:
+        return _error(f"密码至少 {MIN_PASSWORD} 位。", here)
+    person.name, person.department, person.role = name, dept, role
+    person.login = f.get("login", "").strip()[:64] or None
+    person.wecom_user_id = f.get("wecom_user_id", "").strip()[:64] or None
+    if password:
+        person.password_hash = hash_password(password)  # ends the person's other sessions
+    return _done(f"已保存人员：{name}")
+
+
+@bp.route("/admin/departments/<int:department_id>", methods=["GET", "POST"])
+@login_required("admin")
+def edit_department(department_id: int):
+    dept = g.db.get(Department, department_id) or abort(404)
+    if request.method == "GET":
+        return render_template("console/edit.html", what="department", item=dept, departments=_departments(),
+                               title=f"修改部门：{dept.name}")
+    f = request.form
+    name = f.get("name", "").strip()[:64]
+    parent = g.db.get(Department, f.get("parent", 0, type=int))
+    if not name:
+        return _error("部门名称不能为空。", url_for("console.edit_department", department_id=department_id))
+    if parent is not None and (parent.id == dept.id or _ancestor(dept, parent)):
+        return _error("上级部门不能是本部门或其下级。", url_for("console.edit_department", department_id=department_id))
+    dept.name, dept.parent, dept.level = name, parent, 2 if parent else 1
+    dept.region = f.get("region", "").strip()[:32]
+    dept.robot_url = f.get("robot_url", "").strip()[:300] or None
+    return _done(f"已保存部门：{name}")
+
+
+def _ancestor(dept: Department, candidate: Department) -> bool:
+    """Whether `dept` is above `candidate` (making it the parent would close a loop)."""
+    node = candidate.parent
+    while node is not None:
+        if node.id == dept.id:
+            return True
+        node = node.parent
+    return False
+
+
+def _departments():
+    return g.db.scalars(select(Department).order_by(Department.id)).all()
 
 
 @bp.get("/notifications")

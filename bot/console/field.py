@@ -6,8 +6,11 @@ import io
 from collections import Counter
 from datetime import date
 
-from flask import flash, g, redirect, render_template, request, url_for
+from typing import Optional
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.console import bp, login_required, now
 from bot.errors import UserError
@@ -30,9 +33,10 @@ def inspection_list():
     per_enterprise = Counter()
     for t in g.db.scalars(select(InspectionTarget).join(InspectionFiling).where(
             InspectionFiling.status == "approved", InspectionFiling.start_date >= date(year, 1, 1))):
-        per_enterprise[t.enterprise.name or "—"] += 1
+        per_enterprise[t.enterprise.name or t.enterprise.credit_code or "—"] += 1
     return render_template("console/inspections.html", filings=filings, kinds=inspections.KINDS,
-                           most=per_enterprise.most_common(10), year=year)
+                           most=per_enterprise.most_common(10), year=year,
+                           ratings=inspections.ratings_by_department(g.db, date(year, 1, 1)))
 
 
 @bp.post("/inspections")
@@ -93,9 +97,13 @@ def inspection_decide(code: str, decision: str):
 @login_required("admin")
 def contacts():
     return render_template("console/contacts.html",
-                           cards=g.db.scalars(select(ContactCard).order_by(ContactCard.department_id)).all(),
+                           cards=g.db.scalars(select(ContactCard).order_by(ContactCard.department_id, ContactCard.id)).all(),
                            officers=g.db.scalars(select(ServiceOfficer)).all(), columns=CARD_COLUMNS,
-                           departments=g.db.scalars(select(Department).order_by(Department.id)).all())
+                           departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
+                           officials=g.db.scalars(select(Official).where(Official.active)
+                                                  .order_by(Official.department_id, Official.name)).all(),
+                           enterprises=g.db.scalars(select(Enterprise.name).where(Enterprise.name.is_not(None))
+                                                    .distinct().order_by(Enterprise.name).limit(500)).all())
 
 
 @bp.post("/admin/contacts/import")
@@ -111,9 +119,53 @@ def contacts_import():
     except UserError as exc:
         flash(str(exc), "error")  # one bad row and nothing is imported
         return redirect(url_for("console.contacts"))
-    g.db.add_all(cards)
+    # Re-importing the department's list updates its cards: one card per department and person.
+    existing = {(c.department_id, c.person): c for c in g.db.scalars(select(ContactCard))}
+    added = updated = 0
+    for card in cards:
+        same = existing.get((card.department.id, card.person))
+        if same is None:
+            g.db.add(card)
+            existing[(card.department.id, card.person)] = card
+            added += 1
+        else:
+            for name in CARD_FIELDS:
+                setattr(same, name, getattr(card, name))
+            updated += 1
     g.db.commit()
-    flash(f"已导入 {len(cards)} 张联系卡。", "info")
+    flash(f"已导入 {len(cards)} 张联系卡：新增 {added} 张，更新 {updated} 张。", "info")
+    return redirect(url_for("console.contacts"))
+
+
+CARD_FIELDS = ("matters", "title", "phone", "wecom_user_id", "hours", "promise_minutes")
+
+
+@bp.route("/admin/contacts/<int:card_id>", methods=["GET", "POST"])
+@login_required("admin")
+def contact_edit(card_id: int):
+    card = g.db.get(ContactCard, card_id) or abort(404)
+    if request.method == "GET":
+        return render_template("console/edit.html", what="card", item=card, title=f"修改联系卡：{card.person}",
+                               departments=g.db.scalars(select(Department).order_by(Department.id)).all())
+    f = request.form
+    row = {"部门": "", "事项": f.get("matters", "").strip(), "联系人": f.get("person", "").strip(),
+           "职务": f.get("title", "").strip(), "电话": f.get("phone", "").strip(),
+           "企业微信账号": f.get("wecom_user_id", "").strip(), "服务时间": f.get("hours", "").strip(),
+           "响应承诺（分钟）": f.get("promise_minutes", "").strip()}
+    dept = g.db.get(Department, f.get("department", 0, type=int))
+    try:
+        if dept is None:
+            raise UserError("请选择部门。")
+        row["部门"] = dept.name
+        fresh = _card(row, 0, department=dept)
+    except UserError as exc:
+        flash(str(exc).replace("第 0 行：", "").replace("，未导入任何数据", ""), "error")
+        return redirect(url_for("console.contact_edit", card_id=card_id))
+    card.department, card.person = dept, fresh.person
+    for name in CARD_FIELDS:
+        setattr(card, name, getattr(fresh, name))
+    g.db.commit()
+    flash(f"已保存联系卡：{card.person}", "info")
     return redirect(url_for("console.contacts"))
 
 
@@ -137,27 +189,32 @@ def _read_rows(filename: str, data: bytes) -> list[dict]:
     return [dict(zip(CARD_COLUMNS, row)) for row in values[1:] if any(row)]
 
 
-def _card(row: dict, line: int) -> ContactCard:
-    dept = g.db.scalars(select(Department).where(Department.name == row.get("部门", ""))).first()
+def _card(row: dict, line: int, department: Optional[Department] = None) -> ContactCard:
+    dept = department or g.db.scalars(select(Department).where(Department.name == row.get("部门", ""))).first()
     if dept is None:
         raise UserError(f"第 {line} 行：没有部门“{row.get('部门', '')}”，未导入任何数据。")
     if not row.get("事项") or not row.get("联系人") or not row.get("电话"):
         raise UserError(f"第 {line} 行：事项、联系人、电话必填，未导入任何数据。")
     minutes = row.get("响应承诺（分钟）") or "120"
-    if not minutes.isdigit():
-        raise UserError(f"第 {line} 行：响应承诺应为分钟数。")
-    return ContactCard(department=dept, matters=row["事项"], person=row["联系人"], title=row.get("职务", ""),
-                       phone=row["电话"], wecom_user_id=row.get("企业微信账号") or None,
-                       hours=row.get("服务时间") or "工作日 9:00-17:30", promise_minutes=int(minutes))
+    if not minutes.isdigit() or not 1 <= int(minutes) <= 7 * 24 * 60:
+        raise UserError(f"第 {line} 行：响应承诺应为 1 到 10080 之间的分钟数。")
+    return ContactCard(department=dept, matters=row["事项"][:2000], person=row["联系人"][:64], title=row.get("职务", "")[:64],
+                       phone=row["电话"][:32], wecom_user_id=(row.get("企业微信账号") or None) and row["企业微信账号"][:64],
+                       hours=(row.get("服务时间") or "工作日 9:00-17:30")[:64], promise_minutes=int(minutes))
 
 
-@bp.post("/admin/contacts/<int:card_id>/delete")
+@bp.route("/admin/contacts/<int:card_id>/delete", methods=["GET", "POST"])
 @login_required("admin")
 def contact_delete(card_id: int):
-    card = g.db.get(ContactCard, card_id)
-    if card is not None:
-        g.db.delete(card)
-        g.db.commit()
+    card = g.db.get(ContactCard, card_id) or abort(404)
+    if request.method == "GET":  # ask first: enterprises stop being given this person's number
+        return render_template("console/confirm.html", title="删除联系卡",
+                               question=f"确定删除{card.department.name}{card.person}（{card.phone}）的联系卡吗？"
+                                        "删除后，企业询问这些事项时将不再收到这张卡片。",
+                               action=url_for("console.contact_delete", card_id=card_id), back=url_for("console.contacts"))
+    g.db.delete(card)
+    g.db.commit()
+    flash(f"已删除联系卡：{card.person}", "info")
     return redirect(url_for("console.contacts"))
 
 
@@ -166,14 +223,14 @@ def contact_delete(card_id: int):
 def officer_assign():
     ent = g.db.scalars(select(Enterprise).where(Enterprise.name == request.form.get("enterprise", "").strip())).first()
     official = g.db.get(Official, request.form.get("official", 0, type=int))
-    if ent is None or official is None:
-        flash("请填写已登记的企业名称并选择人员。", "error")
+    if ent is None or official is None or not official.active:
+        flash("请填写已登记的企业名称，并从列表中选择人员。", "error")
     else:
         g.db.add(ServiceOfficer(enterprise=ent, official=official, role=request.form.get("role") or "包联干部"))
         try:
             g.db.commit()
             flash(f"已为{ent.name}指定{official.name}。", "info")
-        except Exception:
+        except IntegrityError:
             g.db.rollback()
             flash("该人员已是这家企业的联系人。", "error")
     return redirect(url_for("console.contacts"))

@@ -5,7 +5,7 @@ process built from stored terms (knowledge/index.py), so both databases rank ali
 tables are dropped.
 
 Revision ID: 0011_knowledge_library
-Revises: 0008_notification_sends
+Revises: 0010_event_responsibility
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 import bot.db
 
 revision = "0011_knowledge_library"
-down_revision = "0008_notification_sends"
+down_revision = "0010_event_responsibility"
 branch_labels = None
 depends_on = None
 
