@@ -6,12 +6,13 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from bot import config as settings
 from bot.db import make_engine, make_sessionmaker
 from bot.errors import RequestRejected
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, seconds_to_next_window
 from bot.state import AppState
 from handlers.context import Services
 from handlers.inbox import Inbox
@@ -111,7 +112,8 @@ def _register_rate_limit(app: Flask) -> None:
             return None
         state = app.extensions["appealbot"]
         if not state.limiter.allow("addr", request.remote_addr or "-", app.config["RATE_LIMIT_ADDR"]):
-            raise RequestRejected(429, "too many requests from this address; retry in a minute")
+            wait = seconds_to_next_window()
+            raise RequestRejected(429, f"请求过于频繁，请在 {wait} 秒后再试", retry_after=wait)
         return None
 
 
@@ -133,6 +135,14 @@ def _init_crypto(state: AppState, cfg) -> None:
         state.wecom_crypto = WeComCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
 
 
+# What a caller reads for each status werkzeug raises (its own descriptions are English paragraphs).
+HTTP_MESSAGES = {
+    400: "请求格式不正确", 401: "需要登录", 403: "没有权限", 404: "页面或资源不存在", 405: "不支持该请求方法",
+    408: "请求超时，请重新提交", 409: "与当前状态冲突，请刷新后重试", 413: "提交的内容过大",
+    414: "网址过长", 415: "不支持的内容类型", 429: "请求过于频繁，请稍后再试", 431: "请求头过大",
+}
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -141,17 +151,22 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestRejected)
     def rejected(exc: RequestRejected):
         log.warning("rejected %s %s from %s: %s", request.method, request.path, request.remote_addr, exc.reason)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if _wants_json():
-            return jsonify(error=exc.reason), exc.status
-        return exc.reason, exc.status, {"Content-Type": "text/plain; charset=utf-8"}
+            return jsonify(error=exc.reason), exc.status, headers
+        return exc.reason, exc.status, {"Content-Type": "text/plain; charset=utf-8", **headers}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
             log.warning("rejected %s %s: body too large", request.method, request.path)
+        if isinstance(exc, CSRFError):
+            message = "表单已过期或缺少安全令牌，请刷新页面后重试"
+        else:
+            message = HTTP_MESSAGES.get(exc.code or 500, "请求无法处理")
         if _wants_json():
-            return jsonify(error=exc.description), exc.code
-        return exc.description or exc.name, exc.code, {"Content-Type": "text/plain; charset=utf-8"}
+            return jsonify(error=message), exc.code
+        return message, exc.code, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError):
@@ -159,7 +174,7 @@ def _register_error_handlers(app: Flask) -> None:
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
         if _wants_json():
             return jsonify(error="服务暂时不可用，请稍后再试"), 503
-        return "service unavailable", 503, {"Content-Type": "text/plain; charset=utf-8"}
+        return "服务暂时不可用，请稍后再试", 503, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -167,4 +182,4 @@ def _register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             return jsonify(error="内部错误，请稍后再试"), 500
-        return "internal error", 500, {"Content-Type": "text/plain; charset=utf-8"}
+        return "内部错误，请稍后再试", 500, {"Content-Type": "text/plain; charset=utf-8"}

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Key] = {
     "ESCALATE_GRACE_DAYS": Key(2, "Working days past the deadline before an unresolved ticket is escalated automatically."),
     "JOINT_WINDOW_DAYS": Key(30, "Days around an inspection within which another filing for the same enterprise is flagged for a joint inspection."),
     "INSPECTION_YEARLY_CAP": Key(2, "Inspections per department and enterprise per year before a filing is warned."),
+    "WEB_CHAT": Key(True, "Serve the web chat (`/`, `POST /api/messages`); `0` turns it off, e.g. in production where enterprises write through the 公众号."),
     "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
     "PORT": Key(8000, "Port `appealbot run` listens on."),
 }
@@ -82,6 +83,7 @@ def _coerce(config: dict[str, Any]) -> None:
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
     config["REMIND_AT"] = _as_number("REMIND_AT", config["REMIND_AT"], float)
+    config["WEB_CHAT"] = _as_bool("WEB_CHAT", config["WEB_CHAT"])
     if config["QUEUE"] not in ("sqlite", "redis", "memory"):
         raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
     if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
@@ -99,6 +101,17 @@ def _as_number(name: str, value: Any, kind: type) -> Any:
     if number < 0:
         raise ConfigError(f"{ENV_PREFIX}_{name} must not be negative, got {value!r}")
     return number
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}_{name} must be 1 or 0 (on or off), got {value!r}")
 
 
 def _derive(config: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.api import token_hash
 from nlp.classifier import Prediction
+from tests.platforms import web_say
 from tests.stubs import StubClassifier
 from tickets import service
 from tickets.inspections_models import CallOut, InspectionFiling, ServiceOfficer
@@ -34,7 +35,7 @@ def bot(demo):
 
 
 def say(client, text, user="ent-1"):
-    return client.post("/api/messages", json={"user": user, "text": text}).get_json()["reply"]
+    return web_say(client, text, user)["reply"]
 
 
 def api(client, method, path, who="scjg", **kw):

@@ -14,6 +14,7 @@ from knowledge.bundled import ingest_bundled
 from knowledge.models import PolicyDocument
 from knowledge.search import search
 from knowledge.structure import parse
+from tests.platforms import web_say
 
 DOC = """国办发〔2024〕54号
 国务院办公厅关于严格规范涉企行政检查的意见
@@ -182,16 +183,16 @@ def test_the_bot_answers_with_citations_and_offers_a_person(app, bundled, client
 
     monkeypatch.setattr(handlers.appeal, "start_appeal", lambda ctx, **kw: calls.append(kw) or __import__(
         "handlers.messages", fromlist=["Reply"]).Reply("已转人工"))
-    reply = client.post("/api/messages", json={"user": "p1", "text": "小微企业贷款有风险补偿吗"}).get_json()["reply"]
+    reply = web_say(client, "小微企业贷款有风险补偿吗", "p1")["reply"]
     assert "风险补偿" in reply and "《伊犁州直关于进一步优化提升营商环境的实施意见》" in reply and "三、(二) 5." in reply
     assert len(reply) <= 600 and "回复 1 转人工" in reply
-    assert client.post("/api/messages", json={"user": "p1", "text": "1"}).get_json()["reply"] == "已转人工"
+    assert web_say(client, "1", "p1")["reply"] == "已转人工"
     assert calls[0]["category"] == "policy" and calls[0]["extra"]["shown"][0]["clause"] == "三、(二) 5."
 
 
 def test_nothing_relevant_is_said_plainly(app, bundled, client):
     app.extensions["appealbot"].services.classifier = PolicyStub()
-    reply = client.post("/api/messages", json={"user": "p2", "text": "火星上的厂房怎么申请外星人补贴"}).get_json()["reply"]
+    reply = web_say(client, "火星上的厂房怎么申请外星人补贴", "p2")["reply"]
     assert "没有找到" in reply and "——《" not in reply
 
 

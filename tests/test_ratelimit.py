@@ -8,7 +8,7 @@ from bot.app import create_app
 from bot.ratelimit import RateLimiter
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
-from tests.platforms import WeChatServer, message_xml
+from tests.platforms import WeChatServer, message_xml, post_message
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -39,14 +39,14 @@ def count(app) -> int:
 
 def test_api_user_over_the_limit_gets_429_and_nothing_is_stored(limited):
     client = limited.test_client()
-    codes = [client.post("/api/messages", json={"user": "flood", "text": "你好"}).status_code for _ in range(4)]
+    codes = [post_message(client, "你好", "flood").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert count(limited) == 3
 
 
 def test_address_over_the_limit_gets_429(limited):
     client = limited.test_client()
-    codes = [client.post("/api/messages", json={"user": f"u{i}", "text": "你好"}).status_code for i in range(6)]
+    codes = [post_message(client, "你好", f"u{i}").status_code for i in range(6)]
     assert codes[-1] == 429 and codes[:5] == [200] * 5
     assert client.get("/healthz").status_code == 200  # health checks are never limited
 

@@ -13,6 +13,7 @@ from tickets.demo import load_demo_data
 from tickets.models import Department, Notification, Ticket
 from tickets.queue import drain
 from tests.fake_platform import FakePlatform
+from tests.platforms import web_say
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
@@ -171,13 +172,13 @@ def test_a_held_notice_goes_with_the_reply_to_the_next_message_once(napp):
         from tickets.lifecycle import SYSTEM, Lifecycle
         Lifecycle(s, NOW, napp.config).accept(s.scalars(select(Ticket)).one(), SYSTEM)
     client = napp.test_client()
-    first = client.post("/api/messages", json={"user": "wEnt1", "text": "你好"}).get_json()["reply"]
+    first = web_say(client, "你好", "wEnt1")["reply"]
     assert "【诉求动态】" in first and number in first and "签收" in first
-    second = client.post("/api/messages", json={"user": "wEnt1", "text": "你好"}).get_json()["reply"]
+    second = web_say(client, "你好", "wEnt1")["reply"]
     assert "【诉求动态】" not in second
     assert [n.status for n in notices(napp, recipient="wEnt1")] == ["sent"]
     # another user's message does not carry it
-    other = client.post("/api/messages", json={"user": "wEnt2", "text": "你好"}).get_json()["reply"]
+    other = web_say(client, "你好", "wEnt2")["reply"]
     assert "【诉求动态】" not in other
 
 
@@ -194,7 +195,7 @@ def test_a_notice_held_by_the_message_itself_goes_with_its_own_reply(napp):
         life.resolve(ticket, SYSTEM, "已协调供电公司")
         for n in s.scalars(select(Notification).where(Notification.recipient == "wEnt3")):
             n.status = "sent"
-    reply = napp.test_client().post("/api/messages", json={"user": "wEnt3", "text": "1"}).get_json()["reply"]
+    reply = web_say(napp.test_client(), "1", "wEnt3")["reply"]
     assert number in reply and "【诉求动态】" in reply and "重新办理" in reply
     assert all(n.status == "sent" for n in notices(napp, recipient="wEnt3"))
 

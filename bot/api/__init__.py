@@ -13,7 +13,8 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.errors import UserError
+from bot import inputs
+from bot.errors import RequestRejected, UserError
 from bot.state import appstate
 from nlp.categories import label
 from tickets import stats
@@ -21,18 +22,24 @@ from tickets.lifecycle import ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, Tr
 from tickets.models import Department, Official, Ticket
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+def _text(body: dict, name: str) -> str:
+    """A string field of the body ("" when absent); another type is a 400, never str(None)."""
+    return inputs.text_field(body, name) or ""
+
+
 ACTIONS = {
     "accept": lambda life, t, a, body: life.accept(t, a),
-    "resolve": lambda life, t, a, body: life.resolve(t, a, body.get("result", "")),
-    "return": lambda life, t, a, body: life.return_(t, a, body.get("reason", "")),
-    "escalate": lambda life, t, a, body: life.escalate(t, a, body.get("reason", "")),
-    "request_info": lambda life, t, a, body: life.request_info(t, a, body.get("text", "")),
-    "request_extension": lambda life, t, a, body: life.request_extension(t, a, _int(body.get("days")), body.get("reason", "")),
-    "approve_extension": lambda life, t, a, body: life.decide_extension(t, a, True, body.get("note")),
-    "reject_extension": lambda life, t, a, body: life.decide_extension(t, a, False, body.get("note")),
-    "note": lambda life, t, a, body: life.note(t, a, body.get("text", "")),
-    "assign": lambda life, t, a, body: life.assign(t, a, _department(body.get("department"))),
-    "correct_category": lambda life, t, a, body: life.correct_category(t, a, str(body.get("category", ""))),
+    "resolve": lambda life, t, a, body: life.resolve(t, a, _text(body, "result")),
+    "return": lambda life, t, a, body: life.return_(t, a, _text(body, "reason")),
+    "escalate": lambda life, t, a, body: life.escalate(t, a, _text(body, "reason")),
+    "request_info": lambda life, t, a, body: life.request_info(t, a, _text(body, "text")),
+    "request_extension": lambda life, t, a, body: life.request_extension(
+        t, a, inputs.integer(body.get("days"), "days", low=1, high=30), _text(body, "reason")),
+    "approve_extension": lambda life, t, a, body: life.decide_extension(t, a, True, _text(body, "note") or None),
+    "reject_extension": lambda life, t, a, body: life.decide_extension(t, a, False, _text(body, "note") or None),
+    "note": lambda life, t, a, body: life.note(t, a, _text(body, "text")),
+    "assign": lambda life, t, a, body: life.assign(t, a, _department(_text(body, "department"))),
+    "correct_category": lambda life, t, a, body: life.correct_category(t, a, _text(body, "category")),
 }
 
 
@@ -49,6 +56,11 @@ class ApiError(Exception):
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
     return jsonify(error=exc.message), exc.status
+
+
+@bp.errorhandler(RequestRejected)
+def _rejected(exc: RequestRejected):
+    return jsonify(error=exc.reason), exc.status
 
 
 @bp.before_request
@@ -89,20 +101,8 @@ def _date(name: str) -> Optional[datetime]:
     value = request.args.get(name)
     if not value:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"{name} 应为 ISO 日期，例如 2026-11-01") from None
+    moment = inputs.moment(value, name)  # bounded years: 0001-01-01 and 9999-12-31 overflowed
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _int(value: Any, default: Optional[int] = None, name: str = "days") -> int:
-    if value is None and default is not None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"{name} 应为整数") from None
 
 
 def _department(value: Any) -> Department:
@@ -149,8 +149,8 @@ def list_tickets():
         q = q.where(Ticket.created_at >= _date("since"))
     if _date("until"):
         q = q.where(Ticket.created_at < _date("until"))
-    page = max(1, _int(args.get("page"), 1, "page"))
-    per_page = min(100, max(1, _int(args.get("per_page"), 20, "per_page")))
+    page = inputs.integer(args.get("page"), "page", default=1, low=1, high=inputs.MAX_PAGE)
+    per_page = inputs.integer(args.get("per_page"), "per_page", default=20, low=1, high=100)
     total = g.api_session.scalar(select(func.count()).select_from(q.subquery()))
     rows = g.api_session.scalars(q.order_by(Ticket.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return jsonify(items=[ticket_json(t) for t in rows], total=total, page=page, per_page=per_page)
@@ -171,7 +171,7 @@ def get_ticket(number: str):
 @bp.post("/tickets/<number>/actions")
 def act(number: str):
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str) or body["action"] not in ACTIONS:
         raise ApiError(400, "请求体应为 JSON，action 取值：" + "、".join(ACTIONS))
     session = g.api_session
     ticket = _ticket(number)
@@ -250,12 +250,7 @@ def filing_json(f) -> dict[str, Any]:
 
 
 def _iso_date(body: dict, name: str):
-    from datetime import date
-
-    try:
-        return date.fromisoformat(str(body.get(name)))
-    except ValueError:
-        raise ApiError(400, f"{name} 应为日期，例如 2026-12-01") from None
+    return inputs.day(inputs.text_field(body, name, required=True), name)
 
 
 @bp.post("/inspections")
@@ -264,14 +259,18 @@ def file_inspection():
     from tickets.workdays import local_date
 
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("enterprises"), list):
-        raise ApiError(400, "请求体应为 JSON，enterprises 为企业名称或统一社会信用代码的列表")
+    if (not isinstance(body, dict) or not isinstance(body.get("enterprises"), list)
+            or not all(isinstance(e, str) for e in body["enterprises"]) or len(body["enterprises"]) > 200):
+        raise ApiError(400, "请求体应为 JSON，enterprises 为企业名称或统一社会信用代码（字符串）的列表")
+    # Each field a string or absent: a null used to be stored as the text "None".
+    fields = {name: inputs.text_field(body, name, limit=2000) or "" for name in
+              ("kind", "matters", "legal_basis", "inspectors")}
     try:
         filing = inspections.file_inspection(
-            g.api_session, g.official, enterprises=[str(e) for e in body["enterprises"]], kind=str(body.get("kind", "")),
-            matters=str(body.get("matters", "")), legal_basis=str(body.get("legal_basis", "")),
-            inspectors=str(body.get("inspectors", "")), start=_iso_date(body, "start"), end=_iso_date(body, "end"),
-            today=local_date(_now()), reason=body.get("reason"), config=appstate().services.config)
+            g.api_session, g.official, enterprises=[inputs.clean_text(e)[:200] for e in body["enterprises"]],
+            start=_iso_date(body, "start"), end=_iso_date(body, "end"), today=local_date(_now()),
+            reason=inputs.text_field(body, "reason", limit=2000) or None, config=appstate().services.config,
+            **fields)
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()
@@ -297,12 +296,13 @@ def get_inspection(code: str):
 def decide_inspection(code: str):
     from tickets import inspections
 
-    body = request.get_json(silent=True) or {}
-    if body.get("approve") not in (True, False):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("approve") not in (True, False):
         raise ApiError(400, "approve 应为 true 或 false")
     filing = _filing(code)
     try:
-        inspections.decide(g.api_session, filing, g.official, body["approve"], _now(), body.get("note"))
+        inspections.decide(g.api_session, filing, g.official, body["approve"], _now(),
+                           inputs.text_field(body, "note", limit=2000) or None)
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()

@@ -19,7 +19,7 @@ bp = Blueprint("wechat", __name__)
 def _config():
     cfg = current_app.config
     if not cfg.get("WECHAT_TOKEN"):
-        raise RequestRejected(404, "公众号 channel is not configured")
+        raise RequestRejected(404, "未配置公众号回调")
     return cfg
 
 

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bot import inputs
 from bot.state import appstate
 from tickets.models import Official
 
@@ -101,8 +102,7 @@ def login():
     session.clear()  # no session fixation: a fresh session for the signed-in user
     session.permanent = True
     session["official_id"], session["pw"] = user.id, user.password_hash[-16:]
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console") else url_for("console.queue"))
+    return redirect(inputs.local_target(request.args.get("next"), "/console", url_for("console.queue")))
 
 
 @bp.post("/logout")

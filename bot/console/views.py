@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.console import bp, login_required, now
-from bot.errors import UserError
+from bot import inputs
+from bot.errors import RequestRejected, UserError
 from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
 from tickets import stats
 from tickets.lifecycle import ANONYMOUS, RATINGS, STATUS, Actor, Lifecycle, reporter_visible
@@ -36,11 +37,12 @@ def _day(value: Optional[str], end: bool = False) -> Optional[datetime]:
     if not value:
         return None
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA)
-    except ValueError:
-        flash(f"日期格式应为 2026-11-01：{value}", "error")
+        day = inputs.day(value, "日期")  # bounded: year 1 or 9999 overflow when shifted to UTC
+    except RequestRejected as exc:
+        flash(f"{exc.reason}：{value[:20]}", "error")
         return None
-    return (day + timedelta(days=1) if end else day).astimezone(timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+    return (start + timedelta(days=1) if end else start).astimezone(timezone.utc)
 
 
 def filtered(args) -> Any:
@@ -69,7 +71,8 @@ def filtered(args) -> Any:
 def queue():
     q = filtered(request.args)
     total = g.db.scalar(select(func.count()).select_from(q.subquery()))
-    page = max(1, request.args.get("page", 1, type=int))
+    # Past the last page shows the last page: an offset beyond what a 64-bit integer holds was a 500.
+    page = min(max(1, request.args.get("page", 1, type=int)), max(1, -(-total // PER_PAGE)))
     order = SORTS.get(request.args.get("sort", "new"), SORTS["new"])
     rows = g.db.scalars(q.order_by(order).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     moment = now()
@@ -247,10 +250,8 @@ def _fmt(moment):
 def _summary_rows() -> tuple[list[str], list[list[Any]]]:
     """月汇总: per department for one month (?month=2026-11; default this month)."""
     month = request.args.get("month") or now().astimezone(CHINA).strftime("%Y-%m")
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=CHINA)
-    except ValueError:
-        abort(400)
+    first = inputs.month(month)  # a 400 in Chinese for 2026-13 or 0001-01
+    start = datetime(first.year, first.month, 1, tzinfo=CHINA)
     end = (start + timedelta(days=32)).replace(day=1)
     rows = g.db.scalars(visible().where(Ticket.created_at >= start.astimezone(timezone.utc),
                                         Ticket.created_at < end.astimezone(timezone.utc))).all()
@@ -287,9 +288,12 @@ def _respond(name: str, header: list[str], rows: list[list[Any]], fmt: str) -> R
 
 
 def _safe_cell(value):
-    """Formula injection: an enterprise's text starting with = + - @ must not run in Excel."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
+    """Formula injection: an enterprise's text starting with = + - @ must not run in Excel; control
+    characters (stored before the door stripped them) cannot be written into a cell at all."""
+    if isinstance(value, str):
+        value = inputs.clean_text(value)
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
     return value
 
 
