@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import sessionmaker
@@ -44,6 +45,14 @@ _RECLAIM = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("row_id"), _MES
 _TAKE_OVER = (_MESSAGES.update().where(_MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.status == "received",
                                        _MESSAGES.c.received_at == bindparam("seen"))
               .values(received_at=bindparam("now")))
+
+
+def _where(exc: BaseException) -> str:
+    """What is kept of a failure with the message: the exception's class and where it was raised.
+    Its text is not: it can quote the enterprise's own words or SQL parameters (the masked
+    traceback is in the log)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    return f"{type(exc).__name__}" + (f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else "")
 
 
 class Inbox:
@@ -113,7 +122,7 @@ class Inbox:
             return Reply(str(exc))
         except Exception as exc:  # the one broad catch: any bug becomes an apology, never a 500
             log.exception("handling inbound message %s failed", row_id)
-            self._mark(row_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            self._mark(row_id, "failed", error=_where(exc))
             return Reply(texts.APOLOGY)
 
     def _mark(self, row_id: int, status: str, reply: Reply | None = None, error: str | None = None) -> None:
