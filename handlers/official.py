@@ -16,8 +16,8 @@ from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from tickets import service
-from tickets.lifecycle import ANONYMOUS, OPEN, STATUS, Actor, Lifecycle, _local, reporter_visible
+from tickets import access, service
+from tickets.lifecycle import OPEN, STATUS, Actor, Lifecycle, _local
 from tickets.models import Official, Ticket
 
 COMMAND = re.compile(r"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*(YQ-?\d{8}-?\d{4,})?\s*[:：,，]?\s*(.*)$",
@@ -82,7 +82,7 @@ def official_command(message, ctx) -> Optional[Reply]:
 
 
 def _visible(official: Official, ticket: Ticket) -> bool:
-    return official.supervises or ticket.department_id == official.department_id
+    return access.may_see(official, ticket)
 
 
 def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
@@ -113,9 +113,11 @@ def _todo(ctx, official: Official) -> Reply:
 
 
 def _card(ticket: Ticket, official: Official) -> str:
-    ent = ticket.enterprise
-    who = f"企业：{ent.name or '未填写'}  电话：{ent.phone or '未填写'}" if reporter_visible(ticket, official) else f"企业：{ANONYMOUS}"
-    lines = [f"工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
+    who = access.reporter(ticket, official)
+    reporter = f"企业：{who['name'] or '未填写'}" + (f"  电话：{who['phone'] or '未填写'}"
+                                                    if access.reporter_visible(ticket, official) else "")
+    lines = [f"工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", reporter,
              f"期限：{_local(ticket.deadline)}", f"内容：{ticket.text}"]
-    lines += [f"· {_local(e.at)} {e.action} {e.note or ''}".rstrip() for e in ticket.events[-5:]]
+    lines += [f"· {_local(e.at)} {e.action} {access.actor_label(e.actor, ticket, official)} {e.note or ''}".rstrip()
+              for e in ticket.events[-5:]]
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
-from tickets import directory, notify
+from tickets import access, directory, notify
 from tickets.models import Department, Official, Ticket, TicketEvent
 from tickets.workdays import add_working_days
 
@@ -83,12 +83,8 @@ def _reason(text: Optional[str], what: str) -> str:
     return text[:2000]
 
 
-ANONYMOUS = "匿名企业"
-
-
-def reporter_visible(ticket: Ticket, official: Optional[Official]) -> bool:
-    """An anonymous complaint's enterprise is seen by 营商办 supervisors only, nowhere else."""
-    return not ticket.anonymous or (official is not None and official.supervises)
+class NeedsConfirmation(UserError):
+    """Assigning a complaint to the department it is about: allowed only when a supervisor says so."""
 
 
 def can_act(actor: Actor, ticket: Ticket) -> bool:
@@ -96,8 +92,7 @@ def can_act(actor: Actor, ticket: Ticket) -> bool:
         return True
     if actor.kind == "enterprise":
         return ticket.enterprise.user_id == actor.id and ticket.enterprise.channel == ticket.channel
-    o = actor.official
-    return o is not None and o.active and (o.supervises or o.department_id == ticket.department_id)
+    return access.may_see(actor.official, ticket)
 
 
 def _department_member(actor: Actor, ticket: Ticket) -> None:
@@ -175,15 +170,24 @@ class Lifecycle:
         return ticket
 
     def assign(self, ticket: Ticket, actor: Actor, department: Department, days: Optional[int] = None,
-               note: Optional[str] = None) -> Ticket:
+               note: Optional[str] = None, confirm_named: bool = False) -> Ticket:
+        """`confirm_named`: the supervisor confirmed assigning a complaint to the very department
+        it is about (asked for, and recorded, only then)."""
         _require(ticket, "assign", ("submitted", "assigned", "accepted"))
         if ticket.status != "submitted":
             _supervisor(actor)  # reassigning someone else's ticket is 营商办's call
         elif actor.kind != "system":
             _supervisor(actor)
+        named = access.names_department(self.session, ticket, department)
+        if named and (actor.kind != "official" or not confirm_named):
+            raise NeedsConfirmation(f"工单 {ticket.number} 反映的正是{department.name}的问题。分办给被反映的部门，"
+                                    "须由营商办督办人员明确确认（勾选“确认分办至被反映部门”）。")
         before = ticket.status
         self._assign_to(ticket, department, days)
-        self.record(ticket, actor, "assign", before, note, department=department.name)
+        extra = {"named_in_complaint": True, "confirmed_by": actor.label} if named else {}
+        if named:
+            note = "督办人员确认分办至被反映部门" + (f"：{note}" if note else "")
+        self.record(ticket, actor, "assign", before, note, department=department.name, **extra)
         notify.department(self.session, ticket, *_assignment_notice(ticket))
         return ticket
 
@@ -427,4 +431,5 @@ def _local(moment: Optional[datetime]) -> str:
     return moment.astimezone(CHINA).strftime("%Y年%m月%d日")
 
 
-__all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden"]
+__all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden",
+           "NeedsConfirmation"]

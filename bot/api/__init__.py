@@ -17,11 +17,18 @@ from bot import inputs
 from bot.errors import RequestRejected, UserError
 from bot.state import appstate
 from nlp.categories import label
-from tickets import stats
-from tickets.lifecycle import ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, TransitionError, reporter_visible
+from tickets import access, stats
+from tickets.lifecycle import STATUS, Actor, Forbidden, Lifecycle, NeedsConfirmation, TransitionError
 from tickets.models import Department, Official, Ticket
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+def _flag(body: dict, name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise RequestRejected(400, f"{name} 应为 true 或 false")
+    return value
+
+
 def _text(body: dict, name: str) -> str:
     """A string field of the body ("" when absent); another type is a 400, never str(None)."""
     return inputs.text_field(body, name) or ""
@@ -38,7 +45,8 @@ ACTIONS = {
     "approve_extension": lambda life, t, a, body: life.decide_extension(t, a, True, _text(body, "note") or None),
     "reject_extension": lambda life, t, a, body: life.decide_extension(t, a, False, _text(body, "note") or None),
     "note": lambda life, t, a, body: life.note(t, a, _text(body, "text")),
-    "assign": lambda life, t, a, body: life.assign(t, a, _department(_text(body, "department"))),
+    "assign": lambda life, t, a, body: life.assign(t, a, _department(_text(body, "department")),
+                                                   confirm_named=_flag(body, "confirm_named")),
     "correct_category": lambda life, t, a, body: life.correct_category(t, a, _text(body, "category")),
 }
 
@@ -87,10 +95,7 @@ def _close(exc):
 
 
 def _visible_query():
-    q = select(Ticket)
-    if not g.official.supervises:
-        q = q.where(Ticket.department_id == g.official.department_id)
-    return q
+    return access.visible_tickets(g.official)
 
 
 def _now() -> datetime:
@@ -118,16 +123,16 @@ def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
         "number": t.number, "kind": t.kind, "category": t.category, "category_name": label(t.category),
         "confidence": t.confidence, "text": t.text, "status": t.status, "status_name": STATUS[t.status],
         "department": t.department.name if t.department else None, "region": t.region,
-        "enterprise": ({"name": t.enterprise.name, "phone": t.enterprise.phone} if reporter_visible(t, g.official)
-                       else {"name": ANONYMOUS, "phone": None}),
+        "enterprise": access.reporter(t, g.official),
         "anonymous": t.anonymous,
         "created_at": t.created_at.isoformat(), "deadline": t.deadline.isoformat() if t.deadline else None,
         "accept_due": t.accept_due.isoformat() if t.accept_due else None, "result": t.result, "rating": t.rating,
         "supervised": t.supervised, "extension": t.extension,
     }
     if events:
-        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "from": e.from_status,
-                           "to": e.to_status, "note": e.note} for e in t.events]
+        data["events"] = [{"at": e.at.isoformat(), "actor": access.actor_label(e.actor, t, g.official),
+                           "action": e.action, "from": e.from_status, "to": e.to_status, "note": e.note}
+                          for e in t.events]
     return data
 
 
@@ -144,7 +149,7 @@ def list_tickets():
     if args.get("overdue") in ("1", "true"):
         q = q.where(Ticket.deadline < _now(), Ticket.status.in_(("assigned", "accepted")))
     if args.get("q"):
-        q = q.where(or_(Ticket.text.contains(args["q"][:100]), Ticket.number == args["q"].upper()))
+        q = q.where(access.search(args["q"], g.official))
     if _date("since"):
         q = q.where(Ticket.created_at >= _date("since"))
     if _date("until"):
@@ -182,6 +187,9 @@ def act(number: str):
     except Forbidden as exc:
         session.rollback()
         raise ApiError(403, str(exc)) from None
+    except NeedsConfirmation as exc:
+        session.rollback()
+        raise ApiError(409, str(exc) + "（API：请求体加上 \"confirm_named\": true）") from None
     except TransitionError as exc:
         session.rollback()
         raise ApiError(409, str(exc)) from None
@@ -233,7 +241,7 @@ OPENAPI = {
             "properties": {"action": {"type": "string", "enum": list(ACTIONS)}, "result": {"type": "string"},
                            "reason": {"type": "string"}, "text": {"type": "string"}, "days": {"type": "integer"},
                            "department": {"type": "string"}, "category": {"type": "string"},
-                           "note": {"type": "string"}}})},
+                           "note": {"type": "string"}, "confirm_named": {"type": "boolean"}}})},
         "/api/v1/stats": {"get": _op("统计：按时办结率、解决率、满意率等", ["since", "until", "region"])},
     },
 }

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.console import bp, login_required, now
@@ -16,7 +16,8 @@ from bot import inputs
 from bot.errors import RequestRejected, UserError
 from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
 from tickets import stats
-from tickets.lifecycle import ANONYMOUS, RATINGS, STATUS, Actor, Lifecycle, reporter_visible
+from tickets import access
+from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle
 from tickets.models import Department, Official, Ticket
 from tickets.workdays import CHINA
 
@@ -27,10 +28,7 @@ EXPORT_COLUMNS = ["编号", "类型", "类别", "状态", "企业", "联系电�
 
 
 def visible():
-    q = select(Ticket)
-    if g.user.role not in ("supervisor", "admin"):
-        q = q.where(Ticket.department_id == g.user.department_id)
-    return q
+    return access.visible_tickets(g.user)
 
 
 def _day(value: Optional[str], end: bool = False) -> Optional[datetime]:
@@ -61,8 +59,7 @@ def filtered(args) -> Any:
     if args.get("until") and _day(args["until"], end=True):
         q = q.where(Ticket.created_at < _day(args["until"], end=True))
     if args.get("q"):
-        text = args["q"].strip()[:100]
-        q = q.where(or_(Ticket.text.contains(text), Ticket.number == text.upper()))
+        q = q.where(access.search(args["q"], g.user))
     return q
 
 
@@ -80,7 +77,7 @@ def queue():
                            args=request.args, STATUS=STATUS, LABELS=LABELS,
                            category_options=[(c, f"{'有求必应' if c in APPEAL else '无事不扰'} · {label(c)}") for c in TICKET_CATEGORIES],
                            page_args={k: v for k, v in request.args.items() if k != "page"},
-                           who=lambda t: (t.enterprise.name or "—") if reporter_visible(t, g.user) else ANONYMOUS,
+                           who=lambda t: access.reporter_name(t, g.user),
                            urgency=lambda t: _urgency(t, moment))
 
 
@@ -108,9 +105,12 @@ def ticket(number: str):
     departments = g.db.scalars(select(Department).order_by(Department.id)).all()
     colleagues = g.db.scalars(select(Official).where(Official.department_id == t.department_id, Official.active)).all() \
         if t.department_id else []
+    named = access.departments_named(g.db, t.text) if t.kind == "complaint" else []
     return render_template("console/ticket.html", t=t, STATUS=STATUS, RATINGS=RATINGS, label=label,
                            departments=departments, colleagues=colleagues, categories=TICKET_CATEGORIES,
-                           can=_allowed(t), show_reporter=reporter_visible(t, g.user), ANONYMOUS=ANONYMOUS)
+                           can=_allowed(t), show_reporter=access.reporter_visible(t, g.user),
+                           ANONYMOUS=access.ANONYMOUS, actor=lambda e: access.actor_label(e.actor, t, g.user),
+                           named=named)
 
 
 def _allowed(t: Ticket) -> set[str]:
@@ -167,7 +167,7 @@ def act(number: str, action: str):
             dept = g.db.get(Department, form.get("department", 0, type=int))
             if dept is None:
                 raise UserError("请选择部门")
-            life.assign(t, actor, dept, note=form.get("text") or None)
+            life.assign(t, actor, dept, note=form.get("text") or None, confirm_named=form.get("confirm_named") == "1")
         elif action == "delegate":
             person = g.db.get(Official, form.get("official", 0, type=int))
             if person is None or person.department_id != t.department_id:
@@ -237,7 +237,7 @@ def _ranking(rows: list[Ticket], moment: datetime) -> list[dict]:
 def _export_rows() -> list[list[Any]]:
     rows = g.db.scalars(filtered(request.args).order_by(Ticket.id)).all()
     return [[t.number, "有求必应" if t.kind == "appeal" else "无事不扰", label(t.category), STATUS[t.status],
-             *(((t.enterprise.name or "", t.enterprise.phone or "") if reporter_visible(t, g.user) else (ANONYMOUS, ""))),
+             *(lambda who: (who["name"] or "", who["phone"] or ""))(access.reporter(t, g.user)),
              t.department.name if t.department else "",
              _fmt(t.created_at), _fmt(t.deadline), _fmt(t.resolved_at), t.result or "",
              RATINGS.get(t.rating, "") if t.rating else "", t.text] for t in rows]
