@@ -252,3 +252,20 @@ def test_workers_refreshing_at_once_fetch_one_token(napp, platform, store):
     assert platform.token_fetches == 1 and len(set(tokens)) == 1
     if store == "redis":
         clients[0].session.redis.delete(clients[0].session.key_name(clients[0].access_token_key))
+
+
+def test_an_enterprise_writing_from_wecom_gets_its_notices_in_wecom_not_in_the_web_chat(napp, platform):
+    # The audit: notices for an enterprise on 企业微信 went to the web channel, where a web chat user
+    # with the same id would have read them.
+    from tickets.lifecycle import SYSTEM, Lifecycle
+
+    number = new_ticket(napp, user="wxEnt01", channel="wecom")
+    with napp.extensions["appealbot"].Session() as s, s.begin():
+        Lifecycle(s, NOW, napp.config).accept(s.scalars(select(Ticket)).one(), SYSTEM)
+    (notice,) = notices(napp, recipient="wxEnt01")
+    assert notice.channel == "wecom_user" and notice.status == "pending"
+    assert notices(napp, channel="web") == []
+    deliver(napp)
+    sent = [m for m in platform.sent if m["to"] == "wxEnt01"]
+    assert len(sent) == 1 and sent[0]["body"]["msgtype"] == "text" and number in sent[0]["body"]["text"]["content"]
+    assert "【诉求动态】" not in web_say(napp.test_client(), "你好", "wxEnt01")["reply"]
