@@ -311,7 +311,7 @@ def test_a_lone_surrogate_or_a_control_character_in_a_chat_message_is_stripped_a
 
     client = demo.test_client()
     before = stored(demo)
-    response = client.post("/api/messages", data='{"text": "\\ud800停电\\u0001三天了\\udfff"}',
+    response = client.post("/api/messages", data='{"user": "wSurrogate", "text": "\\ud800停电\\u0001三天了\\udfff"}',
                            content_type="application/json")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert stored(demo) == before + 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers.messages import Reply
@@ -165,9 +166,11 @@ def tickets_of(app) -> int:
         return s.scalar(select(func.count()).select_from(Ticket))
 
 
-def test_a_slow_handler_is_waited_for_not_taken_over(demo, monkeypatch):
+@pytest.mark.parametrize("writes_first", [True, False], ids=["opens-a-ticket-then-waits", "waits-then-answers"])
+def test_a_slow_handler_is_waited_for_not_taken_over(demo, monkeypatch, writes_first):
     # The audit: a retry took over a delivery that was slow, not dead, after RETRY_WAIT, and one
-    # message made two tickets.
+    # message made two tickets. (On SQLite a handler that has written holds the database's write
+    # lock, which used to hide the fault; one that is slow before it writes did not.)
     import time
 
     from tests.conftest import WECHAT
@@ -175,7 +178,10 @@ def test_a_slow_handler_is_waited_for_not_taken_over(demo, monkeypatch):
 
     inbox = demo.extensions["appealbot"].inbox
     inbox.retry_wait, inbox.claim_grace = 1.0, 0.3
-    calls = ticket_making_handler(monkeypatch, delay=3.0)
+    if writes_first:
+        calls = ticket_making_handler(monkeypatch, delay=3.0)
+    else:
+        calls = counting_handler(monkeypatch, delay=3.0)
     xml = message_xml("text", user="oSlow", content="变压器增容申请一个月没批", msg_id=77001)
 
     def deliver(n: int) -> str:
@@ -185,9 +191,9 @@ def test_a_slow_handler_is_waited_for_not_taken_over(demo, monkeypatch):
 
     replies, errors = at_once(deliver, 3)
     assert errors == []
-    assert calls == ["变压器增容申请一个月没批"] and tickets_of(demo) == 1
+    assert calls == ["变压器增容申请一个月没批"] and tickets_of(demo) == (1 if writes_first else 0)
     answered = [r for r in replies if r]
-    assert answered and all(r.startswith("已受理 YQ-") for r in answered) and len(set(answered)) == 1
+    assert answered and len(set(answered)) == 1
 
 
 def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
@@ -214,7 +220,6 @@ def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
 def test_a_held_row_is_not_taken_over_and_a_released_one_is(app, monkeypatch, database_url):
     """PostgreSQL: the owner's row lock is what says it is alive; its lease only covers the moment
     before it takes the lock. (SQLite has no row locks: the process's own list says it there.)"""
-    import pytest
     from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import create_engine, text

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.web import COOKIE
 from handlers.models import InboundMessage
 from tests.platforms import post_message
 from tickets.models import Ticket
@@ -59,6 +58,8 @@ def test_the_server_issues_the_identity_and_a_conversation_continues_only_with_i
     for forged in (user_id, user_id + ".forged", identity[:-2] + "xx", "ent-1", ""):
         answer = stranger.post("/api/messages", json={"user": forged, "text": "我的诉求"}).get_json()
         assert answer["user"] != identity and not answer["user"].startswith(user_id)
+    from bot.channels.web import COOKIE
+
     other = app.test_client()
     other.set_cookie(COOKIE, user_id)  # an unsigned cookie is no better
     assert not other.post("/api/messages", json={"text": "我的诉求"}).get_json()["user"].startswith(user_id)
