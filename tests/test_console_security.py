@@ -51,8 +51,23 @@ def test_parallel_wrong_passwords_do_not_outrun_the_lockout(unthrottled):
     assert late.get("/console/").status_code == 302
 
 
-def test_sign_in_attempts_from_one_address_are_throttled(config):
-    app = console_app(config, RATE_LIMIT_LOGIN=5)
+@pytest.mark.parametrize("counter", ["process", "redis"])
+def test_sign_in_attempts_from_one_address_are_throttled(config, counter):
+    extra = {}
+    if counter == "redis":  # shared by every worker process, as deployed
+        from tests.fault_helpers import REDIS_URL, redis_missing
+
+        if redis_missing():
+            pytest.skip(redis_missing())
+        extra = {"REDIS_URL": REDIS_URL}
+    app = console_app(config, RATE_LIMIT_LOGIN=5, **extra)
+    if counter == "redis":  # a fresh window for this test's address (the suite shares Redis database 15)
+        import redis
+
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter("appealbot:rl:login:*"):
+            r.delete(key)
+        r.close()
     client = app.test_client()
     for login in ("nobody1", "nobody2", "nobody3", "scjg_head", "yingshang"):
         assert sign_in(client, login, "wrong-password").status_code == 401
