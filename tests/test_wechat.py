@@ -280,3 +280,12 @@ def test_a_nonsense_create_time_is_taken_as_now(wechat, db, create_time):
 def test_a_qr_code_subscription_gets_the_welcome_too(wechat):
     response = wechat.post(message_xml("event", user="oScan", Event="subscribe", EventKey="qrscene_123"))
     assert "有求必应" in wechat.reply_of(response)["Content"]
+
+
+def test_an_over_long_from_user_name_is_refused_at_the_door(wechat, db, caplog):
+    # The audit: a FromUserName longer than the column failed in the database, and the error logged
+    # the whole message with it.
+    response = wechat.post(message_xml("text", user="o" * 200, content="我的电话 13899912345"))
+    assert response.status_code == 400
+    assert stored(db) == 0
+    assert "13899912345" not in caplog.text
