@@ -53,8 +53,8 @@ _ID, _OWNER = _MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.owner == bindpa
 # INSERT … ON CONFLICT DO NOTHING RETURNING id: a retry is told apart without an error.
 _STORE = per_dialect(lambda insert: insert(_MESSAGES).on_conflict_do_nothing(index_elements=["dedupe_key"])
                      .returning(_MESSAGES.c.id))
-# The first statement of the owner's handling transaction: it still owns the message, and from here
-# to its commit it holds the row (PostgreSQL) or the database's write lock (SQLite).
+# PostgreSQL: the first statement of the owner's handling transaction. It still owns the message,
+# and from here to its commit it holds the row's lock, which is what tells a retry it is alive.
 _CLAIM = (_MESSAGES.update().where(_ID, _OWNER, _MESSAGES.c.status == "received")
           .values(lease_until=bindparam("until")))
 _HANDLED = (_MESSAGES.update().where(_ID, _OWNER)
