@@ -171,3 +171,18 @@ def test_a_routing_rule_never_sends_a_complaint_to_the_department_it_names(demo,
                                       category="random_inspection", now=NOW)
         assert about.department is None and about.status == "submitted"  # 营商办 distributes it
         assert other.department.code == "scjg"  # a complaint about someone else follows the rule
+
+
+def test_an_escalation_does_not_carry_a_complaint_up_to_the_department_it_names(demo, db):
+    # A district bureau that cannot handle a complaint about its parent bureau sends it up: to 营商办.
+    state = demo.extensions["appealbot"]
+    with state.Session() as s, s.begin():
+        ticket = service.create_ticket(s, channel="wechat", user_id="oC4", text="市市场监督管理局的人来检查，没有备案",
+                                       kind="complaint", category="random_inspection", now=NOW)
+        district = s.scalars(select(Department).where(Department.code == "cd_scjg")).one()
+        supervisor = Actor.of(s.scalars(select(Official).where(Official.login == "yingshang")).one())
+        life = Lifecycle(s, NOW, state.services.config)
+        life.assign(ticket, supervisor, district, confirm_named=True)  # the district bureau is named too
+        life.accept(ticket, SYSTEM)
+        life.escalate(ticket, SYSTEM, "涉及市局，本局无法办理")
+        assert ticket.department.code == "yingshang"

@@ -144,6 +144,14 @@ class Lifecycle:
         ticket.reminded_at = ticket.overdue_notified_at = None
         ticket.accepted_at = None
 
+    def _escalation_target(self, ticket: Ticket, department: Optional[Department]) -> Department:
+        """The parent department, or 营商办 at the top — and 营商办 when the parent is the very
+        department a complaint is about (only a supervisor's confirmed assignment sends it there)."""
+        target = (department.parent if department is not None else None) or office(self.session)
+        if access.names_department(self.session, ticket, target):
+            return office(self.session)
+        return target
+
     # -- actions -------------------------------------------------------------------------------
 
     def submit(self, ticket: Ticket, actor: Actor, department: Optional[Department], days: Optional[int] = None,
@@ -235,7 +243,7 @@ class Lifecycle:
         _department_member(actor, ticket)
         reason = _reason(reason, "提级")
         before, from_dept = ticket.status, ticket.department
-        target = (from_dept.parent if from_dept is not None else None) or office(self.session)
+        target = self._escalation_target(ticket, from_dept)
         if from_dept is not None and target.id == from_dept.id:
             raise TransitionError(f"工单 {ticket.number} 已在{target.name}，无法再提级")
         ticket.escalated_count += 1
@@ -379,7 +387,7 @@ class Lifecycle:
 
     def auto_escalate(self, ticket: Ticket) -> None:
         dept = ticket.department
-        target = (dept.parent if dept is not None else None) or office(self.session)
+        target = self._escalation_target(ticket, dept)
         if dept is not None and target.id == dept.id:
             return  # already at the top: 督办 continues, nothing further to escalate to
         before = ticket.status
