@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any, Mapping, Optional
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import OperationalError
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from bot import config as settings
 from bot.db import make_engine, make_sessionmaker
 from bot.errors import RequestRejected
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, seconds_to_next_window
 from bot.state import AppState
 from handlers.context import Services
 from handlers.inbox import Inbox
@@ -70,7 +72,32 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     for blueprint in (web.bp, wechat.bp, wecom.bp, api.bp, verify.bp):
         csrf.exempt(blueprint)  # signed by the platform or a bearer token; no browser session to forge
     _register_error_handlers(app)
+    _register_security_headers(app)
     return app
+
+
+def _register_security_headers(app: Flask) -> None:
+    """Every answer: no framing (clickjacking), no MIME sniffing, scripts only from here or inline
+    with this response's nonce (templates write `nonce="{{ csp_nonce }}"`), no referrer elsewhere."""
+
+    @app.context_processor
+    def nonce():
+        if "csp_nonce" not in g:
+            g.csp_nonce = secrets.token_urlsafe(16)
+        return {"csp_nonce": g.csp_nonce}
+
+    @app.after_request
+    def headers(response):
+        script = f"'self' 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'self'"
+        response.headers.setdefault("Content-Security-Policy", (
+            f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"))
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
 
 def _redis(cfg):
@@ -86,7 +113,18 @@ def _has_nul(values) -> bool:
     return any("\x00" in v for v in values)
 
 
+# Console forms that carry files: they may be as large as ingest accepts; every other body keeps
+# MAX_BODY_BYTES (the webhooks', the JSON API's).
+UPLOAD_ENDPOINTS = ("console.documents_upload", "console.contacts_import")
+
+
 def _register_rate_limit(app: Flask) -> None:
+    @app.before_request
+    def upload_limit():
+        # Registered first: the checks below (and CSRF protection) read the form.
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["MAX_UPLOAD_BYTES"]
+
     @app.before_request
     def refuse_nul():
         # NUL means nothing in a form or a URL, and PostgreSQL refuses it in text: stop it at the door
@@ -111,7 +149,8 @@ def _register_rate_limit(app: Flask) -> None:
             return None
         state = app.extensions["appealbot"]
         if not state.limiter.allow("addr", request.remote_addr or "-", app.config["RATE_LIMIT_ADDR"]):
-            raise RequestRejected(429, "too many requests from this address; retry in a minute")
+            wait = seconds_to_next_window()
+            raise RequestRejected(429, f"请求过于频繁，请在 {wait} 秒后再试", retry_after=wait)
         return None
 
 
@@ -131,6 +170,14 @@ def _init_crypto(state: AppState, cfg) -> None:
     if cfg.get("WECOM_AES_KEY"):
         state.wecom_key = settings.check_aes_key("WECOM_AES_KEY", cfg["WECOM_AES_KEY"])
         state.wecom_crypto = WeComCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
+
+
+# What a caller reads for each status werkzeug raises (its own descriptions are English paragraphs).
+HTTP_MESSAGES = {
+    400: "请求格式不正确", 401: "需要登录", 403: "没有权限", 404: "页面或资源不存在", 405: "不支持该请求方法",
+    408: "请求超时，请重新提交", 409: "与当前状态冲突，请刷新后重试", 413: "提交的内容过大",
+    414: "网址过长", 415: "不支持的内容类型", 429: "请求过于频繁，请稍后再试", 431: "请求头过大",
+}
 
 
 def _wants_json() -> bool:
@@ -166,19 +213,25 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestRejected)
     def rejected(exc: RequestRejected):
         log.warning("rejected %s %s from %s: %s", request.method, request.path, request.remote_addr, exc.reason)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         if _wants_json():
-            return jsonify(error=exc.reason), exc.status
-        return exc.reason, exc.status, {"Content-Type": "text/plain; charset=utf-8"}
+            return jsonify(error=exc.reason), exc.status, headers
+        if request.path.startswith(("/console", "/policies", "/verify")):  # a person at a browser
+            page, code = error_page(exc.status, exc.reason)
+            return page, code, headers
+        return exc.reason, exc.status, {"Content-Type": "text/plain; charset=utf-8", **headers}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
             log.warning("rejected %s %s: body too large", request.method, request.path)
+        if isinstance(exc, CSRFError):
+            message = "表单已过期或缺少安全令牌，请刷新页面后重试"
+        else:
+            message = HTTP_MESSAGES.get(exc.code or 500, "请求无法处理")
         if _wants_json():
-            return jsonify(error=exc.description), exc.code
-        if exc.code == 400 and exc.description and "CSRF" in exc.description:
-            return error_page(400, "页面已过期或表单无效，请刷新页面后重新提交。")
-        return error_page(exc.code or 500, exc.description)
+            return jsonify(error=message), exc.code
+        return error_page(exc.code or 500, message)
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError):

@@ -61,7 +61,7 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     """Serve the bot in the foreground (embedded mode: one process, SQLite)."""
     from waitress import serve
 
-    from bot.production import settle_heap
+    from bot.production import settle_heap, waitress_options
     from nlp.tokenizer import warm_up
 
     app = _app()
@@ -78,7 +78,7 @@ def run(host: str | None, port: int | None, threads: int) -> None:
 
         consumer = start_consumer(app.extensions["appealbot"].huey)
     try:
-        serve(app, host=host, port=port, threads=threads, ident="appealbot")
+        serve(app, host=host, port=port, **waitress_options(app.config, threads))
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
@@ -111,8 +111,10 @@ def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> No
     if not prod:
         from waitress import serve as waitress_serve
 
+        from bot.production import waitress_options
+
         host, port = bind.rsplit(":", 1)
-        waitress_serve(app, host=host, port=int(port), threads=threads, ident="appealbot")
+        waitress_serve(app, host=host, port=int(port), **waitress_options(app.config, threads))
         return
     from bot import production
 

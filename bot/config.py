@@ -40,12 +40,15 @@ DEFAULTS: dict[str, Key] = {
     "WECOM_AES_KEY": Key(None, "企业微信 EncodingAESKey (43 characters); required with `WECOM_TOKEN`."),
     "MAX_CLOCK_SKEW": Key(300, "Seconds a POSTed callback's timestamp may differ from now; 0 turns the replay check off."),
     "MAX_BODY_BYTES": Key(64 * 1024, "Largest request body accepted, in bytes."),
+    "MAX_UPLOAD_BYTES": Key(21 * 1024 * 1024, "Largest console upload (policy documents, contact cards), in bytes: a 20 MB file, as ingest takes, and its form."),
     "STATE_TTL": Key(1800, "Seconds a multi-turn conversation (asking for a name, a rating …) stays open."),
+    "REQUEST_BODY_TIMEOUT": Key(20, "Seconds a client may take to send a request body (`serve --prod` answers 408 after; waitress drops a connection idle this long). Behind deploy/nginx.conf, nginx buffers bodies first."),
     "RETRY_WAIT": Key(3.0, "Seconds a retried WeChat delivery waits for the first delivery's reply."),
     "MODEL_PATH": Key(None, "Trained classifier file; default `var/model.joblib`."),
     "REDIS_URL": Key(None, "Redis for what processes share (dedupe, state, rate limits, queue, tokens); unset: the database and the process."),
     "RATE_LIMIT_USER": Key(30, "Messages one user may send per minute (webhooks and API); 0 turns the limit off."),
     "RATE_LIMIT_ADDR": Key(600, "Requests one client address may make per minute; 0 turns the limit off."),
+    "RATE_LIMIT_LOGIN": Key(20, "Console sign-in attempts one client address may make per minute; 0 turns the limit off."),
     "PROXY_COUNT": Key(0, "Reverse proxies in front of the app whose X-Forwarded-For is trusted."),
     "QUEUE": Key("sqlite", "Job queue: `sqlite` (a file under VAR_DIR, consumer inside `appealbot run`), `redis` (REDIS_URL; run `appealbot worker`) or `memory` (tests)."),
     "QUEUE_NAME": Key("appealbot", "Name of the queue in Redis (several deployments may share one Redis)."),
@@ -60,6 +63,7 @@ DEFAULTS: dict[str, Key] = {
     "ESCALATE_GRACE_DAYS": Key(2, "Working days past the deadline before an unresolved ticket is escalated automatically."),
     "JOINT_WINDOW_DAYS": Key(30, "Days around an inspection within which another filing for the same enterprise is flagged for a joint inspection."),
     "INSPECTION_YEARLY_CAP": Key(2, "Inspections per department and enterprise per year before a filing is warned."),
+    "WEB_CHAT": Key(True, "Serve the web chat (`/`, `POST /api/messages`); `0` turns it off, e.g. in production where enterprises write through the 公众号."),
     "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
     "PORT": Key(8000, "Port `appealbot run` listens on."),
 }
@@ -77,11 +81,12 @@ def finalize(config: dict[str, Any]) -> None:
 
 
 def _coerce(config: dict[str, Any]) -> None:
-    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER", "RATE_LIMIT_ADDR",
-                 "PROXY_COUNT", "ACCEPT_DAYS", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP"):
+    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER",
+                 "RATE_LIMIT_ADDR", "RATE_LIMIT_LOGIN", "PROXY_COUNT", "ACCEPT_DAYS", "REQUEST_BODY_TIMEOUT", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP"):
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
     config["REMIND_AT"] = _as_number("REMIND_AT", config["REMIND_AT"], float)
+    config["WEB_CHAT"] = _as_bool("WEB_CHAT", config["WEB_CHAT"])
     if config["QUEUE"] not in ("sqlite", "redis", "memory"):
         raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
     if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
@@ -99,6 +104,17 @@ def _as_number(name: str, value: Any, kind: type) -> Any:
     if number < 0:
         raise ConfigError(f"{ENV_PREFIX}_{name} must not be negative, got {value!r}")
     return number
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}_{name} must be 1 or 0 (on or off), got {value!r}")
 
 
 def _derive(config: dict[str, Any]) -> None:

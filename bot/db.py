@@ -70,10 +70,12 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
+    """hide_parameters: a failed statement's error (and so a logged traceback) names the statement,
+    not the values bound to it, which are enterprises' names, phones and messages."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -89,7 +91,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=False, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=False, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

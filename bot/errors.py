@@ -16,10 +16,11 @@ class UserError(AppealbotError):
 class RequestRejected(AppealbotError):
     """An inbound request the edge refuses: bad signature, malformed body, replay …
 
-    `status` is the HTTP status; `reason` is a short English message for the caller and the log.
+    `status` is the HTTP status; `reason` is a short Chinese sentence for the caller (and the log).
     """
 
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, retry_after: int | None = None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)

@@ -73,5 +73,11 @@ class RateLimiter:
             return count
 
 
+def seconds_to_next_window(now: Optional[float] = None) -> int:
+    """When a user over the limit may send again: the current window's remaining seconds."""
+    moment = now if now is not None else time.time()
+    return max(1, int(WINDOW - moment % WINDOW + 0.999))
+
+
 def _window_key(scope: str, key: str, now: Optional[float]) -> str:
     return f"appealbot:rl:{scope}:{key}:{int((now or time.time()) // WINDOW)}"

@@ -11,17 +11,11 @@ from handlers.conversation import Conversation, Option, numbered
 from handlers.messages import Reply
 from handlers.understanding import Understanding
 from tickets import inspections, service
+from tickets.access import short_names
 from tickets.models import Department
 from tickets.workdays import local_date
 
 ASKS = re.compile(r"(检查|执法|查|检测|抽查).{0,20}(备案|报备|批准|审批|合法|有没有手续|登记)|(备案|报备).{0,10}(检查|执法)")
-
-
-def short_names(dept: Department) -> set[str]:
-    name = dept.name.removeprefix("市").removeprefix("国网市")
-    variants = {dept.name, name, name.replace("监督管理", "监管"), name.replace("人力资源和社会保障", "人社"),
-                name.replace("卫生健康委员会", "卫健委"), name.replace("应急管理", "应急"), name.replace("生态环境", "环保")}
-    return {v for v in variants if len(v) >= 2}
 
 
 REPORT = Option("submit", "反映“随意检查”问题（已为您填好情况，可匿名）", ("反映", "举报", "投诉", "要反映", "提交"))

@@ -31,6 +31,10 @@ class InboundMessage(Base):
     reply: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     handled_at: Mapped[Optional[datetime]]
     error: Mapped[Optional[str]] = mapped_column(Text)
+    # The delivery handling it (handlers/inbox.py): it holds the row's lock while it handles; until
+    # `lease_until` its claim stands even before it takes the lock.
+    owner: Mapped[Optional[str]] = mapped_column(String(32))
+    lease_until: Mapped[Optional[datetime]]
 
     __table_args__ = (Index("ix_inbound_messages_user", "channel", "user_id", "received_at"),)
 

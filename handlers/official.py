@@ -16,8 +16,8 @@ from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from tickets import numbers, service, timeline, transitions
-from tickets.lifecycle import ANONYMOUS, OPEN, STATUS, Actor, Lifecycle, _local, reporter_visible
+from tickets import access, numbers, service, timeline, transitions
+from tickets.lifecycle import OPEN, STATUS, Actor, Lifecycle, _local
 from tickets.models import Official, Ticket
 
 COMMAND = re.compile(rf"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*({numbers.TEXT})?\s*[:：,，]?\s*(.*)$",
@@ -73,7 +73,7 @@ def official_command(message, ctx) -> Optional[Reply]:
 
 
 def _visible(official: Official, ticket: Ticket) -> bool:
-    return official.supervises or ticket.department_id == official.department_id
+    return access.may_see(official, ticket)
 
 
 def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
@@ -121,8 +121,9 @@ def _marks(ticket: Ticket, now) -> str:
 
 
 def _card(ticket: Ticket, official: Official, now=None) -> str:
-    ent = ticket.enterprise
-    who = f"企业：{ent.name or '未填写'}  电话：{ent.phone or '未填写'}" if reporter_visible(ticket, official) else f"企业：{ANONYMOUS}"
+    shown = access.reporter(ticket, official)
+    who = f"企业：{shown['name'] or '未填写'}" + (f"  电话：{shown['phone'] or '未填写'}"
+                                                if access.reporter_visible(ticket, official) else "")
     lines = [f"{_marks(ticket, now)}工单 {ticket.number}（{label(ticket.category)}）· {STATUS[ticket.status]}", who,
              f"期限：{_local(ticket.deadline)}", f"内容：{ticket.text}"]
     lines += [f"· {_local(e.at)} {timeline.describe(e)}（{timeline.actor_name(e, ticket, official)}）{e.note or ''}".rstrip()

@@ -100,3 +100,27 @@ class WeComServer:
         response = self.post(xml)
         assert response.status_code == 200, response.get_data(as_text=True)
         return self.reply_of(response).get("Content", "")
+
+
+def web_identity(app, user_id: str) -> str:
+    """The identity the server issues for `user_id` (signed with the app's key), as a browser that
+    was given it earlier would send it back."""
+    from bot.channels.web import sign_identity
+
+    with app.app_context():
+        return sign_identity(user_id)
+
+
+def post_message(client, text: str, user: Optional[str] = None, **fields: Any):
+    """POST /api/messages as the web chat does; `user` names an identity the server issued."""
+    body = {"text": text, **fields}
+    if user is not None:
+        body["user"] = web_identity(client.application, user)
+    return client.post("/api/messages", json=body)
+
+
+def web_say(client, text: str, user: str = "ent-1") -> dict[str, Any]:
+    """The JSON reply to one web chat message from `user` (an identity the server issued)."""
+    response = post_message(client, text, user)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()

@@ -7,6 +7,7 @@ import pytest
 
 from handlers.messages import Reply
 from nlp.classifier import Prediction
+from tests.platforms import web_say
 
 
 @dataclass
@@ -32,7 +33,7 @@ def opened(app, demo):
 
 
 def say(client, text, user="clarify-user"):
-    return client.post("/api/messages", json={"user": user, "text": text}).get_json()
+    return web_say(client, text, user)
 
 
 def tickets(app):

@@ -89,7 +89,7 @@ def test_error_pages_are_chinese(client, desk):
     assert forbidden.status_code == 403 and "无权访问" in forbidden.get_data(as_text=True)
     stale = client.post(f"/console/tickets/{desk['named']}/note", data={"csrf_token": "forged", "text": "x"})
     assert stale.status_code == 400 and "刷新" in stale.get_data(as_text=True)
-    assert "月份格式" in client.get("/console/summary.csv?month=11-2026").get_data(as_text=True)
+    assert "月份" in client.get("/console/summary.csv?month=11-2026").get_data(as_text=True)
     assert client.get("/api/v1/tickets").get_json()["error"]  # the API keeps answering JSON
 
 

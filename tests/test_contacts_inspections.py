@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.api import token_hash
 from nlp.classifier import Prediction
+from tests.platforms import web_say
 from tests.stubs import StubClassifier
 from tickets import service
 from tickets.inspections_models import CallOut, InspectionFiling, ServiceOfficer
@@ -34,7 +35,7 @@ def bot(demo):
 
 
 def say(client, text, user="ent-1"):
-    return client.post("/api/messages", json={"user": user, "text": text}).get_json()["reply"]
+    return web_say(client, text, user)["reply"]
 
 
 def api(client, method, path, who="scjg", **kw):
@@ -178,3 +179,25 @@ def test_an_anonymous_complaint_hides_the_enterprise_from_departments(bot, clien
         assert "城东精工" not in page and "13812345678" not in page, path
     # 营商办 sees who reported
     assert "城东精工" in api(client, "get", f"/api/v1/tickets/{ticket.number}", who="yingshang").get_data(as_text=True)
+
+
+def test_an_inspections_rating_cannot_be_overwritten(bot, client, db):
+    # The audit: anyone with the code (the inspectors have it too) could replace the enterprise's rating.
+    code = filing(client).get_json()["code"]
+    api(client, "post", f"/api/v1/inspections/{code}/decision", who="scjg_head", json={"approve": True})
+    assert client.post(f"/verify/{code}", data={"enterprise": "城东精工机械有限公司", "rating": "1"}).status_code == 200
+    second = client.post(f"/verify/{code}", data={"enterprise": "城东精工机械有限公司", "rating": "5"})
+    assert second.status_code == 409 and "不能修改" in second.get_data(as_text=True)
+    assert db.scalars(select(InspectionFiling)).one().targets[0].rating == 1
+
+
+def test_the_inspections_api_stores_no_none_for_a_missing_or_null_field(bot, client, db):
+    # The audit: {"reason": null} and other nulls were stored as the text "None".
+    response = filing(client, reason=None)
+    assert response.status_code == 201
+    assert db.scalars(select(InspectionFiling)).one().reason is None
+    for field in ("matters", "legal_basis", "inspectors", "kind"):
+        refused = filing(client, **{field: None})
+        assert refused.status_code == 400, field
+    assert all("None" not in (f.matters, f.legal_basis, f.inspectors, f.kind) for f in db.scalars(select(InspectionFiling)))
+    assert len(db.scalars(select(InspectionFiling)).all()) == 1

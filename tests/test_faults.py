@@ -288,7 +288,8 @@ def test_a_message_whose_handling_died_with_the_database_is_handled_on_the_retry
         patch.setattr(inbox, "_mark", _database_down)
         assert wechat.post(xml).status_code == 503  # WeChat will retry
     with app.extensions["appealbot"].Session() as s, s.begin():  # ... five seconds later
-        s.execute(update(InboundMessage).values(received_at=datetime.now(timezone.utc) - timedelta(seconds=5)))
+        five_seconds_ago = datetime.now(timezone.utc) - timedelta(seconds=5)
+        s.execute(update(InboundMessage).values(received_at=five_seconds_ago, lease_until=five_seconds_ago))
     retry = wechat.post(xml)  # the database is back
     assert retry.status_code == 200 and "企业名称" in wechat.reply_of(retry).get("Content", "")
     assert [m.status for m in inbound(app).values()] == ["handled"]

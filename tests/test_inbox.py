@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers.messages import Reply
@@ -131,3 +132,142 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
     (state,) = db.scalars(select(DialogueState).where(DialogueState.user_id == "wTwin")).all()
     assert state.flow == "demo" and state.data["text"] in ("第0条：厂区停电", "第1条：厂区停电")
     assert db.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.status == "handled")) == 2
+
+
+# -- a delivery is owned by one handler at a time (issue 16, item 4) ---------------------------------
+
+def ticket_making_handler(monkeypatch, delay: float = 0.0):
+    """Opens a ticket for every message it handles, then takes `delay` seconds: a slow confirmation."""
+    from tickets import service
+
+    calls = []
+
+    def handler(message, ctx):
+        calls.append(message.text)
+        ticket = service.create_ticket(ctx.session, channel=ctx.channel, user_id=ctx.user_id, text=message.text,
+                                       kind="appeal", category="operations", now=ctx.now)
+        if delay:
+            import time
+
+            time.sleep(delay)
+        return Reply(f"已受理 {ticket.number}")
+
+    monkeypatch.setitem(INTENTS, "appeal", handler)
+    return calls
+
+
+def tickets_of(app) -> int:
+    from tickets.models import Ticket
+
+    with app.extensions["appealbot"].Session() as s:
+        return s.scalar(select(func.count()).select_from(Ticket))
+
+
+@pytest.fixture(params=["database", "redis"])
+def door(request, config):
+    """The app as deployed: the database alone, or with Redis noting deliveries at the door (a
+    retry is then looked up before anything is inserted)."""
+    from bot.app import create_app
+    from tickets.demo import load_demo_data
+
+    settings = dict(config)
+    if request.param == "redis":
+        from tests.fault_helpers import REDIS_URL, redis_missing
+
+        reason = redis_missing()
+        if reason:
+            pytest.skip(reason)
+        settings["REDIS_URL"] = REDIS_URL
+    app = create_app(settings)
+    with app.extensions["appealbot"].Session() as s, s.begin():
+        load_demo_data(s)
+    yield app
+    app.extensions["appealbot"].engine.dispose()
+
+
+@pytest.mark.parametrize("writes_first", [True, False], ids=["opens-a-ticket-then-waits", "waits-then-answers"])
+def test_a_slow_handler_is_waited_for_not_taken_over(door, monkeypatch, writes_first):
+    # The audit: a retry took over a delivery that was slow, not dead, after RETRY_WAIT, and one
+    # message made two tickets. (On SQLite a handler that has written holds the database's write
+    # lock, which used to hide the fault; one that is slow before it writes did not.)
+    import time
+
+    from tests.conftest import WECHAT
+    from tests.platforms import WeChatServer
+
+    import random
+
+    demo = door
+    inbox = demo.extensions["appealbot"].inbox
+    inbox.retry_wait, inbox.claim_grace = 1.0, 0.3
+    if writes_first:
+        calls = ticket_making_handler(monkeypatch, delay=3.0)
+    else:
+        calls = counting_handler(monkeypatch, delay=3.0)
+    msg_id = random.randrange(10**15, 10**16)  # Redis remembers a delivery's key for five minutes
+    xml = message_xml("text", user="oSlow", content="变压器增容申请一个月没批", msg_id=msg_id)
+
+    def deliver(n: int) -> str:
+        time.sleep(n * 1.4)  # WeChat's retries come while the first is still working
+        server = WeChatServer(demo.test_client(), **WECHAT)
+        return server.reply_of(server.post(xml, params=server.params(nonce=f"s{n}"))).get("Content", "")
+
+    replies, errors = at_once(deliver, 3)
+    assert errors == []
+    assert calls == ["变压器增容申请一个月没批"] and tickets_of(demo) == (1 if writes_first else 0)
+    answered = [r for r in replies if r]
+    assert answered and len(set(answered)) == 1
+
+
+def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
+    # Whatever the timing, the handler's last write names its owner: a handler that is no longer the
+    # owner rolls back, and the message is handled once, by the one that is.
+    inbox = demo.extensions["appealbot"].inbox
+    inbox.claim_grace = 0.2
+    ticket_making_handler(monkeypatch)
+    real_store = inbox._store
+    monkeypatch.setattr(inbox, "_store", lambda message: (lambda claim: claim and (claim[0], "not-the-owner"))(
+        real_store(message)))
+    from handlers.messages import IncomingMessage
+    from datetime import datetime, timezone
+
+    message = IncomingMessage(channel="web", user_id="wFence", type="text", text="停电三天了",
+                              created_at=datetime.now(timezone.utc), message_id="fence-1")
+    reply = inbox.receive(message)
+    assert reply.text.startswith("已受理 YQ-") and tickets_of(demo) == 1
+    with demo.extensions["appealbot"].Session() as s:
+        row = s.scalars(select(InboundMessage)).one()
+    assert row.status == "handled" and row.owner != "not-the-owner"
+
+
+def test_a_held_row_is_not_taken_over_and_a_released_one_is(app, monkeypatch, database_url):
+    """PostgreSQL: the owner's row lock is what says it is alive; its lease only covers the moment
+    before it takes the lock. (SQLite has no row locks: the process's own list says it there.)"""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import create_engine, text
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL only (SQLite's liveness is the process's own, tested above)")
+    inbox = app.extensions["appealbot"].inbox
+    inbox.retry_wait = 0.6
+    calls = counting_handler(monkeypatch)
+    xml = message_xml("text", user="oHeld", content="用气报装", msg_id=77002)
+    from tests.conftest import WECHAT
+    from tests.platforms import WeChatServer
+
+    server = WeChatServer(app.test_client(), **WECHAT)
+    with app.extensions["appealbot"].Session() as s, s.begin():  # stored by a delivery that then stalled
+        s.add(InboundMessage(channel="wechat", dedupe_key="wechat:id:77002", user_id="oHeld", msg_type="text",
+                             text="用气报装", raw="", status="received", owner="a" * 32,
+                             lease_until=datetime.now(timezone.utc) - timedelta(seconds=5)))
+    engine = create_engine(database_url)
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT id FROM inbound_messages WHERE dedupe_key = 'wechat:id:77002' FOR UPDATE"))
+    assert server.reply_of(server.post(xml)) == {} and calls == []  # alive, however slow: waited for
+    holder.rollback()  # the owner's connection is gone
+    holder.close()
+    engine.dispose()
+    assert server.reply_of(server.post(xml, params=server.params(nonce="again")))["Content"] == "第1次处理"
+    assert calls == ["用气报装"]

@@ -14,6 +14,7 @@ from knowledge.bundled import ingest_bundled
 from knowledge.models import PolicyDocument
 from knowledge.search import rank, search
 from knowledge.structure import parse
+from tests.platforms import web_say
 
 DOC = """国办发〔2024〕54号
 国务院办公厅关于严格规范涉企行政检查的意见
@@ -283,20 +284,20 @@ class PolicyStub:
 
 def test_the_bot_answers_with_citations_and_offers_a_person(app, bundled, client):
     app.extensions["appealbot"].services.classifier = PolicyStub()
-    body = client.post("/api/messages", json={"user": "p1", "text": "试用期最长能定多久"}).get_json()
+    body = web_say(client, "试用期最长能定多久", "p1")
     reply = body["reply"]
     assert "试用期" in reply and "《劳动合同法》" in reply and "第十九条" in reply and len(reply) <= 600
     assert body["data"]["citations"][0] == {"source": "劳动合同法(2012-12-28).md", "clause": "第十九条", "title": "劳动合同法"}
     assert "1. 没解决，转给负责部门答复" in reply
-    follow = client.post("/api/messages", json={"user": "p1", "text": "1"}).get_json()
-    assert "企业名称" in follow["reply"] and follow["data"]["citations"] == [] if "citations" in follow["data"] else True
+    follow = web_say(client, "1", "p1")
+    assert "企业名称" in follow["reply"] and follow["data"]["citations"] == []
 
 
 def test_nothing_relevant_is_said_plainly(app, bundled, client):
     app.extensions["appealbot"].services.classifier = PolicyStub()
-    body = client.post("/api/messages", json={"user": "p2", "text": "税务局周末几点上班"}).get_json()
+    body = web_say(client, "税务局周末几点上班", "p2")
     assert "没有找到" in body["reply"] and "——《" not in body["reply"]
-    assert not body["data"].get("citations")
+    assert body["data"]["citations"] == []
 
 
 def test_policies_page_highlights_safely_and_links_clauses(bundled, client):

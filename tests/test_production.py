@@ -21,3 +21,32 @@ def test_strong_configuration_passes():
 def test_weak_or_default_secrets_are_refused(override, named):
     with pytest.raises(ConfigError, match=named):
         check_secrets({**GOOD, **override})
+
+
+@pytest.mark.parametrize("url,refused", [
+    ("redis://cache.internal:6379/0", True),  # deploy/ used to ship this: no password, on the network
+    ("redis://:s3cret-Redis-pass@cache.internal:6379/0", False),
+    ("rediss://default:s3cret-Redis-pass@cache.internal:6380/0", False),
+    ("redis://127.0.0.1:6379/0", False),  # loopback: only this machine's processes reach it
+    ("unix:///run/redis/redis.sock", False),
+])
+def test_a_network_redis_needs_a_password_in_production(url, refused):
+    # huey unpickles what it reads from Redis: whoever can write there runs code in the workers.
+    if refused:
+        with pytest.raises(ConfigError, match="APPEALBOT_REDIS_URL"):
+            check_secrets({**GOOD, "REDIS_URL": url})
+    else:
+        check_secrets({**GOOD, "REDIS_URL": url})
+
+
+def test_the_deploy_examples_set_a_redis_password_and_bind_the_web_to_loopback():
+    from pathlib import Path
+
+    deploy = Path(__file__).parent.parent / "deploy"
+    env = (deploy / "env.example").read_text(encoding="utf-8")
+    url = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("APPEALBOT_REDIS_URL="))
+    assert "@" in url and ":<" in url  # redis://:<password>@host
+    assert "requirepass" in (deploy / "redis.conf").read_text(encoding="utf-8")
+    for name in ("Procfile", "appealbot-web.service"):
+        text = (deploy / name).read_text(encoding="utf-8")
+        assert "0.0.0.0" not in text and "--bind 127.0.0.1:8000" in text

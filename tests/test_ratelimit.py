@@ -8,7 +8,7 @@ from bot.app import create_app
 from bot.ratelimit import RateLimiter
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
-from tests.platforms import WeChatServer, message_xml
+from tests.platforms import WeChatServer, message_xml, post_message
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -39,14 +39,14 @@ def count(app) -> int:
 
 def test_api_user_over_the_limit_gets_429_and_nothing_is_stored(limited):
     client = limited.test_client()
-    codes = [client.post("/api/messages", json={"user": "flood", "text": "你好"}).status_code for _ in range(4)]
+    codes = [post_message(client, "你好", "flood").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert count(limited) == 3
 
 
 def test_address_over_the_limit_gets_429(limited):
     client = limited.test_client()
-    codes = [client.post("/api/messages", json={"user": f"u{i}", "text": "你好"}).status_code for i in range(6)]
+    codes = [post_message(client, "你好", f"u{i}").status_code for i in range(6)]
     assert codes[-1] == 429 and codes[:5] == [200] * 5
     assert client.get("/healthz").status_code == 200  # health checks are never limited
 
@@ -57,11 +57,22 @@ def test_the_platforms_many_users_from_one_address_are_not_limited_by_address(li
     assert all("频繁" not in r and r for r in replies)
 
 
-def test_wechat_user_over_the_limit_is_asked_to_slow_down(limited):
+def test_wechat_user_over_the_limit_is_told_the_message_did_not_arrive_and_when_to_resend(limited):
+    # The audit: the message over the limit was dropped while the reply said it had arrived.
     server = WeChatServer(limited.test_client(), **WECHAT)
     replies = [server.say("你好", user="oFlood") for _ in range(4)]
-    assert "频繁" in replies[-1]
+    assert "频繁" in replies[-1] and "没有收到" in replies[-1] and "秒后重新发送" in replies[-1]
+    assert "已收到" not in replies[-1]
     assert count(limited) == 3
+
+
+def test_the_web_chat_over_the_limit_says_when_to_resend(limited):
+    client = limited.test_client()
+    for _ in range(3):
+        post_message(client, "你好", "wFlood")
+    refused = post_message(client, "你好", "wFlood")
+    assert refused.status_code == 429 and "没有收到" in refused.get_json()["error"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
 def redis_available() -> bool:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from nlp.classifier import Prediction
+from tests.platforms import web_say
 from tests.stubs import StubClassifier
 from tickets.models import Enterprise, Notification, Ticket
 
@@ -27,8 +28,7 @@ def bot(demo):
 
 
 def say(client, text, user="ent-1"):
-    body = client.post("/api/messages", json={"user": user, "text": text}).get_json()
-    return body["reply"]
+    return web_say(client, text, user)["reply"]
 
 
 def submit(client, text="厂里新上两台设备，变压器带不动，申请增容一个月没消息", user="ent-1"):

@@ -13,6 +13,7 @@ from tickets.demo import load_demo_data
 from tickets.models import Department, Notification, Ticket
 from tickets.queue import drain
 from tests.fake_platform import FakePlatform
+from tests.platforms import web_say
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
@@ -171,13 +172,13 @@ def test_a_held_notice_goes_with_the_reply_to_the_next_message_once(napp):
         from tickets.lifecycle import SYSTEM, Lifecycle
         Lifecycle(s, NOW, napp.config).accept(s.scalars(select(Ticket)).one(), SYSTEM)
     client = napp.test_client()
-    first = client.post("/api/messages", json={"user": "wEnt1", "text": "你好"}).get_json()["reply"]
+    first = web_say(client, "你好", "wEnt1")["reply"]
     assert "【诉求动态】" in first and number in first and "签收" in first
-    second = client.post("/api/messages", json={"user": "wEnt1", "text": "你好"}).get_json()["reply"]
+    second = web_say(client, "你好", "wEnt1")["reply"]
     assert "【诉求动态】" not in second
     assert [n.status for n in notices(napp, recipient="wEnt1")] == ["sent"]
     # another user's message does not carry it
-    other = client.post("/api/messages", json={"user": "wEnt2", "text": "你好"}).get_json()["reply"]
+    other = web_say(client, "你好", "wEnt2")["reply"]
     assert "【诉求动态】" not in other
 
 
@@ -194,7 +195,7 @@ def test_a_notice_held_by_the_message_itself_goes_with_its_own_reply(napp):
         life.resolve(ticket, SYSTEM, "已协调供电公司")
         for n in s.scalars(select(Notification).where(Notification.recipient == "wEnt3")):
             n.status = "sent"
-    reply = napp.test_client().post("/api/messages", json={"user": "wEnt3", "text": "1"}).get_json()["reply"]
+    reply = web_say(napp.test_client(), "1", "wEnt3")["reply"]
     assert number in reply and "【诉求动态】" in reply and "重新办理" in reply
     assert all(n.status == "sent" for n in notices(napp, recipient="wEnt3"))
 
@@ -251,3 +252,20 @@ def test_workers_refreshing_at_once_fetch_one_token(napp, platform, store):
     assert platform.token_fetches == 1 and len(set(tokens)) == 1
     if store == "redis":
         clients[0].session.redis.delete(clients[0].session.key_name(clients[0].access_token_key))
+
+
+def test_an_enterprise_writing_from_wecom_gets_its_notices_in_wecom_not_in_the_web_chat(napp, platform):
+    # The audit: notices for an enterprise on 企业微信 went to the web channel, where a web chat user
+    # with the same id would have read them.
+    from tickets.lifecycle import SYSTEM, Lifecycle
+
+    number = new_ticket(napp, user="wxEnt01", channel="wecom")
+    with napp.extensions["appealbot"].Session() as s, s.begin():
+        Lifecycle(s, NOW, napp.config).accept(s.scalars(select(Ticket)).one(), SYSTEM)
+    (notice,) = notices(napp, recipient="wxEnt01")
+    assert notice.channel == "wecom_user" and notice.status == "pending"
+    assert notices(napp, channel="web") == []
+    deliver(napp)
+    sent = [m for m in platform.sent if m["to"] == "wxEnt01"]
+    assert len(sent) == 1 and sent[0]["body"]["msgtype"] == "text" and number in sent[0]["body"]["text"]["content"]
+    assert "【诉求动态】" not in web_say(napp.test_client(), "你好", "wxEnt01")["reply"]

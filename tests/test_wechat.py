@@ -41,11 +41,41 @@ def test_safe_mode_round_trip(wechat, db):
     assert stored(db) == 1
 
 
-def test_plaintext_mode(wechat):
-    response = wechat.post(message_xml("text", user="oPlain", content="谢谢"), encrypted=False)
-    reply = wechat.reply_of(response, encrypted=False)
+@pytest.fixture
+def plain(config):
+    """A 公众号 in plaintext mode: no EncodingAESKey configured."""
+    from bot.app import create_app
+    from tests.platforms import WeChatServer
+
+    app = create_app({**config, "WECHAT_AES_KEY": None, "WECHAT_APPID": None})
+    yield WeChatServer(app.test_client(), **WECHAT)
+    app.extensions["appealbot"].engine.dispose()
+
+
+def plain_stored(server) -> int:
+    with server.client.application.extensions["appealbot"].Session() as s:
+        return stored(s)
+
+
+def test_plaintext_mode(plain):
+    response = plain.post(message_xml("text", user="oPlain", content="谢谢"), encrypted=False)
+    reply = plain.reply_of(response, encrypted=False)
     assert reply["ToUserName"] == "oPlain"
     assert reply["Content"].startswith("不客气")
+
+
+def test_with_an_aes_key_a_plaintext_post_signed_with_the_token_alone_is_refused(wechat, db):
+    # The audit: an observed URL's signature, timestamp and nonce (token only) let a plaintext body
+    # pass as any user for 300 s. With a key configured only an encrypted, msg_signature-signed
+    # message is read.
+    response = wechat.post(message_xml("text", user="oSomeoneElse", content="我的诉求"), encrypted=False)
+    assert response.status_code == 403 and "加密" in response.get_data(as_text=True)
+    params = {**wechat.params(), "encrypt_type": "aes"}  # claims AES but carries no msg_signature
+    response = post_raw(wechat.client, message_xml(content="你好").encode(), params)
+    assert response.status_code == 403
+    params = {**wechat.params(), "encrypt_type": "raw"}
+    assert post_raw(wechat.client, message_xml(content="你好").encode(), params).status_code == 403
+    assert stored(db) == 0
 
 
 def test_compatible_mode_carries_both_forms(wechat):
@@ -153,22 +183,23 @@ def test_wrong_msg_signature_is_403(wechat, db):
     b"<xml><MsgType>text</MsgType><Content>&xxe;</Content><FromUserName>u</FromUserName><ToUserName>t</ToUserName></xml>",
     "<xml><MsgType>text</MsgType>\xff</xml>".encode("latin-1"),
 ])
-def test_malformed_bodies_are_400_and_store_nothing(wechat, db, body):
-    response = post_raw(wechat.client, body, wechat.params())
+def test_malformed_bodies_are_400_and_store_nothing(plain, body):
+    response = post_raw(plain.client, body, plain.params())
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
-    assert stored(db) == 0
+    assert plain_stored(plain) == 0
 
 
-def test_wrong_content_type_is_415(wechat, db):
-    response = post_raw(wechat.client, message_xml(content="你好").encode(), wechat.params(), content_type="application/json")
+def test_wrong_content_type_is_415(plain):
+    response = post_raw(plain.client, message_xml(content="你好").encode(), plain.params(), content_type="application/json")
     assert response.status_code == 415
-    assert stored(db) == 0
+    assert plain_stored(plain) == 0
 
 
 def test_body_over_64_kib_is_413(wechat, db):
     body = message_xml(content="长" * 30000).encode()
     assert len(body) > 64 * 1024
+    assert wechat.post(message_xml(content="长" * 30000)).status_code == 413
     assert post_raw(wechat.client, body, wechat.params()).status_code == 413
     assert stored(db) == 0
 
@@ -212,7 +243,7 @@ def test_message_for_another_appid_is_400(wechat, db):
 
 def test_stale_timestamp_is_refused_as_replay(wechat, db):
     params = wechat.params(timestamp=int(time.time()) - 3600)
-    response = post_raw(wechat.client, message_xml(content="你好").encode(), params)
+    response = wechat.post(message_xml(content="你好"), params=params)
     assert response.status_code == 403
     assert stored(db) == 0
 
@@ -249,3 +280,12 @@ def test_a_nonsense_create_time_is_taken_as_now(wechat, db, create_time):
 def test_a_qr_code_subscription_gets_the_welcome_too(wechat):
     response = wechat.post(message_xml("event", user="oScan", Event="subscribe", EventKey="qrscene_123"))
     assert "有求必应" in wechat.reply_of(response)["Content"]
+
+
+def test_an_over_long_from_user_name_is_refused_at_the_door(wechat, db, caplog):
+    # The audit: a FromUserName longer than the column failed in the database, and the error logged
+    # the whole message with it.
+    response = wechat.post(message_xml("text", user="o" * 200, content="我的电话 13899912345"))
+    assert response.status_code == 400
+    assert stored(db) == 0
+    assert "13899912345" not in caplog.text

@@ -93,7 +93,7 @@ def create_user(login, name, department, role, wecom_user_id, reset, password) -
     """Create a console account (the first administrator, say), or reset its password."""
     from sqlalchemy import select
 
-    from bot.console import hash_password
+    from bot.console import end_sessions, hash_password
     from tickets.models import Official
     from tickets.service import department_by_name
 
@@ -106,6 +106,7 @@ def create_user(login, name, department, role, wecom_user_id, reset, password) -
             if not reset:
                 raise click.ClickException(f"{login!r} exists; use --reset to set a new password")
             existing.password_hash, existing.failed_logins, existing.locked_until = hash_password(password), 0, None
+            end_sessions(s, existing.id)  # whoever was signed in with the old password is signed out
             click.echo(f"password of {login} reset")
             return
         dept = department_by_name(s, department)

@@ -221,7 +221,7 @@ def respond(session: Session, official: Official, now: datetime) -> Optional[Cal
     if item is None:
         return None
     item.status, item.responded_at = "responded", now
-    notify._add(session, "wechat" if item.enterprise.channel == "wechat" else "web", item.enterprise.user_id, None,
+    notify._add(session, notify.held_channel(item.enterprise.channel), item.enterprise.user_id, None,
                 "一叫就到", f"{official.name}已回应您的联系请求。联系或上门后，请回复“已联系上”确认。")
     return item
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
-from tickets import directory, notify, transitions
+from tickets import access, directory, notify, transitions
 from tickets.models import Department, Official, Ticket, TicketEvent
 from tickets.transitions import OPEN, STATUS
 from tickets.workdays import add_working_days, add_working_time, working_time_between
@@ -68,17 +68,8 @@ def _reason(text: Optional[str], what: str) -> str:
     return text[:2000]
 
 
-ANONYMOUS = "匿名企业"
-
-
-def sees_reporters(official: Optional[Official]) -> bool:
-    """Whether this official may see who filed an anonymous complaint (营商办 supervisors only)."""
-    return official is not None and official.supervises
-
-
-def reporter_visible(ticket: Ticket, official: Optional[Official]) -> bool:
-    """An anonymous complaint's enterprise is seen by 营商办 supervisors only, nowhere else."""
-    return not ticket.anonymous or sees_reporters(official)
+class NeedsConfirmation(UserError):
+    """Assigning a complaint to the department it is about: allowed only when a supervisor says so."""
 
 
 class Lifecycle:
@@ -133,6 +124,14 @@ class Lifecycle:
         ticket.reminded_at = ticket.overdue_notified_at = None
         ticket.accepted_at = ticket.resolved_at = ticket.paused_at = None  # a reopened ticket is not 办结
 
+    def _escalation_target(self, ticket: Ticket, department: Optional[Department]) -> Department:
+        """The parent department, or 营商办 at the top — and 营商办 when the parent is the very
+        department a complaint is about (only a supervisor's confirmed assignment sends it there)."""
+        target = (department.parent if department is not None else None) or office(self.session)
+        if access.names_department(self.session, ticket, target):
+            return office(self.session)
+        return target
+
     # -- actions -------------------------------------------------------------------------------
 
     def submit(self, ticket: Ticket, actor: Actor, department: Optional[Department], days: Optional[int] = None,
@@ -159,11 +158,20 @@ class Lifecycle:
         return ticket
 
     def assign(self, ticket: Ticket, actor: Actor, department: Department, days: Optional[int] = None,
-               note: Optional[str] = None) -> Ticket:
+               note: Optional[str] = None, confirm_named: bool = False) -> Ticket:
+        """`confirm_named`: the supervisor confirmed assigning a complaint to the very department
+        it is about (asked for, and recorded, only then)."""
         self.check(ticket, actor, "assign")  # distributing and reassigning are 营商办's call
+        named = access.names_department(self.session, ticket, department)
+        if named and (actor.kind != "official" or not confirm_named):
+            raise NeedsConfirmation(f"工单 {ticket.number} 反映的正是{department.name}的问题。分办给被反映的部门，"
+                                    "须由营商办督办人员明确确认（勾选“确认分办至被反映部门”）。")
         before = ticket.status
         self._assign_to(ticket, department, days)
-        self.record(ticket, actor, "assign", before, note, department=department.name)
+        extra = {"named_in_complaint": True, "confirmed_by": actor.label} if named else {}
+        if named:
+            note = "督办人员确认分办至被反映部门" + (f"：{note}" if note else "")
+        self.record(ticket, actor, "assign", before, note, department=department.name, **extra)
         notify.department(self.session, ticket, *_assignment_notice(ticket))
         return ticket
 
@@ -207,7 +215,7 @@ class Lifecycle:
         self.check(ticket, actor, "escalate")
         reason = _reason(reason, "提级")
         before, from_dept = ticket.status, ticket.department
-        target = (from_dept.parent if from_dept is not None else None) or office(self.session)
+        target = self._escalation_target(ticket, from_dept)
         if from_dept is not None and target.id == from_dept.id:
             raise TransitionError(f"工单 {ticket.number} 已在{target.name}，无法再提级")
         ticket.escalated_count += 1
@@ -353,7 +361,7 @@ class Lifecycle:
 
     def auto_escalate(self, ticket: Ticket) -> None:
         dept = ticket.department
-        target = (dept.parent if dept is not None else None) or office(self.session)
+        target = self._escalation_target(ticket, dept)
         if dept is not None and target.id == dept.id:
             return  # already at the top: 督办 continues, nothing further to escalate to
         before = ticket.status
@@ -398,4 +406,5 @@ def _local(moment: Optional[datetime]) -> str:
     return moment.astimezone(CHINA).strftime("%Y年%m月%d日")
 
 
-__all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden"]
+__all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden",
+           "NeedsConfirmation"]

@@ -49,6 +49,21 @@ class Official(Base):
         return self.role in ("supervisor", "admin")
 
 
+class ConsoleSession(Base):
+    """A signed-in console session. The browser's cookie carries only a random token; the server
+    keeps its digest, so signing out, a new password or a disabled account ends it for good."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    official: Mapped[Official] = relationship()
+
+
 class Enterprise(Base):
     __tablename__ = "enterprises"
 
@@ -176,7 +191,7 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    channel: Mapped[str] = mapped_column(String(16))  # wecom_app | wecom_robot | wechat | web
+    channel: Mapped[str] = mapped_column(String(16))  # wecom_app | wecom_robot | wecom_user | wechat | web
     recipient: Mapped[str] = mapped_column(String(300))  # WeCom userid, robot URL, openid
     ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
     title: Mapped[str] = mapped_column(String(128), default="")

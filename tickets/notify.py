@@ -25,7 +25,7 @@ from tickets.models import Department, Notification, Ticket
 
 log = logging.getLogger(__name__)
 
-PER_MINUTE = {"wecom_app": 30, "wecom_robot": 20}
+PER_MINUTE = {"wecom_app": 30, "wecom_user": 30, "wecom_robot": 20}
 WECHAT_WINDOW = timedelta(hours=48)
 WECHAT_QUOTA = 5  # customer-service messages allowed per message the user sends
 MAX_ATTEMPTS = 8
@@ -52,9 +52,16 @@ def _written(session: Session, notices: list[dict]) -> None:
             session.info.setdefault("held_for", set()).add((n["channel"], n["recipient"]))
 
 
+# The outbox channel of an enterprise's notices, by the chat channel it wrote from: 公众号 customer
+# service messages, a 企业微信 app message to the member who wrote, or held for the web chat's next
+# reply. Each recipient id is only ever read within its own channel: a 企业微信 id is not a web
+# chat's, whatever the two strings look like.
+ENTERPRISE_CHANNELS = {"wechat": "wechat", "wecom": "wecom_user", "web": "web"}
+
+
 def held_channel(channel: str) -> str:
-    """The outbox channel of a chat channel's notices (web chat's are held, 公众号's pushed)."""
-    return "wechat" if channel == "wechat" else "web"
+    """The outbox channel of a chat channel's notices (web chat's are held, the others pushed)."""
+    return ENTERPRISE_CHANNELS.get(channel, "web")
 
 
 # Whether held notices wait for a user: asked with every message (handlers/router.py), on the
@@ -105,8 +112,7 @@ def office(session: Session, ticket: Ticket, title: str, body: str) -> None:
 
 
 def enterprise(session: Session, ticket: Ticket, body: str) -> None:
-    channel = "wechat" if ticket.channel == "wechat" else "web"
-    _add(session, channel, ticket.enterprise.user_id, ticket, f"诉求 {ticket.number}", body)
+    _add(session, held_channel(ticket.channel), ticket.enterprise.user_id, ticket, f"诉求 {ticket.number}", body)
 
 
 def on_commit(Session, kick: Callable[[], None]) -> None:
@@ -157,6 +163,10 @@ class Sender:
                 "msgtype": "textcard", "enable_duplicate_check": 1, "duplicate_check_interval": 1800,
                 "textcard": {"title": title, "description": body[:500], "url": url or "https://work.weixin.qq.com",
                              "btntxt": "详情"}})
+        elif channel == "wecom_user":  # an enterprise that writes through 企业微信: plain text, no console link
+            if self.wecom is None:
+                raise Unconfigured("WECOM_SECRET/WECOM_AGENT_ID 未配置")
+            self.wecom.message.send_text(self.config["WECOM_AGENT_ID"], recipient, f"{title}\n{body}")
         elif channel == "wecom_robot":
             res = requests.post(recipient, json={"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{body}"[:4000]}},
                                 timeout=10)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
 from bot.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
-from tickets import directory, numbers
+from tickets import access, directory, numbers
 from tickets.lifecycle import Actor, Lifecycle
 from tickets.models import Department, Enterprise, Ticket, TicketCounter
 from tickets.workdays import CHINA
@@ -121,9 +121,14 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
                     text=text[:5000], channel=channel, region=ent.region or "", enterprise=ent,
                     created_at=now, extra=dict(extra or {}), anonymous=anonymous and kind == "complaint")
     department = directory.department(session, rule.department_id) if rule else None
+    note = "按分办规则自动转办"
+    if department is not None and access.names_department(session, ticket, department):
+        # A rule would send the complaint to the department it is about: 营商办 distributes it
+        # instead, and only a supervisor's explicit confirmation can send it there (Lifecycle.assign).
+        department, note = None, None
     return Lifecycle(session, now, config or {}).submit(
         ticket, Actor("enterprise", user_id), department, days=rule.deadline_days if rule else None,
-        note="按分办规则自动转办", category=category, confidence=confidence)
+        note=note, category=category, confidence=confidence)
 
 
 def find(session: Session, number: str) -> Optional[Ticket]:

@@ -1,7 +1,7 @@
 """A ticket's history as people read it: Chinese labels for each event and the people who acted.
 
 Who acted is shown by `actor_name`, the one place the console and the API ask; whether an
-enterprise's name may be shown is the anonymity rule's call (`lifecycle.reporter_visible`).
+enterprise's name may be shown is the anonymity rule's call (`access.reporter_visible`).
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 from typing import Any, Optional
 
 from nlp.categories import label as category_label
-from tickets.lifecycle import ANONYMOUS, RATINGS, reporter_visible
+from tickets.access import ANONYMOUS, reporter_visible, supervises
+from tickets.lifecycle import RATINGS
 from tickets.models import Official, Ticket, TicketEvent
 
 LABELS = {
@@ -64,7 +65,9 @@ def actor_name(event: TicketEvent, ticket: Ticket, viewer: Optional[Official]) -
     if kind == "enterprise":
         if not reporter_visible(ticket, viewer):
             return ANONYMOUS
-        return f"企业（{ticket.enterprise.name}）" if ticket.enterprise.name else "企业"
+        name = f"企业（{ticket.enterprise.name}）" if ticket.enterprise.name else "企业"
+        # The chat id identifies a reporter across tickets: 营商办 supervisors only see it.
+        return f"{name} {event.actor}" if supervises(viewer) else name
     return "系统"
 
 

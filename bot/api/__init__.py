@@ -13,20 +13,26 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.errors import UserError
+from bot import inputs
+from bot.errors import RequestRejected, UserError
 from bot.state import appstate
 from nlp.categories import label
-from tickets import stats
-from tickets import numbers, queries, timeline
-from tickets.lifecycle import (ANONYMOUS, STATUS, Actor, Forbidden, Lifecycle, TransitionError, reporter_visible,
-                               sees_reporters)
-from tickets.transitions import OFFICIAL_ACTIONS
+from tickets import access, numbers, stats, timeline
+from tickets.lifecycle import STATUS, Actor, Forbidden, Lifecycle, NeedsConfirmation, TransitionError
 from tickets.models import Department, Official, Ticket
+from tickets.transitions import OFFICIAL_ACTIONS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Body fields each action reads its text from: `text` everywhere, and the names earlier clients used.
 TEXT_FIELDS = ("text", "result", "reason", "note", "question", "comment")
 ACTIONS = OFFICIAL_ACTIONS
+
+
+def _flag(body: dict, name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise RequestRejected(400, f"{name} 应为 true 或 false")
+    return value
 
 
 def token_hash(token: str) -> str:
@@ -42,6 +48,11 @@ class ApiError(Exception):
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
     return jsonify(error=exc.message), exc.status
+
+
+@bp.errorhandler(RequestRejected)
+def _rejected(exc: RequestRejected):
+    return jsonify(error=exc.reason), exc.status
 
 
 @bp.before_request
@@ -68,10 +79,7 @@ def _close(exc):
 
 
 def _visible_query():
-    q = select(Ticket)
-    if not g.official.supervises:
-        q = q.where(Ticket.department_id == g.official.department_id)
-    return q
+    return access.visible_tickets(g.official)
 
 
 def _now() -> datetime:
@@ -82,20 +90,8 @@ def _date(name: str) -> Optional[datetime]:
     value = request.args.get(name)
     if not value:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"{name} 应为 ISO 日期，例如 2026-11-01") from None
+    moment = inputs.moment(value, name)  # bounded years: 0001-01-01 and 9999-12-31 overflowed
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _int(value: Any, default: Optional[int] = None, name: str = "days") -> int:
-    if value is None and default is not None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"{name} 应为整数") from None
 
 
 def _department(value: Any) -> Department:
@@ -112,8 +108,7 @@ def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
         "number": t.number, "kind": t.kind, "category": t.category, "category_name": label(t.category),
         "confidence": t.confidence, "text": t.text, "status": t.status, "status_name": STATUS[t.status],
         "department": t.department.name if t.department else None, "region": t.region,
-        "enterprise": ({"name": t.enterprise.name, "phone": t.enterprise.phone} if reporter_visible(t, g.official)
-                       else {"name": ANONYMOUS, "phone": None}),
+        "enterprise": access.reporter(t, g.official),
         "anonymous": t.anonymous,
         "created_at": t.created_at.isoformat(), "deadline": t.deadline.isoformat() if t.deadline else None,
         "accept_due": t.accept_due.isoformat() if t.accept_due else None,
@@ -122,9 +117,10 @@ def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
         "redo_count": t.redo_count, "supervised": t.supervised, "extension": t.extension or None,
     }
     if events:
-        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "actor_name": timeline.actor_name(e, t, g.official),
-                           "action": e.action, "action_name": timeline.describe(e), "from": e.from_status,
-                           "to": e.to_status, "note": e.note} for e in t.events]
+        data["events"] = [{"at": e.at.isoformat(), "actor": access.actor_label(e.actor, t, g.official),
+                           "actor_name": timeline.actor_name(e, t, g.official), "action": e.action,
+                           "action_name": timeline.describe(e), "from": e.from_status, "to": e.to_status,
+                           "note": e.note} for e in t.events]
     return data
 
 
@@ -140,14 +136,14 @@ def list_tickets():
         q = q.where(Ticket.department_id == _department(args["department"]).id)
     if args.get("overdue") in ("1", "true"):
         q = q.where(Ticket.deadline < _now(), Ticket.status.in_(("assigned", "accepted")))
-    if args.get("q", "").strip():
-        q = q.where(queries.matching(args["q"], sees_reporters(g.official)))
+    if args.get("q"):
+        q = q.where(access.search(args["q"], g.official))
     if _date("since"):
         q = q.where(Ticket.created_at >= _date("since"))
     if _date("until"):
         q = q.where(Ticket.created_at < _date("until"))
-    page = max(1, _int(args.get("page"), 1, "page"))
-    per_page = min(100, max(1, _int(args.get("per_page"), 20, "per_page")))
+    page = inputs.integer(args.get("page"), "page", default=1, low=1, high=inputs.MAX_PAGE)
+    per_page = inputs.integer(args.get("per_page"), "per_page", default=20, low=1, high=100)
     total = g.api_session.scalar(select(func.count()).select_from(q.subquery()))
     rows = g.api_session.scalars(q.order_by(Ticket.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return jsonify(items=[ticket_json(t) for t in rows], total=total, page=page, per_page=per_page)
@@ -168,7 +164,7 @@ def get_ticket(number: str):
 @bp.post("/tickets/<number>/actions")
 def act(number: str):
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str) or body["action"] not in ACTIONS:
         raise ApiError(400, "请求体应为 JSON，action 取值：" + "、".join(ACTIONS))
     session = g.api_session
     ticket = _ticket(number)
@@ -179,6 +175,9 @@ def act(number: str):
     except Forbidden as exc:
         session.rollback()
         raise ApiError(403, str(exc)) from None
+    except NeedsConfirmation as exc:
+        session.rollback()
+        raise ApiError(409, str(exc) + "（API：请求体加上 \"confirm_named\": true）") from None
     except TransitionError as exc:
         session.rollback()
         raise ApiError(409, str(exc)) from None
@@ -192,10 +191,13 @@ def act(number: str):
 
 
 def _action_params(body: dict) -> dict[str, Any]:
+    for name in TEXT_FIELDS + ("category",):
+        inputs.text_field(body, name)  # a field of another type is a 400, never str(["a"])
     text = next((body[k] for k in TEXT_FIELDS if isinstance(body.get(k), str) and body[k].strip()), "")
-    params: dict[str, Any] = {"text": text, "category": str(body.get("category", ""))}
+    params: dict[str, Any] = {"text": text, "category": body.get("category") or "",
+                              "confirm_named": _flag(body, "confirm_named")}
     if body.get("days") is not None:
-        params["days"] = _int(body.get("days"))
+        params["days"] = inputs.integer(body.get("days"), "days", low=1, high=30)
     if body.get("department") is not None:
         params["department"] = _department(body["department"])
     if body.get("official") is not None:
@@ -243,12 +245,7 @@ def filing_json(f) -> dict[str, Any]:
 
 
 def _iso_date(body: dict, name: str):
-    from datetime import date
-
-    try:
-        return date.fromisoformat(str(body.get(name)))
-    except ValueError:
-        raise ApiError(400, f"{name} 应为日期，例如 2026-12-01") from None
+    return inputs.day(inputs.text_field(body, name, required=True), name)
 
 
 @bp.post("/inspections")
@@ -257,14 +254,18 @@ def file_inspection():
     from tickets.workdays import local_date
 
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("enterprises"), list):
-        raise ApiError(400, "请求体应为 JSON，enterprises 为企业名称或统一社会信用代码的列表")
+    if (not isinstance(body, dict) or not isinstance(body.get("enterprises"), list)
+            or not all(isinstance(e, str) for e in body["enterprises"]) or len(body["enterprises"]) > 200):
+        raise ApiError(400, "请求体应为 JSON，enterprises 为企业名称或统一社会信用代码（字符串）的列表")
+    # Each field a string or absent: a null used to be stored as the text "None".
+    fields = {name: inputs.text_field(body, name, limit=2000) or "" for name in
+              ("kind", "matters", "legal_basis", "inspectors")}
     try:
         filing = inspections.file_inspection(
-            g.api_session, g.official, enterprises=[str(e) for e in body["enterprises"]], kind=str(body.get("kind", "")),
-            matters=str(body.get("matters", "")), legal_basis=str(body.get("legal_basis", "")),
-            inspectors=str(body.get("inspectors", "")), start=_iso_date(body, "start"), end=_iso_date(body, "end"),
-            today=local_date(_now()), reason=body.get("reason"), config=appstate().services.config)
+            g.api_session, g.official, enterprises=[inputs.clean_text(e)[:200] for e in body["enterprises"]],
+            start=_iso_date(body, "start"), end=_iso_date(body, "end"), today=local_date(_now()),
+            reason=inputs.text_field(body, "reason", limit=2000) or None, config=appstate().services.config,
+            **fields)
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()
@@ -291,8 +292,8 @@ def list_inspections():
         q = q.where(InspectionFiling.department_id == g.official.department_id)
     if request.args.get("status"):
         q = q.where(InspectionFiling.status.in_(request.args["status"].split(",")))
-    page = max(1, _int(request.args.get("page"), 1, "page"))
-    per_page = min(100, max(1, _int(request.args.get("per_page"), 20, "per_page")))
+    page = inputs.integer(request.args.get("page"), "page", default=1, low=1, high=100_000)
+    per_page = inputs.integer(request.args.get("per_page"), "per_page", default=20, low=1, high=100)
     total = g.api_session.scalar(select(func.count()).select_from(q.subquery()))
     rows = g.api_session.scalars(q.order_by(InspectionFiling.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return jsonify(items=[filing_json(f) for f in rows], total=total, page=page, per_page=per_page)
@@ -307,12 +308,13 @@ def get_inspection(code: str):
 def decide_inspection(code: str):
     from tickets import inspections
 
-    body = request.get_json(silent=True) or {}
-    if body.get("approve") not in (True, False):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("approve") not in (True, False):
         raise ApiError(400, "approve 应为 true 或 false")
     filing = _filing(code)
     try:
-        inspections.decide(g.api_session, filing, g.official, body["approve"], _now(), body.get("note"))
+        inspections.decide(g.api_session, filing, g.official, body["approve"], _now(),
+                           inputs.text_field(body, "note", limit=2000) or None)
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()

@@ -139,7 +139,8 @@ def document(actions: list[str]) -> dict[str, Any]:
             "department": {"type": "string", "description": "assign：部门编码或名称"},
             "official": {"type": "string", "description": "delegate：本部门人员的登录名或企业微信账号"},
             "category": {"type": "string", "description": "correct_category：新类别代码"},
-            "parent": {"type": "string", "description": "link：主工单编号"}}}
+            "parent": {"type": "string", "description": "link：主工单编号"},
+            "confirm_named": {"type": "boolean", "description": "assign：确认分办给投诉所反映的部门（仅营商办督办人员）"}}}
     filing_body = {
         "type": "object", "required": ["enterprises", "kind", "matters", "legal_basis", "inspectors", "start", "end"],
         "properties": {"enterprises": {"type": "array", "items": {"type": "string"},

@@ -16,13 +16,16 @@ from flask import Request, current_app
 from wechatpy.exceptions import WeChatException
 
 from bot.errors import RequestRejected
+from bot.ratelimit import seconds_to_next_window
 from bot.state import appstate
-from handlers import texts
 from handlers.messages import IncomingMessage, Reply
 
 # Characters XML 1.0 forbids even inside CDATA; user text must not carry them into a reply.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 XML_CONTENT_TYPES = ("text/xml", "application/xml", "")
+MAX_USER_ID = 128  # inbound_messages.user_id
+# A message over the per-user limit is neither stored nor handled; the sender must send it again.
+TOO_FAST = "您发送消息过于频繁，这条消息没有收到。请在 {seconds} 秒后重新发送。"
 
 
 def sha1_signature(*parts: str) -> str:
@@ -32,9 +35,9 @@ def sha1_signature(*parts: str) -> str:
 def require_signature(given: Optional[str], *parts: str) -> None:
     """Constant-time comparison; a missing or wrong signature is a 403 and nothing is processed."""
     if not given or not all(isinstance(p, str) for p in parts):
-        raise RequestRejected(403, "missing signature")
-    if not hmac.compare_digest(sha1_signature(*parts).encode(), given.strip().lower().encode()):
-        raise RequestRejected(403, "invalid signature")
+        raise RequestRejected(403, "缺少签名")
+    if not given.isascii() or not hmac.compare_digest(sha1_signature(*parts).encode(), given.strip().lower().encode()):
+        raise RequestRejected(403, "签名不正确")
 
 
 def require_params(request: Request, *names: str) -> list[str]:
@@ -42,29 +45,32 @@ def require_params(request: Request, *names: str) -> list[str]:
     missing = [n for n, v in zip(names, values) if not v]
     if missing:
         raise RequestRejected(403 if any("signature" in n for n in missing) else 400,
-                              "missing query parameter: " + ", ".join(missing))
+                              "缺少参数：" + "、".join(missing))
     return values  # type: ignore[return-value]
 
 
 def require_fresh(timestamp: str, max_skew: int) -> None:
-    """Refuse a replayed callback: its timestamp must be within max_skew seconds of now."""
-    if not timestamp.isdigit():
-        raise RequestRejected(400, "timestamp is not a number")
+    """Refuse a replayed callback: its timestamp must be within max_skew seconds of now. Called after
+    the signature is verified (which covers the timestamp), so an unsigned request learns nothing.
+    Seconds since 1970 in ASCII digits, at most 12 of them: "²" or "１" pass isdigit() but not int(),
+    and forty nines do not fit a float."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise RequestRejected(400, "timestamp 应为秒数")
     if max_skew and abs(time.time() - int(timestamp)) > max_skew:
-        raise RequestRejected(403, "timestamp outside the allowed clock skew (replay?)")
+        raise RequestRejected(403, "timestamp 与当前时间相差过大（疑似重放）")
 
 
 def require_xml_body(request: Request) -> str:
     mimetype = (request.mimetype or "").lower()
     if mimetype not in XML_CONTENT_TYPES:
-        raise RequestRejected(415, f"unsupported content type {mimetype!r}: expected text/xml")
+        raise RequestRejected(415, "请以 text/xml 提交")
     body = request.get_data(cache=True)  # MAX_CONTENT_LENGTH has already refused oversize bodies
     if not body:
-        raise RequestRejected(400, "empty body")
+        raise RequestRejected(400, "请求体为空")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        raise RequestRejected(400, "body is not UTF-8") from None
+        raise RequestRejected(400, "请求体不是 UTF-8 编码") from None
 
 
 def parse_xml(text: str, need: tuple[str, ...] = ("MsgType",)) -> dict[str, Any]:
@@ -72,13 +78,13 @@ def parse_xml(text: str, need: tuple[str, ...] = ("MsgType",)) -> dict[str, Any]
     try:
         doc = xmltodict.parse(text, disable_entities=True)
     except (ExpatError, ValueError):
-        raise RequestRejected(400, "malformed XML") from None
+        raise RequestRejected(400, "XML 格式不正确") from None
     if not isinstance(doc, dict) or list(doc) != ["xml"] or not isinstance(doc["xml"], dict):
-        raise RequestRejected(400, "XML root must be <xml> with child elements")
+        raise RequestRejected(400, "XML 根元素应为 <xml>")
     fields = doc["xml"]
     for name in need:
         if not isinstance(fields.get(name), str) or not fields[name].strip():
-            raise RequestRejected(400, f"XML has no {name}")
+            raise RequestRejected(400, f"XML 缺少 {name}")
     return fields
 
 
@@ -87,10 +93,10 @@ def decrypt(crypto_class, key: bytes, encrypted: str, expected_id: str) -> str:
     try:
         return crypto_class(key).decrypt(encrypted, expected_id)
     except WeChatException:
-        raise RequestRejected(400, "message is not for this AppID/CorpID") from None
+        raise RequestRejected(400, "消息不属于本 AppID/CorpID") from None
     # A wrong key decrypts to garbage: padding, length or UTF-8 errors, whichever comes first.
     except (ValueError, UnicodeDecodeError, struct.error, binascii.Error, IndexError, TypeError):
-        raise RequestRejected(400, "cannot decrypt message") from None
+        raise RequestRejected(400, "消息无法解密") from None
 
 
 def xml_safe(text: str) -> str:
@@ -105,6 +111,10 @@ def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessa
         value = fields.get(name)
         return value if isinstance(value, str) else None  # an element with children is no text
 
+    if len(fields["FromUserName"]) > MAX_USER_ID or len(fields["MsgType"]) > 32:
+        # Longer than any platform id: refused here, before it reaches a column that would fail with
+        # the whole message in the error.
+        raise RequestRejected(400, "FromUserName 或 MsgType 过长")
     msg_type = fields["MsgType"].strip().lower()
     text = None
     if msg_type == "text":
@@ -135,5 +145,6 @@ def receive(message: IncomingMessage) -> Reply:
     allowed, seen = state.limiter.admit(f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
                                         message.dedupe_key)
     if not allowed:
-        return Reply(texts.TOO_FAST)
+        # Nothing was stored: say so, and when a resend will be accepted.
+        return Reply(TOO_FAST.format(seconds=seconds_to_next_window()))
     return state.inbox.receive(message, seen=seen)

@@ -19,7 +19,7 @@ bp = Blueprint("wechat", __name__)
 def _config():
     cfg = current_app.config
     if not cfg.get("WECHAT_TOKEN"):
-        raise RequestRejected(404, "公众号 channel is not configured")
+        raise RequestRejected(404, "未配置公众号回调")
     return cfg
 
 
@@ -39,9 +39,14 @@ def receive():
     platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
     body = platform.require_xml_body(request)
     encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+    if cfg.get("WECHAT_AES_KEY") and not encrypted:
+        # With a key configured the account runs in safe (or compatible) mode: a plaintext body is
+        # signed with the token alone, which anyone who once saw a callback URL can reuse for the
+        # whole replay window, so it is never read.
+        raise RequestRejected(403, "已配置消息加密：只受理加密消息（encrypt_type=aes 与 msg_signature）")
     if encrypted:
         if not cfg.get("WECHAT_AES_KEY"):
-            raise RequestRejected(400, "encrypted message but no AES key is configured")
+            raise RequestRejected(400, "收到加密消息，但未配置 EncodingAESKey")
         (msg_signature,) = platform.require_params(request, "msg_signature")
         envelope = platform.parse_xml(body, need=("Encrypt",))
         platform.require_signature(msg_signature, cfg["WECHAT_TOKEN"], timestamp, nonce, envelope["Encrypt"])

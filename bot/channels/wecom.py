@@ -19,7 +19,7 @@ bp = Blueprint("wecom", __name__)
 def _config():
     cfg = current_app.config
     if not cfg.get("WECOM_TOKEN"):
-        raise RequestRejected(404, "企业微信 channel is not configured")
+        raise RequestRejected(404, "未配置企业微信回调")
     return cfg
 
 
@@ -37,9 +37,10 @@ def verify():
 def receive():
     cfg = _config()
     msg_signature, timestamp, nonce = platform.require_params(request, "msg_signature", "timestamp", "nonce")
-    platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
     envelope = platform.parse_xml(platform.require_xml_body(request), need=("Encrypt",))
+    # The signature covers the timestamp: checked first, so an unsigned request learns nothing more.
     platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, envelope["Encrypt"])
+    platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
     body = platform.decrypt(PrpCrypto, appstate().wecom_key, envelope["Encrypt"], cfg["WECOM_CORP_ID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
     reply = platform.receive(platform.to_incoming("wecom", fields, body))

@@ -6,22 +6,27 @@ departments, officials and routing rules. Every form carries a CSRF token (Flask
 """
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Callable, Optional
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bot import inputs
 from bot.state import appstate
-from tickets.models import Official
+from tickets.models import ConsoleSession, Official
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 ROLE_NAMES = {"official": "经办人", "head": "部门负责人", "supervisor": "营商办督办", "admin": "系统管理员"}
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+SESSION_HOURS = 8
+_dummy_hash: list[str] = []  # checked against when there is no real hash, so every attempt costs the same
 
 
 def hash_password(password: str) -> str:
@@ -32,15 +37,24 @@ def now() -> datetime:
     return appstate().services.clock()
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def end_sessions(db, official_id: int) -> None:
+    """Signs an official out everywhere (a new password, a disabled account)."""
+    db.execute(delete(ConsoleSession).where(ConsoleSession.official_id == official_id))
+
+
 @bp.before_request
 def _load_user():
     g.db = appstate().Session()
     g.user = None
-    official_id = session.get("official_id")
-    if official_id is not None:
-        user = g.db.get(Official, official_id)
-        if user is not None and user.active and session.get("pw") == (user.password_hash or "")[-16:]:
-            g.user = user  # a changed password ends every other session
+    token = session.get("sid")
+    if isinstance(token, str):
+        row = g.db.scalars(select(ConsoleSession).where(ConsoleSession.token_hash == _digest(token))).first()
+        if row is not None and row.expires_at > now() and row.official.active:
+            g.user, g.console_session = row.official, row
 
 
 @bp.teardown_request
@@ -77,36 +91,77 @@ def _context():
     return {"ROLE_NAMES": ROLE_NAMES, "current_user": g.get("user")}
 
 
+def _password_matches(password_hash: Optional[str], password: str) -> bool:
+    """One scrypt check on every attempt — an unknown, disabled or locked account is checked against
+    a hash nobody knows — so the answer's timing does not tell which accounts exist."""
+    if password_hash is None:
+        if not _dummy_hash:
+            _dummy_hash.append(hash_password(secrets.token_hex(16)))
+        check_password_hash(_dummy_hash[0], password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def _refused(message: str, status: int):
+    flash(message, "error")
+    return render_template("console/login.html"), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "GET":
+    if request.method != "POST":
+        # GET and HEAD show the form. HEAD is a "safe" method CSRF protection lets through, so it
+        # must never reach the sign-in below.
         return render_template("console/login.html")
+    if not appstate().limiter.allow("login", request.remote_addr or "-", current_app.config["RATE_LIMIT_LOGIN"]):
+        return _refused("登录尝试过于频繁，请一分钟后再试。", 429)
     login_name = request.form.get("login", "").strip()[:64]
     password = request.form.get("password", "")[:256]
     user = g.db.scalars(select(Official).where(Official.login == login_name)).first()
     moment = now()
-    if user is not None and user.locked_until is not None and user.locked_until > moment:
-        flash("连续登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。", "error")
-        return render_template("console/login.html"), 429
-    if user is None or not user.active or not user.password_hash or not check_password_hash(user.password_hash, password):
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = moment + LOCKOUT, 0
+    if user is None or not user.active or not user.password_hash:
+        _password_matches(None, password)
+        return _refused("用户名或密码错误。", 401)
+    # Each attempt is counted before its password is checked, in one statement, and only while the
+    # account is not locked: attempts sent in parallel cannot all pass the check before any counts.
+    attempt = g.db.execute(
+        update(Official).where(Official.id == user.id, Official.failed_logins < MAX_FAILURES,
+                               or_(Official.locked_until.is_(None), Official.locked_until <= moment))
+        .values(failed_logins=Official.failed_logins + 1).returning(Official.failed_logins)
+        .execution_options(synchronize_session=False)).scalar()
+    g.db.commit()
+    if attempt is None:
+        _password_matches(None, password)
+        return _refused("连续登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。", 429)
+    if not _password_matches(user.password_hash, password):
+        if attempt >= MAX_FAILURES:
+            g.db.execute(update(Official).where(Official.id == user.id)
+                         .values(locked_until=moment + LOCKOUT, failed_logins=0)
+                         .execution_options(synchronize_session=False))
             g.db.commit()
-        flash("用户名或密码错误。", "error")
-        return render_template("console/login.html"), 401
-    user.failed_logins, user.locked_until = 0, None
+        return _refused("用户名或密码错误。", 401)
+    g.db.execute(update(Official).where(Official.id == user.id).values(failed_logins=0, locked_until=None)
+                 .execution_options(synchronize_session=False))
+    # The session lives on the server; the cookie holds a random token naming it (and no part of
+    # the password hash, which it used to carry).
+    token = secrets.token_urlsafe(32)
+    g.db.execute(delete(ConsoleSession).where(ConsoleSession.official_id == user.id,
+                                              ConsoleSession.expires_at <= moment))
+    g.db.add(ConsoleSession(token_hash=_digest(token), official_id=user.id, created_at=moment,
+                            expires_at=moment + timedelta(hours=SESSION_HOURS)))
     g.db.commit()
     session.clear()  # no session fixation: a fresh session for the signed-in user
     session.permanent = True
-    session["official_id"], session["pw"] = user.id, user.password_hash[-16:]
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console") else url_for("console.queue"))
+    session["sid"] = token
+    return redirect(inputs.local_target(request.args.get("next"), "/console", url_for("console.queue")))
 
 
 @bp.post("/logout")
 def logout():
+    row = g.get("console_session")
+    if row is not None:
+        g.db.delete(row)  # ended on the server: the old cookie, replayed, no longer signs anyone in
+        g.db.commit()
     session.clear()
     flash("已退出登录。", "info")
     return redirect(url_for("console.login"))

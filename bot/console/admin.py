@@ -7,7 +7,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.console import ROLE_NAMES, bp, hash_password, login_required
+from bot.console import ROLE_NAMES, bp, end_sessions, hash_password, login_required
 from nlp.categories import LABELS, TICKET_CATEGORIES
 from tickets.models import Department, Official, RoutingRule
 
@@ -78,6 +78,7 @@ def toggle_official(official_id: int):
     official.active = not official.active
     if not official.active:
         official.api_token_hash = None  # a disabled account's API token is revoked with it
+        end_sessions(g.db, official.id)  # and its console sessions end
     return _done(f"{official.name}已{'启用' if official.active else '停用'}")
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.console import bp, login_required, now
-from bot.errors import UserError
-from nlp.categories import APPEAL, LABELS, TICKET_CATEGORIES, label
-from tickets import numbers, queries, stats, timeline
-from tickets.lifecycle import ANONYMOUS, RATINGS, STATUS, Actor, Lifecycle, reporter_visible, sees_reporters
+from bot import inputs
+from bot.errors import RequestRejected, UserError
+from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
+from tickets import access, numbers, stats, timeline
+from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle
 from tickets.models import Department, Official, Ticket
 from tickets.transitions import Transition, allowed_actions
 from tickets.workdays import CHINA, working_time_left
@@ -27,21 +28,19 @@ ACTIVE = ("assigned", "accepted")  # the clock runs (waiting: paused; submitted:
 
 
 def visible():
-    q = select(Ticket)
-    if not g.user.supervises:
-        q = q.where(Ticket.department_id == g.user.department_id)
-    return q
+    return access.visible_tickets(g.user)
 
 
 def _day(value: Optional[str], end: bool = False) -> Optional[datetime]:
     if not value:
         return None
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA)
-    except ValueError:
-        flash(f"日期格式应为 2026-11-01：{value}", "error")
+        day = inputs.day(value, "日期")  # bounded: year 1 or 9999 overflow when shifted to UTC
+    except RequestRejected as exc:
+        flash(f"{exc.reason}：{value[:20]}", "error")
         return None
-    return (day + timedelta(days=1) if end else day).astimezone(timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
+    return (start + timedelta(days=1) if end else start).astimezone(timezone.utc)
 
 
 def filtered(args) -> Any:
@@ -63,13 +62,9 @@ def filtered(args) -> Any:
         q = q.where(Ticket.created_at >= _day(args["since"]))
     if args.get("until") and _day(args["until"], end=True):
         q = q.where(Ticket.created_at < _day(args["until"], end=True))
-    if args.get("q", "").strip():
-        q = q.where(queries.matching(args["q"], sees_reporters(g.user)))
+    if args.get("q"):
+        q = q.where(access.search(args["q"], g.user))
     return q
-
-
-def who(t: Ticket) -> str:
-    return (t.enterprise.name or "—") if reporter_visible(t, g.user) else ANONYMOUS
 
 
 @bp.get("/")
@@ -77,7 +72,8 @@ def who(t: Ticket) -> str:
 def queue():
     q = filtered(request.args)
     total = g.db.scalar(select(func.count()).select_from(q.subquery()))
-    page = max(1, request.args.get("page", 1, type=int))
+    # Past the last page shows the last page: an offset beyond what a 64-bit integer holds was a 500.
+    page = min(max(1, request.args.get("page", 1, type=int)), max(1, -(-total // PER_PAGE)))
     order = SORTS.get(request.args.get("sort", "new"), SORTS["new"])
     rows = g.db.scalars(q.order_by(order).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     moment = now()
@@ -85,7 +81,7 @@ def queue():
                            args=request.args, STATUS=STATUS, LABELS=LABELS,
                            category_options=[(c, f"{'有求必应' if c in APPEAL else '无事不扰'} · {label(c)}") for c in TICKET_CATEGORIES],
                            page_args={k: v for k, v in request.args.items() if k != "page"},
-                           who=who, urgency=lambda t: _urgency(t, moment), clock=lambda t: sla(t, moment),
+                           who=lambda t: access.reporter_name(t, g.user), urgency=lambda t: _urgency(t, moment), clock=lambda t: sla(t, moment),
                            more_filters=any(request.args.get(k) for k in ("status", "kind", "category", "mark", "since",
                                                                           "until", "overdue")))
 
@@ -147,8 +143,9 @@ def ticket(number: str):
     return render_template("console/ticket.html", t=t, STATUS=STATUS, RATINGS=RATINGS, label=label,
                            departments=departments, colleagues=colleagues, categories=TICKET_CATEGORIES,
                            primary=primary, more=[a for a in actions if a not in primary],
-                           show_reporter=reporter_visible(t, g.user), ANONYMOUS=ANONYMOUS, clock=sla(t, now()),
-                           describe=timeline.describe, actor=lambda e: timeline.actor_name(e, t, g.user))
+                           show_reporter=access.reporter_visible(t, g.user), ANONYMOUS=access.ANONYMOUS, clock=sla(t, now()),
+                           describe=timeline.describe, actor=lambda e: timeline.actor_name(e, t, g.user),
+                           named=access.departments_named(g.db, t.text) if t.kind == "complaint" else [])
 
 
 def _allowed(t: Ticket) -> dict[str, Transition]:
@@ -170,7 +167,8 @@ def act(number: str, action: str):
         life.perform(t, Actor.of(g.user), action, text=form.get("text", ""), days=form.get("days", type=int),
                      department=g.db.get(Department, form.get("department", 0, type=int)),
                      official=g.db.get(Official, form.get("official", 0, type=int)),
-                     category=form.get("category", ""), parent=_parent(form.get("parent", "")))
+                     category=form.get("category", ""), parent=_parent(form.get("parent", "")),
+                     confirm_named=form.get("confirm_named") == "1")
         g.db.commit()
         flash("操作成功。", "info")
     except UserError as exc:
@@ -200,7 +198,7 @@ def extensions():
     rows = g.db.scalars(select(Ticket).where(Ticket.extension.is_not(None), Ticket.status.in_(("assigned", "accepted", "waiting")))
                         .order_by(Ticket.deadline)).all()
     rows = [t for t in rows if t.extension]  # a decided request is stored as JSON null, not SQL NULL
-    return render_template("console/extensions.html", rows=rows, moment=now(), label=label, STATUS=STATUS, who=who,
+    return render_template("console/extensions.html", rows=rows, moment=now(), label=label, STATUS=STATUS, who=lambda t: access.reporter_name(t, g.user),
                            clock=lambda t: sla(t, now()))
 
 
@@ -252,7 +250,7 @@ def _export_rows() -> list[list[Any]]:
     for t in rows:
         answered = t.status in ("resolved", "closed")  # a ticket reopened for 重办 has no result yet
         out.append([t.number, "有求必应" if t.kind == "appeal" else "无事不扰", label(t.category), STATUS[t.status],
-                    *((t.enterprise.name or "", t.enterprise.phone or "") if reporter_visible(t, g.user) else (ANONYMOUS, "")),
+                    *(lambda who: (who["name"] or "", who["phone"] or ""))(access.reporter(t, g.user)),
                     t.department.name if t.department else "", t.created_at, t.deadline,
                     t.resolved_at if answered else None, (t.result or "") if answered else "",
                     RATINGS.get(t.rating, "") if t.rating and answered else "", t.rating if answered else None,
@@ -269,12 +267,8 @@ def _period_name() -> str:
 
 def _month() -> tuple[str, datetime, datetime]:
     month = request.args.get("month") or now().astimezone(CHINA).strftime("%Y-%m")
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=CHINA)
-    except ValueError:
-        abort(400, "月份格式应为 2026-11")
-    if not 2000 <= start.year <= 2100:
-        abort(400, "月份超出范围")
+    first = inputs.month(month)  # a 400 in Chinese for 2026-13 or 0001-01
+    start = datetime(first.year, first.month, 1, tzinfo=CHINA)
     end = (start + timedelta(days=32)).replace(day=1)
     return month, start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
@@ -358,9 +352,12 @@ def _clean_text(value: str) -> str:
 
 
 def _safe_cell(value):
-    """Formula injection (CSV): an enterprise's text starting with = + - @ must not run in Excel."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
+    """Formula injection: an enterprise's text starting with = + - @ must not run in Excel; control
+    characters (stored before the door stripped them) cannot be written into a cell at all."""
+    if isinstance(value, str):
+        value = inputs.clean_text(value)
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
     return value
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from bot.inputs import MAX_INT
 from bot.state import appstate
 from knowledge.models import PolicyDocument
 from knowledge.search import search
@@ -38,6 +39,8 @@ def index():
 
 @bp.get("/policies/<int:document_id>")
 def document(document_id: int):
+    if document_id > MAX_INT:
+        abort(404)  # not a row id on either database; asked for, it was a 500
     with appstate().Session() as s:
         doc = s.get(PolicyDocument, document_id)
         if doc is None:

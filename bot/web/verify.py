@@ -43,6 +43,10 @@ def confirm(code: str):
         rating = request.form.get("rating", type=int)
         target.scanned_at = target.scanned_at or state.services.clock()
         if rating in (1, 2, 3, 4, 5):
+            if target.rating is not None:
+                # One rating per inspected enterprise: whoever else holds the code cannot replace it.
+                return render_template("verify.html", filing=filing, valid=True, code=filing.code,
+                                       kinds=inspections.KINDS, error="本次检查已经评价过，评价不能修改。"), 409
             target.rating = rating
     return render_template("verify.html", filing=None, valid=True, code=code[:12].upper(), kinds=inspections.KINDS,
                            done=True)

@@ -5,7 +5,7 @@ read from the history; earlier events get their department by replaying each tic
 (the department names the events recorded), their deadlines stay empty.
 
 Revision ID: 0010_event_responsibility
-Revises: 0008_notification_sends
+Revises: 0009_security
 Create Date: 2026-11-24
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import bot.db
 
 revision = "0010_event_responsibility"
-down_revision = "0008_notification_sends"
+down_revision = "0009_security"
 branch_labels = None
 depends_on = None
 
