@@ -191,6 +191,11 @@ class Lifecycle:
         ticket.status, ticket.result, ticket.resolved_at = "resolved", result, self.now
         self.record(ticket, actor, "resolve", before, result)
         notify.enterprise(self.session, ticket, rating_request(ticket))
+        if ticket.category == "policy":
+            # An answer that cites a clause teaches the library how enterprises ask for it.
+            from knowledge.learning import learn_from_answer
+
+            learn_from_answer(self.session, ticket.text, result, by=actor.name or actor.id)
         for child in ticket_children(self.session, ticket):  # linked duplicates get the same answer
             if child.status in OPEN:
                 child_before = child.status

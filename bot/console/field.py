@@ -270,11 +270,12 @@ def documents_upload():
 @bp.post("/admin/documents/<int:document_id>/retire")
 @login_required("admin")
 def document_retire(document_id: int):
+    from knowledge.ingest import retire
     from knowledge.models import PolicyDocument
 
     doc = g.db.get(PolicyDocument, document_id)
     if doc is not None:
-        doc.status = "retired"
+        retire(g.db, doc.source)  # the search index of every process follows
         g.db.commit()
         flash(f"已废止：{doc.title}（保留记录，不再检索）", "info")
     return redirect(url_for("console.documents"))
