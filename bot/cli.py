@@ -67,6 +67,9 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     app = _app()
     _init(app)
     warm_up()  # the dictionary now, not on the first message
+    from knowledge.index import warm_up as warm_library
+
+    warm_library(app.extensions["appealbot"].Session)
     settle_heap()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]

@@ -131,6 +131,9 @@ def serve(app, *, bind: str, workers: int | None, threads: int) -> None:  # prag
     from nlp.tokenizer import warm_up
 
     warm_up()  # jieba's dictionary and the model load once, before the fork, shared copy-on-write
+    from knowledge.index import warm_up as warm_library
+
+    warm_library(app.extensions["appealbot"].Session)  # the policy library's index, shared the same way
     settle_heap()
     wsgi = BodyDeadline(app, float(app.config["REQUEST_BODY_TIMEOUT"]),
                         max(app.config["MAX_BODY_BYTES"], app.config["MAX_UPLOAD_BYTES"]))

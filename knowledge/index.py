@@ -315,6 +315,13 @@ def current(session: Session) -> LibraryIndex:
     return cached[1]
 
 
+def warm_up(Session) -> None:
+    """Build this process's index now (before gunicorn forks, or before `run` serves), not on the
+    first question."""
+    with Session() as session:
+        current(session)
+
+
 def forget() -> None:
     """Drop every cached index (tests)."""
     _cache.clear()
