@@ -84,10 +84,12 @@ def evaluate_search(sets, as_json: bool, misses: bool) -> None:
         return
     database = app.extensions["appealbot"].engine.dialect.name
     for name, f in results.items():
-        click.echo(f"{name} ({database}): {f['answerable']} answerable, {f['unanswerable']} unanswerable  "
-                   f"Recall@1 {f['recall@1']:.3f}  Recall@3 {f['recall@3']:.3f}  MRR {f['mrr']:.3f}  |  "
-                   f"threshold {f['threshold']:.2f}: unanswerable with no clause {f['unanswerable_abstained']:.3f}, "
-                   f"answerable answered right {f['answered_right']:.3f}, precision {f['precision']:.3f}")
+        click.echo(f"{name} ({database}): {f['answerable']} answerable, {f['unanswerable']} unanswerable\n"
+                   f"  ranking: Recall@1 {f['recall@1']:.3f}  Recall@3 {f['recall@3']:.3f}  MRR {f['mrr']:.3f}\n"
+                   f"  search (floor {f['search_floor']:.2f}): Recall@1 {f['search_recall@1']:.3f}  "
+                   f"Recall@3 {f['search_recall@3']:.3f}  unanswerable with no hit {f['search_abstained']:.3f}\n"
+                   f"  answer() (threshold {f['threshold']:.2f}): unanswerable with no clause {f['unanswerable_abstained']:.3f}  "
+                   f"answerable answered with the right clause {f['answered_right']:.3f}  precision {f['precision']:.3f}")
         if misses:
             for miss in f["misses"]:
                 click.echo(f"  miss: {miss['question']}  (want {miss['want']}, got {miss['got']}, rank {miss['rank']})")

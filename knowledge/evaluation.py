@@ -65,6 +65,7 @@ def run(session: Session, questions: list[dict], ranking: Optional[RankingModel]
 
 def figures(outcomes: list[Outcome], threshold: Optional[float] = None) -> dict:
     threshold = model().threshold if threshold is None else threshold
+    floor = min(model().search_floor, threshold)
     answerable = [o for o in outcomes if o.question.get("source")]
     unanswerable = [o for o in outcomes if not o.question.get("source")]
     n = len(answerable) or 1
@@ -82,6 +83,11 @@ def figures(outcomes: list[Outcome], threshold: Optional[float] = None) -> dict:
                                    / (len(unanswerable) or 1)),
         "answered_right": sum(o.confidence >= threshold and o.rank == 1 for o in answerable) / n,
         "precision": len(right_shown) / (len(shown) or 1),
+        # search() (`appealbot search`, the policies page) lists nothing below its floor
+        "search_floor": floor,
+        "search_recall@1": sum(o.rank == 1 and o.confidence >= floor for o in answerable) / n,
+        "search_recall@3": sum(o.rank is not None and o.rank <= 3 and o.confidence >= floor for o in answerable) / n,
+        "search_abstained": (sum(o.confidence < floor or o.top is None for o in unanswerable) / (len(unanswerable) or 1)),
         "misses": [{"question": o.question["question"], "want": f"{o.question['source']} {o.question['clause']}",
                     "got": " ".join(o.top) if o.top else "—", "rank": o.rank, "confidence": round(o.confidence, 3)}
                    for o in answerable if o.rank != 1],

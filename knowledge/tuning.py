@@ -8,8 +8,9 @@
 3. Thresholds from the coverage/precision curve of out-of-fold confidences (5 folds), so the curve
    is not read off answers the model has seen: `threshold` for answer() — the lowest confidence at
    which the answered share is right at least PRECISION of the time while at least ABSTAIN of the
-   unanswerable questions get nothing — and `search_floor` for search(), the lowest at which ABSTAIN
-   of the unanswerable get nothing.
+   unanswerable questions get nothing — and `search_floor` for search() (the policies page, `appealbot
+   search`), which lists candidates rather than answering: the highest confidence below which
+   searches keep KEEP_TOP3 of the right clauses in their top three.
 The independent question set is never used here.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from knowledge.search import (CONFIDENCE_INPUTS, DEFAULT_MODEL, FEATURES, Candid
 
 PRECISION = 0.85
 ABSTAIN = 0.90
+KEEP_TOP3 = 0.95
 STEPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
 
 
@@ -77,10 +79,10 @@ def fit_weights(samples: list[Sample], start: RankingModel, log: Callable[[str],
     return best
 
 
-def confidence_table(ranking: RankingModel, samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per question: the inputs of the confidence for its best hit, whether that hit is right, and
-    whether the question is answerable."""
-    rows, labels, answerable = [], [], []
+def confidence_table(ranking: RankingModel, samples: list[Sample]):
+    """Per question: the inputs of the confidence for its best hit, whether that hit is right,
+    whether a right clause is in the top three, and whether the question is answerable."""
+    rows, labels, top3, answerable = [], [], [], []
     for s in samples:
         ordered = _ordered(ranking, s)
         if ordered:
@@ -88,42 +90,47 @@ def confidence_table(ranking: RankingModel, samples: list[Sample]) -> tuple[np.n
             margin = score - (ordered[1][0] if len(ordered) > 1 else 0.0)
             rows.append(confidence_inputs(score, margin, s.found[n].features))
             labels.append(s.right[n])
+            top3.append(any(s.right[m] for _, m in ordered[:3]))
         else:
             rows.append([0.0] * len(CONFIDENCE_INPUTS))
             labels.append(False)
+            top3.append(False)
         answerable.append(bool(s.question.get("source")))
-    return np.array(rows), np.array(labels), np.array(answerable)
+    return np.array(rows), np.array(labels), np.array(top3), np.array(answerable)
 
 
 def fit_confidence(ranking: RankingModel, samples: list[Sample], log: Callable[[str], None]) -> RankingModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    x, y, answerable = confidence_table(ranking, samples)
+    x, y, top3, answerable = confidence_table(ranking, samples)
     make = lambda: LogisticRegression(C=1.0, max_iter=2000)  # noqa: E731
     out_of_fold = np.zeros(len(y))
     for train, test in StratifiedKFold(5, shuffle=True, random_state=20261204).split(x, y):
         out_of_fold[test] = make().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
     fitted = make().fit(x, y)
-    threshold, floor = thresholds(out_of_fold, y, answerable)
+    threshold, floor = thresholds(out_of_fold, y, top3, answerable)
     log(f"  confidence: threshold {threshold:.3f}, search floor {floor:.3f} (out of fold)")
     return dataclasses.replace(ranking, confidence_coef=dict(zip(CONFIDENCE_INPUTS, map(float, fitted.coef_[0]))),
                                confidence_intercept=float(fitted.intercept_[0]), threshold=threshold,
                                search_floor=floor)
 
 
-def thresholds(confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
+def thresholds(confidence: np.ndarray, right: np.ndarray, top3: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
     unanswerable = ~answerable
-    threshold = floor = 1.0
+    threshold = 1.0
     for t in sorted(set(np.round(confidence, 4))):
         shown = confidence >= t
         abstained = (~shown[unanswerable]).mean() if unanswerable.any() else 1.0
         precision = right[shown].mean() if shown.any() else 1.0
-        if abstained >= ABSTAIN and floor == 1.0:
-            floor = float(t)
         if abstained >= ABSTAIN and precision >= PRECISION:
             threshold = float(t)
             break
+    everything = (top3 & answerable).sum() or 1
+    floor = 0.0
+    for t in sorted(set(np.round(confidence, 4))):
+        if (top3 & answerable & (confidence >= t)).sum() / everything >= KEEP_TOP3:
+            floor = float(t)
     return threshold, min(floor, threshold)
 
 
