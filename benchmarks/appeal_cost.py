@@ -120,8 +120,9 @@ def main() -> int:
                                           reply.split("<TimeStamp>")[1].split("</TimeStamp>")[0], nonce)
 
         cost: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        answers = {"企业名称": lambda i: f"测算第{i}号机械制造有限公司", "联系电话": lambda i: f"139{i:08d}",
-                   "确认提交": lambda i: "1"}
+        # The confirmation also mentions 企业名称 and 电话 (how to change them): it is recognised first.
+        answers = {"确认提交": lambda i: "1", "联系电话": lambda i: f"139{i:08d}",
+                   "企业名称": lambda i: f"测算第{i}号机械制造有限公司"}
         profiler = None
         for warm in (True, False):
             if not warm and args.profile:

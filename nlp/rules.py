@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Optional
 
 # The number format is the tickets' (one module, no imports of its own); the rule layer only asks
@@ -28,6 +29,7 @@ _GREETINGS = ("你好", "您好", "在吗", "在不在", "哈喽", "hello", "hi"
               "收到", "再见", "拜拜", "ok", "嗯", "早上好", "晚上好", "下午好", "thanks", "thank you")
 
 
+@lru_cache(maxsize=4096)  # one message is read by several checks: normalised once
 def normalise(text: str) -> str:
     """NFKC (full-width to half-width), control characters out, whitespace folded."""
     text = unicodedata.normalize("NFKC", text or "")
