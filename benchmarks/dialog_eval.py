@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("files", nargs="*", default=[str(ROOT / "tests/dialogs/independent.jsonl")])
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument("--only", default=None)
+    parser.add_argument("--policy-questions", default=None, metavar="SET",
+                        help="instead: type each question of a search question set (tune, independent) into the chat")
     args = parser.parse_args()
 
     from bot.app import create_app
@@ -45,6 +47,8 @@ def main() -> None:
     with state.Session() as s, s.begin():
         load_demo_data(s)
         ingest_bundled(s)
+    if args.policy_questions:
+        return policy_questions(app, args.policy_questions, args.show_failures)
     scenarios = [s for f in args.files for s in runner.load(f) if not args.only or s["id"] == args.only]
     outcomes = [runner.run(app, s) for s in scenarios]
     passed = sum(o.passed for o in outcomes)
@@ -62,6 +66,37 @@ def main() -> None:
                 print(f"   ! {p}")
             for said, answered in o.transcript:
                 print(f"   > {said}\n     {answered.replace(chr(10), chr(10) + '     ')}")
+
+
+def policy_questions(app, name: str, show: bool) -> None:
+    """Each question as a new enterprise's first message: does the reply show the right clause first
+    (answerable), or no clause (unanswerable)?"""
+    from knowledge.evaluation import is_right, load_questions
+    from tests.dialogs import runner
+
+    questions = load_questions(name)
+    right = wrong = none = abstained = shown_unanswerable = 0
+    for q in questions:
+        citations = runner.Dialog(app).say(q["question"]).data.get("citations") or []
+        if q.get("source"):
+            if not citations:
+                none += 1
+            elif is_right(citations[0]["source"], citations[0]["clause"], q):
+                right += 1
+            else:
+                wrong += 1
+                if show:
+                    print(f"wrong: {q['question']} -> {citations[0]['title']} {citations[0]['clause']}")
+        elif citations:
+            shown_unanswerable += 1
+        else:
+            abstained += 1
+    answerable = right + wrong + none
+    print(f"{name}: {answerable} answerable questions typed into the chat: right clause first {right} "
+          f"({right / max(answerable, 1):.2f}), another clause {wrong} ({wrong / max(answerable, 1):.2f}), "
+          f"no clause {none} ({none / max(answerable, 1):.2f})")
+    print(f"{name}: {abstained + shown_unanswerable} unanswerable: no clause {abstained} "
+          f"({abstained / max(abstained + shown_unanswerable, 1):.2f})")
 
 
 if __name__ == "__main__":

@@ -374,7 +374,7 @@ def appeal_prompt(message, ctx: Context) -> Reply:
 @intent("appeal", "complaint")
 def appeal(message, ctx: Context) -> Reply:
     u: Understanding = ctx.understanding
-    if u.question and not u.request:
+    if u.question:
         # "罚之前没让我们解释，这样合法吗": the library's answer first, then the offer to report it.
         found = u.answer(ctx.session)
         if found is not None:

@@ -20,7 +20,7 @@ NONE_OF_THESE = Option("none", "都不是，请工作人员分办", ("都不是"
 @intent("clarify")
 def clarify(message, ctx: Context) -> Reply:
     u: Understanding = ctx.understanding
-    if u.question and not u.request:
+    if u.question:
         found = u.answer(ctx.session)  # a question the classifier is unsure of: the library may know
         if found is not None:
             from handlers.policy import show_answer

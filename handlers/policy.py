@@ -38,7 +38,7 @@ def policy(message, ctx: Context) -> Reply:
 def answer_or_offer(ctx: Context, u: Understanding, asked: bool = False) -> Reply:
     """`asked`: the message answers "请输入您想了解的政策问题", so it is a question even without a "吗"."""
     # "出口退税申报了两个月还没退下来" states a problem: it goes to the department, not to a search.
-    found = u.answer(ctx.session) if (u.question and not u.request) or asked else None
+    found = u.answer(ctx.session) if u.question or asked else None
     if found is not None:
         return show_answer(ctx, u, found, kind="appeal", category="policy")
     # Not in the library: a 政策咨询 appeal, answered by the department (cancel any time with "取消").
@@ -90,6 +90,10 @@ def offer_taken(u: Understanding, ctx: Context) -> Optional[Reply]:
     if draft is None:
         return None
     choice = pick(u.text, conv.menu)
+    if draft.get("kind") == "complaint" and (u.details.anonymous or u.details.named) and len(u.text) <= 20:
+        # "匿名" after "如遇到这种情况，可以向我们反映": the report, with the choice already made
+        choice = "submit"
+        draft = {**draft, "anonymous": bool(u.details.anonymous)}
     if choice == "submit":
         conv.answered()
         from handlers.appeal import start

@@ -20,10 +20,11 @@ from handlers.details import Details, read, without_contact
 from nlp import rules
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
 
-# "搞什么评比" is scorn, not a question: 什么/啥 ask only in these shapes.
-QUESTION = re.compile(r"吗|[?？]|怎么|怎样|如何|多少|多久|多长|几天|几个|几年|几级|几点|几号|哪天|在哪|哪些|哪个|哪里|是否|能否|能不能|可不可以|"
-                      r"行不行|有没有|算不算|要不要|该不该|会不会|谁来|谁管|咋|呢$|为啥|干啥|是啥|啥意思|有啥|要啥|"
-                      r"(是|有|要|算|叫|指)什么|什么(时候|意思|条件|材料|规定|情况|标准|手续|要求|程序|部门|政策|补贴)|什么$|啥$")
+# What asks something. A complaint phrased with one ("搞什么评比") is looked up too: the library answers
+# it only when it is sure, and the offer to report it follows the answer.
+QUESTION = re.compile(r"吗|[?？]|怎么|怎样|如何|多少|多久|多长|几天|几个|几年|几级|几点|几号|哪天|在哪|哪些|哪个|哪里|哪一|哪类|"
+                      r"是否|能否|能不能|可不可以|行不行|有没有|算不算|要不要|该不该|会不会|谁来|谁管|咋|呢$|"
+                      r"(?<!搞)(?<!弄)(?<!参加)(?<!整)(?<!填)(?<!交)(?<!开)什么(?!都|也)|啥(?!事没有|事也没有|也|都|事都)")
 # Asking the government to do something: an appeal even when phrased as a question ("能不能帮忙协调").
 REQUEST = re.compile(r"帮忙|帮帮|帮我|帮一下|协调|催一下|催促|督促|过问|给个说法|解决一下|处理一下|尽快|抓紧|赶紧|"
                      r"请.{0,8}(解决|处理|帮|落实|推动|跟进|核查|调查|查处|管管|出面)|麻烦.{0,8}(解决|处理|帮|跟进|问问)|"
