@@ -34,6 +34,9 @@ def world(demo):
                                      category="gov_service", now=NOW).number  # 市场监管局
         theirs = service.create_ticket(s, channel="web", user_id="e1", text="公积金降比例", kind="appeal",
                                        category="social_security", now=NOW).number  # 公积金中心
+        from knowledge.ingest import ingest_bytes
+
+        ingest_bytes(s, "access.txt", "关于规范涉企检查的通知\n一、检查前应当报批。\n二、检查结果当场告知企业。".encode())  # document 1
     return {"mine": mine, "theirs": theirs}
 
 
