@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, utcnow
@@ -36,7 +36,8 @@ class Attachment(Base):
 
     ticket: Mapped[Optional[Ticket]] = relationship()
 
-    __table_args__ = (UniqueConstraint("channel", "media_id"),)
+    # The second index serves `attachments.adopt`, asked on every new ticket.
+    __table_args__ = (UniqueConstraint("channel", "media_id"), Index("ix_attachments_owner", "channel", "user_id"))
 
 
 class RatingLink(Base):

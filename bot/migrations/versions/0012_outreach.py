@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "media_id", name=op.f("uq_attachments_channel")),
     )
     op.create_index(op.f("ix_attachments_ticket_id"), "attachments", ["ticket_id"], unique=False)
+    op.create_index("ix_attachments_owner", "attachments", ["channel", "user_id"], unique=False)
     op.create_table(
         "rating_links",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -102,6 +103,7 @@ def downgrade() -> None:
     op.drop_table("policy_pushes")
     op.drop_index(op.f("ix_rating_links_ticket_id"), table_name="rating_links")
     op.drop_table("rating_links")
+    op.drop_index("ix_attachments_owner", table_name="attachments")
     op.drop_index(op.f("ix_attachments_ticket_id"), table_name="attachments")
     op.drop_table("attachments")
     with op.batch_alter_table("notifications") as batch:
