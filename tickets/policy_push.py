@@ -258,10 +258,11 @@ def _asked(session: Session, InboundMessage, target: PolicyPushTarget, since: Op
     messages = session.execute(select(InboundMessage.text, InboundMessage.reply).where(
         InboundMessage.channel == ent.channel, InboundMessage.user_id == ent.user_id,
         InboundMessage.received_at >= since).limit(200)).all()
+    title = document.title.lstrip("#").strip()  # a Markdown heading keeps its "#" in the title
     for text, reply in messages:
         cited = ((reply or {}).get("data") or {}).get("citations") or []
         if any(c.get("source") == document.source or c.get("title") == document.title for c in cited):
             return True
-        if text and (document.title in text or (document.key and document.key in text)):
+        if text and ((title and title in text) or (document.key and document.key in text)):
             return True
     return False

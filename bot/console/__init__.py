@@ -167,4 +167,4 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-from bot.console import admin, field, views  # noqa: E402,F401  (routes register on bp)
+from bot.console import admin, field, outreach, views  # noqa: E402,F401  (routes register on bp)

@@ -75,6 +75,37 @@ def rating_submit(token: str):
     return _page("done", number=number, message=f"{RATINGS[rating]}，{message}")
 
 
+@bp.get("/rate")
+def rating_menu():
+    """The menu's rating page: 公众号 web authorisation (snsapi_base, no prompt) names the user, who
+    sees the answers waiting for a rating, each with its link. Without the AppSecret: how to rate."""
+    state = appstate()
+    config = state.services.config
+    if not config.get("WECHAT_APPID") or not config.get("WECHAT_SECRET"):
+        return _page("how")
+    from wechatpy.exceptions import WeChatException
+    from wechatpy.oauth import WeChatOAuth
+
+    oauth = WeChatOAuth(config["WECHAT_APPID"], config["WECHAT_SECRET"],
+                        f"{str(config['PUBLIC_URL']).rstrip('/')}/rate", scope="snsapi_base", state="rate")
+    oauth.API_BASE_URL = str(config["WECHAT_API_BASE"]).rstrip("/") + "/"
+    code = request.args.get("code", "")[:128]
+    if not code:
+        return redirect(oauth.authorize_url)
+    try:
+        openid = oauth.fetch_access_token(code)["openid"]
+    except (WeChatException, KeyError, ValueError) as exc:
+        log.info("rating page authorisation failed: %s", type(exc).__name__)
+        return _page("how", 403, message="没能确认您的身份，请从公众号菜单重新进入。")
+    from tickets import service
+
+    with state.Session() as s, s.begin():
+        now = state.services.clock()
+        waiting = [(t, rating_links.current(s, t, now, config))
+                   for t in service.tickets_of(s, "wechat", openid, limit=20) if t.status == "resolved"]
+        return _page("list", waiting=[(t, link) for t, link in waiting if link])
+
+
 @bp.get("/p/<token>")
 def pushed_policy(token: str):
     """The link of a policy push: records that this enterprise opened it, then shows the document."""
