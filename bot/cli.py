@@ -145,6 +145,7 @@ def wechat_menu(show: bool) -> None:
     try:
         menu = menus.menu_from(cfg)
     except ConfigError as exc:
+        app.extensions["appealbot"].engine.dispose()
         raise click.ClickException(f"configuration error: {exc}") from None
     if show:
         click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
@@ -159,6 +160,8 @@ def wechat_menu(show: bool) -> None:
         outcome = menus.sync(client, menu)
     except WeChatClientException as exc:
         raise click.ClickException(f"公众号 refused the menu: {exc.errcode} {exc.errmsg}") from None
+    finally:
+        app.extensions["appealbot"].engine.dispose()
     click.echo({"created": "menu created", "unchanged": "menu unchanged (already as configured)"}[outcome])
 
 

@@ -404,9 +404,10 @@ def rating_request(ticket: Ticket) -> str:
 
 
 def _assignment_notice(ticket: Ticket) -> tuple[str, str]:
+    evidence = len((ticket.extra or {}).get("attachments") or [])
     return (f"新诉求待签收：{ticket.number}",
             f"【{label(ticket.category)}】{_short(ticket.text)}\n请于{_local(ticket.accept_due)}前签收，"
-            f"{_local(ticket.deadline)}前办结。")
+            f"{_local(ticket.deadline)}前办结。" + (f"\n企业附了 {evidence} 份材料（照片等），见工单页面。" if evidence else ""))
 
 
 _EVENTS = TicketEvent.__table__.insert()  # append-only history: rows are only ever inserted
