@@ -19,8 +19,9 @@ _SELF = r"(?:我们|我司|本公司|我们公司|咱们|咱|我家|我们厂|�
 STOP_PUSH = re.compile(r"(?:不要|别|不用|不想|停止|取消|退订|关闭|关掉|拒收)(?:再|继续)?(?:给我|给我们)?(?:发|推)?(?:送)?"
                        r"(?:任何)?(?:政策)?(?:推送|政策消息|政策通知|推荐)")
 RESUME_PUSH = re.compile(r"(?:恢复|重新|开启|打开|开通|继续)(?:接收)?(?:政策)?推送")
-STOP_SMS = re.compile(r"(?:不要|别|不用|不想|停止|取消|退订|拒收)(?:再)?(?:给我|给我们)?(?:发|收)?短信|^(?:TD|T|退订)$",
+STOP_SMS = re.compile(r"(?:不要|别|不用|不想|停止|取消|退订|拒收)(?:再)?(?:给我|给我们)?(?:发|收)?短信|^(?:TD|退订)$",
                       re.IGNORECASE)
+SHORT = 16  # an opt-out is said briefly; a longer message about someone's texts is a complaint, not this
 FLAGS = re.compile(_SELF + r"(?:也|已经|已)?(?:是|属于|被认定为|认定为|评上了?|获评|拿到了?)(?:一家|个|一个)?"
                    r"(?:国家级|省级|市级)?(专精特新|高新技术企业|高新企业|高企|小微企业|小型企业|微型企业|中型企业|大型企业|"
                    r"个体户|个体工商户)")
@@ -31,7 +32,7 @@ SIZE_OF = {"小微企业": "小型", "小型企业": "小型", "微型企业": "
 
 def preferences(u, ctx: Context) -> Optional[Reply]:
     text = u.text.strip()
-    if len(text) <= 40:
+    if len(text) <= SHORT:
         if STOP_SMS.search(text):
             service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, sms_opt_out=True)
             return Reply("好的，以后不再给您发送短信提醒。诉求的答复仍会在这里通知您。")
@@ -52,6 +53,8 @@ def profile_statement(text: str, ctx: Context) -> list[str]:
     fields: dict = {}
     learned: list[str] = []
     for m in FLAGS.finditer(text):
+        if re.match(r"\s*(?:吗|么|嘛|不|没|？|\?)", text[m.end():]):
+            continue  # "我们是高新企业吗" asks, it does not tell
         word = m.group(1)
         if word == "专精特新":
             fields["specialized"] = True
@@ -63,7 +66,7 @@ def profile_statement(text: str, ctx: Context) -> list[str]:
             fields["size"] = SIZE_OF[word]
             learned.append(word)
     m = INDUSTRY.search(text)
-    if m and not re.search(r"什么|哪|怎么|吗", m.group(1)):
+    if m and not re.search(r"什么|哪|怎么|吗|这|那|了", m.group(1)):
         fields["industry"] = m.group(1)[:64]
         learned.append(f"行业：{m.group(1)}")
     if re.search(_SELF + r"(?:在|位于|地址在)", text):

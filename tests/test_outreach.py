@@ -314,6 +314,8 @@ def test_a_changed_or_expired_link_is_refused_and_an_unhappy_rating_reopens(oapp
     client = oapp.test_client()
     tampered = path[:-1] + ("A" if path[-1] != "A" else "B")
     assert client.get(tampered).status_code == 404 and client.post(tampered, data={"rating": "5"}).status_code == 404
+    for nonsense in ("/r/zzzzzzzzzzzz.AAAAAAAAAAAA", "/r/..", "/r/%E4%B8%AD.x", "/p/zzzzzzzzzzzz.AAAAAAAAAAAA"):
+        assert client.get(nonsense).status_code == 404  # never a row id PostgreSQL would refuse: no 500
     assert client.post(path, data={"rating": "9"}).status_code == 400
     at(oapp, NOW + timedelta(days=16))
     assert client.get(path).status_code == 410
@@ -602,6 +604,10 @@ def test_an_enterprise_that_says_stop_is_not_pushed_and_profiles_come_from_the_c
     from tickets import policy_push
 
     server = WeChatServer(oapp.test_client(), **WECHAT)
+    server.say("我们是高新技术企业吗", user="oTalk")  # a question tells nothing
+    with session(oapp) as s:
+        asked = service.find_enterprise(s, "wechat", "oTalk")
+        assert asked is None or not asked.high_tech
     said = server.say("我们公司是做棉花加工的", user="oTalk")
     assert "已记下" in said and "棉花加工" in said
     assert "已记下" in server.say("我们是高新技术企业", user="oTalk")

@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.db import DIALECT_INSERTS
@@ -200,7 +200,10 @@ def schedule_sms(session: Session, config, now: datetime) -> int:
     due = session.scalars(select(Ticket).join(Enterprise, Ticket.enterprise_id == Enterprise.id).where(
         Ticket.status == "resolved", Ticket.resolved_at <= now - timedelta(hours=hours),
         Ticket.resolved_at > now - timedelta(days=days),  # an answer older than its link's life is not chased
-        Enterprise.phone.is_not(None), Enterprise.sms_opt_out.is_(False))).all()
+        Enterprise.phone.is_not(None), Enterprise.sms_opt_out.is_(False),
+        # already chased for this answer: skipped here; the unique key is what guarantees it
+        ~exists().where(Notification.ticket_id == Ticket.id, Notification.channel == "sms",
+                        Notification.created_at >= Ticket.resolved_at))).all()
     written = 0
     insert = DIALECT_INSERTS[session.bind.dialect.name]
     for ticket in due:

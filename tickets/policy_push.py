@@ -136,7 +136,12 @@ def find_target(session: Session, token: str, secret: str) -> Optional[PolicyPus
     ident, _, signature = (token or "").partition(".")
     if not ident or len(ident) > 12 or not ident.isascii() or not ident.isalnum() or not signature:
         return None
-    target = session.get(PolicyPushTarget, int(ident, 36))
+    from tickets.rating_links import MAX_ID
+
+    number = int(ident, 36)
+    if number > MAX_ID:
+        return None
+    target = session.get(PolicyPushTarget, number)
     if target is None or not hmac.compare_digest(
             _signature(target.id, target.enterprise_id, secret).encode(), signature.encode("ascii", "replace")):
         return None

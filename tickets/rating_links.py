@@ -20,6 +20,7 @@ from tickets.models import Ticket
 from tickets.outreach_models import RatingLink
 
 DEFAULT_DAYS = 15
+MAX_ID = 2**31 - 1
 
 
 def _b36(n: int) -> str:
@@ -76,7 +77,10 @@ def find(session: Session, value: str, secret: str) -> Optional[RatingLink]:
     ident, _, signature = (value or "").partition(".")
     if not ident or len(ident) > 12 or not signature or not ident.isascii() or not ident.isalnum():
         return None
-    link = session.get(RatingLink, int(ident, 36))
+    number = int(ident, 36)
+    if number > MAX_ID:  # not a row id on either database (PostgreSQL would refuse the query)
+        return None
+    link = session.get(RatingLink, number)
     if link is None or not hmac.compare_digest(_signature(link, secret).encode(), signature.encode("ascii", "replace")):
         return None
     return link
