@@ -116,11 +116,7 @@ def enterprise(session: Session, ticket: Ticket, body: str, kind: Optional[str] 
     it, so that a 公众号 template message can carry it when the chat window is closed
     (tickets/outreach.py); `fields` adds to them (the rating link)."""
     values = _values(held_channel(ticket.channel), ticket.enterprise.user_id, f"诉求 {ticket.number}", body)
-    data = None
-    if kind is not None:
-        from tickets.outreach import ticket_fields
-
-        data = ticket_fields(ticket, **fields)
+    data = outreach.ticket_fields(ticket, **fields) if kind is not None else None
     session.add(Notification(ticket=ticket, kind=kind, data=data, **values))
     _written(session, [values])
 
