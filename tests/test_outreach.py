@@ -604,9 +604,9 @@ def test_an_enterprise_that_says_stop_is_not_pushed_and_profiles_come_from_the_c
     from tickets import policy_push
 
     server = WeChatServer(oapp.test_client(), **WECHAT)
-    server.say("我们是高新技术企业吗", user="oTalk")  # a question tells nothing
+    server.say("我们是高新技术企业吗", user="oAsk")  # a question tells nothing
     with session(oapp) as s:
-        asked = service.find_enterprise(s, "wechat", "oTalk")
+        asked = service.find_enterprise(s, "wechat", "oAsk")
         assert asked is None or not asked.high_tech
     said = server.say("我们公司是做棉花加工的", user="oTalk")
     assert "已记下" in said and "棉花加工" in said
