@@ -64,12 +64,13 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     from bot import api, console
     from bot.channels import web, wechat, wecom
-    from bot.web import policies, verify
+    from bot.web import outreach, policies, verify
 
     csrf = CSRFProtect(app)
-    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp, console.bp, verify.bp):
+    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp, console.bp, verify.bp, outreach.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (web.bp, wechat.bp, wecom.bp, api.bp, verify.bp):
+    # outreach: the signed token in the address is the credential (bot/web/outreach.py)
+    for blueprint in (web.bp, wechat.bp, wecom.bp, api.bp, verify.bp, outreach.bp):
         csrf.exempt(blueprint)  # signed by the platform or a bearer token; no browser session to forge
     _register_error_handlers(app)
     _register_security_headers(app)
@@ -115,7 +116,8 @@ def _has_nul(values) -> bool:
 
 # Console forms that carry files: they may be as large as ingest accepts; every other body keeps
 # MAX_BODY_BYTES (the webhooks', the JSON API's).
-UPLOAD_ENDPOINTS = ("console.documents_upload", "console.contacts_import")
+UPLOAD_ENDPOINTS = ("console.documents_upload", "console.contacts_import", "console.push_publish",
+                    "console.enterprises_import")
 
 
 def _register_rate_limit(app: Flask) -> None:

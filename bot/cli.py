@@ -129,6 +129,45 @@ def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> No
     production.serve(app, bind=bind, workers=workers, threads=threads)
 
 
+@main.group()
+def wechat() -> None:
+    """公众号 set-up commands."""
+
+
+@wechat.command("menu")
+@click.option("--show", is_flag=True, help="Print the menu that would be created, and do nothing.")
+def wechat_menu(show: bool) -> None:
+    """Create the 公众号 menu from the configuration (WECHAT_MENU or the default); idempotent."""
+    import json
+
+    from bot import wechat_menu as menus
+    from tickets.platforms import WeChatClient, token_storage
+
+    app = _app()
+    cfg = app.config
+    try:
+        menu = menus.menu_from(cfg)
+    except ConfigError as exc:
+        app.extensions["appealbot"].engine.dispose()
+        raise click.ClickException(f"configuration error: {exc}") from None
+    if show:
+        click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
+        return
+    if not cfg.get("WECHAT_APPID") or not cfg.get("WECHAT_SECRET"):
+        raise click.ClickException("APPEALBOT_WECHAT_APPID and APPEALBOT_WECHAT_SECRET are needed to create the menu")
+    client = WeChatClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"],
+                          token_storage(cfg, app.extensions["appealbot"].Session))
+    from wechatpy.exceptions import WeChatClientException
+
+    try:
+        outcome = menus.sync(client, menu)
+    except WeChatClientException as exc:
+        raise click.ClickException(f"公众号 refused the menu: {exc.errcode} {exc.errmsg}") from None
+    finally:
+        app.extensions["appealbot"].engine.dispose()
+    click.echo({"created": "menu created", "unchanged": "menu unchanged (already as configured)"}[outcome])
+
+
 @main.command("config-table")
 def config_table() -> None:
     """Print the configuration keys as the README's Markdown table."""

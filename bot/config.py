@@ -64,6 +64,27 @@ DEFAULTS: dict[str, Key] = {
     "JOINT_WINDOW_DAYS": Key(30, "Days around an inspection within which another filing for the same enterprise is flagged for a joint inspection."),
     "INSPECTION_YEARLY_CAP": Key(2, "Inspections per department and enterprise per year before a filing is warned."),
     "WEB_CHAT": Key(True, "Serve the web chat (`/`, `POST /api/messages`); `0` turns it off, e.g. in production where enterprises write through the 公众号."),
+    "WECHAT_TEMPLATES": Key(None, "公众号 template messages (服务号) for notices while the 48-hour window is closed, JSON: `{\"resolve\": {\"template_id\": \"…\", \"data\": {\"character_string1\": \"{number}\", \"thing2\": \"{department}\"}}, …}`; kinds `assign` (受理) `accept` (签收) `resolve` (答复) `extension` (延期) `escalate` (提级) `supervise` (督办) `redo` `request_info` `policy`; values may use `{number}` `{category}` `{department}` `{deadline}` `{status}` `{result}` `{date}` `{title}` `{link}`; each value is cut to 20 characters. A kind without a template is held for the enterprise's next message."),
+    "WECHAT_MENU": Key(None, "The 公众号 menu as `menu/create` JSON for `appealbot wechat menu`; default: 反映诉求 / 政策查询 / 一叫就到 / 我的诉求 and a link to the rating page under PUBLIC_URL."),
+    "RATING_LINK_DAYS": Key(15, "Days an answer's one-tap rating link stays valid (it is used once)."),
+    "SMS_PROVIDER": Key("", "`tencent`: SMS through Tencent Cloud as the last resort for answers not rated after SMS_AFTER_HOURS; empty: no SMS."),
+    "SMS_SECRET_ID": Key(None, "Tencent Cloud API SecretId (SMS)."),
+    "SMS_SECRET_KEY": Key(None, "Tencent Cloud API SecretKey (SMS)."),
+    "SMS_APP_ID": Key(None, "Tencent Cloud SMS SdkAppId (1400…)."),
+    "SMS_SIGN": Key(None, "Approved SMS signature (签名), e.g. the government office's name."),
+    "SMS_REGION": Key("ap-guangzhou", "Tencent Cloud region of the SMS API."),
+    "SMS_ENDPOINT": Key("sms.tencentcloudapi.com", "Tencent Cloud SMS API host (`http://host:port` for a local fake in tests)."),
+    "SMS_TEMPLATES": Key(None, "Approved SMS templates, JSON: `{\"resolve\": {\"template_id\": \"…\", \"params\": [\"{number}\", \"{link}\"]}}` (the same variables as WECHAT_TEMPLATES)."),
+    "SMS_AFTER_HOURS": Key(72, "Hours an answer may wait for the enterprise's rating before one SMS with the rating link goes to the phone it gave."),
+    "SMS_DAILY_CAP": Key(3, "SMS one phone number may receive per day; more wait for the next day."),
+    "MEDIA_STORE": Key("local", "Where evidence (photos, voice, files) is kept: `local` (VAR_DIR/media) or `s3` (an S3-compatible store)."),
+    "MEDIA_MAX_BYTES": Key(10 * 1024 * 1024, "Largest photo, voice or file taken as evidence, in bytes."),
+    "S3_ENDPOINT": Key(None, "S3-compatible store host[:port] for MEDIA_STORE=s3."),
+    "S3_BUCKET": Key(None, "Bucket of the S3-compatible store."),
+    "S3_ACCESS_KEY": Key(None, "Access key of the S3-compatible store."),
+    "S3_SECRET_KEY": Key(None, "Secret key of the S3-compatible store."),
+    "S3_REGION": Key("us-east-1", "Region of the S3-compatible store."),
+    "S3_SECURE": Key(True, "HTTPS to the S3-compatible store; `0` for plain HTTP (a store on the same host)."),
     "HOST": Key("127.0.0.1", "Address `appealbot run` listens on."),
     "PORT": Key(8000, "Port `appealbot run` listens on."),
 }
@@ -82,11 +103,13 @@ def finalize(config: dict[str, Any]) -> None:
 
 def _coerce(config: dict[str, Any]) -> None:
     for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER",
-                 "RATE_LIMIT_ADDR", "RATE_LIMIT_LOGIN", "PROXY_COUNT", "ACCEPT_DAYS", "REQUEST_BODY_TIMEOUT", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP"):
+                 "RATE_LIMIT_ADDR", "RATE_LIMIT_LOGIN", "PROXY_COUNT", "ACCEPT_DAYS", "REQUEST_BODY_TIMEOUT", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP",
+                 "RATING_LINK_DAYS", "SMS_AFTER_HOURS", "SMS_DAILY_CAP", "MEDIA_MAX_BYTES"):
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
     config["REMIND_AT"] = _as_number("REMIND_AT", config["REMIND_AT"], float)
     config["WEB_CHAT"] = _as_bool("WEB_CHAT", config["WEB_CHAT"])
+    _coerce_outreach(config)
     if config["QUEUE"] not in ("sqlite", "redis", "memory"):
         raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
     if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
@@ -94,6 +117,52 @@ def _coerce(config: dict[str, Any]) -> None:
     for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY"):
         value = config.get(name)
         config[name] = str(value).strip() if value not in (None, "") else None
+
+
+def _as_json(name: str, value: Any, kind: type) -> Any:
+    """A structured key: given as JSON in the environment, or as the object itself by a test."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}_{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{ENV_PREFIX}_{name} must be a JSON {'object' if kind is dict else 'list'}")
+    return value
+
+
+def _coerce_outreach(config: dict[str, Any]) -> None:
+    """Template messages, SMS and the evidence store: each needs all of its keys, or none is used."""
+    for name in ("WECHAT_TEMPLATES", "SMS_TEMPLATES", "WECHAT_MENU"):
+        config[name] = _as_json(name, config.get(name), dict)
+    for name in ("WECHAT_TEMPLATES", "SMS_TEMPLATES"):
+        for kind, entry in (config[name] or {}).items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("template_id"), (str, int)) \
+                    or not str(entry["template_id"]).strip():
+                raise ConfigError(f"{ENV_PREFIX}_{name}: {kind!r} needs a template_id")
+            fields = entry.get("data" if name == "WECHAT_TEMPLATES" else "params")
+            if not isinstance(fields, dict if name == "WECHAT_TEMPLATES" else list):
+                raise ConfigError(f"{ENV_PREFIX}_{name}: {kind!r} needs "
+                                  + ("a data object" if name == "WECHAT_TEMPLATES" else "a params list"))
+    config["SMS_PROVIDER"] = str(config.get("SMS_PROVIDER") or "").strip().lower()
+    if config["SMS_PROVIDER"] not in ("", "tencent"):
+        raise ConfigError(f"{ENV_PREFIX}_SMS_PROVIDER must be tencent or empty, got {config['SMS_PROVIDER']!r}")
+    if config["SMS_PROVIDER"]:
+        missing = [n for n in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_APP_ID", "SMS_SIGN", "SMS_TEMPLATES")
+                   if not config.get(n)]
+        if missing:
+            raise ConfigError("SMS needs " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing))
+    config["S3_SECURE"] = _as_bool("S3_SECURE", config.get("S3_SECURE", True))
+    if config.get("MEDIA_STORE") not in ("local", "s3"):
+        raise ConfigError(f"{ENV_PREFIX}_MEDIA_STORE must be local or s3, got {config.get('MEDIA_STORE')!r}")
+    if config["MEDIA_STORE"] == "s3":
+        missing = [n for n in ("S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY") if not config.get(n)]
+        if missing:
+            raise ConfigError("MEDIA_STORE=s3 needs " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing))
 
 
 def _as_number(name: str, value: Any, kind: type) -> Any:

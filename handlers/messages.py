@@ -17,6 +17,9 @@ class IncomingMessage:
     event: Optional[str] = None  # subscribe | unsubscribe | click | …
     event_key: Optional[str] = None
     raw: str = ""
+    # What a photo, voice, video, file or location message carries besides text: media_id, format,
+    # lat/lng/label (handlers/media.py).
+    media: Optional[dict[str, Any]] = None
 
     @property
     def dedupe_key(self) -> str:

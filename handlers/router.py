@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from bot.db import per_dialect
-from handlers import texts
+from handlers import media, texts
 from handlers.context import Context, ConversationState, Services
 from handlers.conversation import Conversation
 from handlers.details import CANCEL, CONTINUE, YES, number, one_of
@@ -66,6 +66,8 @@ class DialogueRouter:
     def _dispatch(self, message: IncomingMessage, ctx: Context) -> Reply:
         if message.type == "event":
             return self._event(message, ctx)
+        if message.type != "text" and (reply := media.receive(message, ctx)) is not None:
+            return reply  # photos, files, voice without text, locations (handlers/media.py)
         if message.type in UNSUPPORTED:
             return Reply(texts.UNSUPPORTED_MEDIA)
         if message.type == "voice" and not (message.text or "").strip():
@@ -110,7 +112,7 @@ class DialogueRouter:
 
 def anytime(u: Understanding, ctx: Context, conv: Conversation):
     """What a message means whatever was asked before."""
-    from handlers import appeal, contact, inspection, status
+    from handlers import appeal, contact, inspection, outreach, status
 
     if one_of(u.text, CONTINUE):
         return appeal.resume(ctx)
@@ -124,8 +126,8 @@ def anytime(u: Understanding, ctx: Context, conv: Conversation):
         return appeal.next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
     if u.only_details:
         return details_alone(u, ctx, conv)
-    for check in (appeal.change_details, status.rating_anytime, status.supplement, contact.confirm_call_out,
-                  inspection.check):
+    for check in (outreach.preferences, appeal.change_details, status.rating_anytime, status.supplement,
+                  contact.confirm_call_out, inspection.check):
         reply = check(u, ctx)
         if reply is not None:
             return reply

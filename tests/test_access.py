@@ -20,7 +20,8 @@ from tickets.models import Official
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 ROLES = ("scjg", "scjg_head", "yingshang", "admin")  # official, head, supervisor, administrator
 ADMIN_ONLY = ("/console/admin",)
-SUPERVISION = ("/console/notifications", "/console/extensions")  # 营商办 and administrators
+SUPERVISION = ("/console/notifications", "/console/extensions", "/console/enterprises",
+               "/console/pushes")  # 营商办 and administrators
 
 
 @pytest.fixture
@@ -37,6 +38,13 @@ def world(demo):
         from knowledge.ingest import ingest_bytes
 
         ingest_bytes(s, "access.txt", "关于规范涉企检查的通知\n一、检查前应当报批。\n二、检查结果当场告知企业。".encode())  # document 1
+    from tickets.attachments import store
+    from tickets.outreach_models import Attachment
+
+    store(state.services.config).put("2026/11/photo.jpg", b"\xff\xd8\xff\xe0photo", "image/jpeg")
+    with state.Session() as s, s.begin():  # evidence on "mine": its page and the file follow the ticket's rules
+        s.add(Attachment(channel="web", user_id="e1", ticket_id=service.find(s, mine).id, kind="image", media_id="m1",
+                         status="stored", content_type="image/jpeg", size=10, store="local", key="2026/11/photo.jpg"))
     return {"mine": mine, "theirs": theirs}
 
 

@@ -114,13 +114,22 @@ def test_voice_without_recognition_asks_for_text(wechat):
 
 
 @pytest.mark.parametrize("msg_type,fields", [
-    ("image", {"PicUrl": "http://example.invalid/a.jpg", "MediaId": "m"}),
-    ("location", {"Location_X": "43.9", "Location_Y": "81.3", "Scale": "15", "Label": "伊宁市"}),
     ("link", {"Title": "t", "Description": "d", "Url": "http://example.invalid"}),
+    ("image", {"PicUrl": "http://example.invalid/a.jpg"}),  # no MediaId: nothing to keep
 ])
 def test_unsupported_media_explains_what_is_supported(wechat, msg_type, fields):
     response = wechat.post(message_xml(msg_type, **fields))
     assert "文字和语音" in wechat.reply_of(response)["Content"]
+
+
+@pytest.mark.parametrize("msg_type,fields,said", [
+    ("image", {"PicUrl": "http://example.invalid/a.jpg", "MediaId": "m"}, "已收到图片"),
+    ("location", {"Location_X": "43.9", "Location_Y": "81.3", "Scale": "15", "Label": "伊宁市"}, "已记录位置"),
+])
+def test_photos_and_locations_are_kept_for_the_appeal(wechat, msg_type, fields, said):
+    # handlers/media.py: evidence and where (tests/test_outreach.py follows them to the ticket)
+    response = wechat.post(message_xml(msg_type, **fields))
+    assert said in wechat.reply_of(response)["Content"]
 
 
 def test_unknown_event_answers_success(wechat):

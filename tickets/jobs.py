@@ -43,6 +43,11 @@ def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
 
     with Session() as s, s.begin():
         done["call_outs_reminded"] = overdue_call_outs(s, now)
+    from tickets.outreach import schedule_sms
+
+    if config.get("SMS_PROVIDER"):
+        with Session() as s, s.begin():  # 回访 by SMS: answers still unrated after SMS_AFTER_HOURS
+            done["sms_written"] = schedule_sms(s, config, now)
     return done
 
 

@@ -132,6 +132,14 @@ class Lifecycle:
             return office(self.session)
         return target
 
+    def _answer_notice(self, ticket: Ticket) -> None:
+        """The answer, with the one-tap rating link (tickets/rating_links.py) when one can be signed."""
+        from tickets import rating_links
+
+        link = rating_links.issue(self.session, ticket, self.now, self.config)
+        body = rating_request(ticket) + (f"\n或点此一键评价：{link}" if link else "")
+        notify.enterprise(self.session, ticket, body, kind="resolve", link=link)
+
     # -- actions -------------------------------------------------------------------------------
 
     def submit(self, ticket: Ticket, actor: Actor, department: Optional[Department], days: Optional[int] = None,
@@ -173,6 +181,10 @@ class Lifecycle:
             note = "督办人员确认分办至被反映部门" + (f"：{note}" if note else "")
         self.record(ticket, actor, "assign", before, note, department=department.name, **extra)
         notify.department(self.session, ticket, *_assignment_notice(ticket))
+        # 受理: the enterprise learns who handles it and by when (a ticket routed at submission
+        # told it in the reply that created it).
+        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已受理，由{department.name}办理，"
+                                                f"承诺{_local(ticket.deadline)}前答复。", kind="assign")
         return ticket
 
     def accept(self, ticket: Ticket, actor: Actor) -> Ticket:
@@ -181,7 +193,7 @@ class Lifecycle:
         ticket.status, ticket.accepted_at = "accepted", self.now
         self.record(ticket, actor, "accept", before)
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已由{ticket.department.name}签收办理，"
-                                                f"承诺{_local(ticket.deadline)}前答复。")
+                                                f"承诺{_local(ticket.deadline)}前答复。", kind="accept")
         return ticket
 
     def resolve(self, ticket: Ticket, actor: Actor, result: str) -> Ticket:
@@ -190,7 +202,7 @@ class Lifecycle:
         before = ticket.status
         ticket.status, ticket.result, ticket.resolved_at = "resolved", result, self.now
         self.record(ticket, actor, "resolve", before, result)
-        notify.enterprise(self.session, ticket, rating_request(ticket))
+        self._answer_notice(ticket)
         if ticket.category == "policy":
             # An answer that cites a clause teaches the library how enterprises ask for it.
             from knowledge.learning import learn_from_answer
@@ -201,7 +213,7 @@ class Lifecycle:
                 child_before = child.status
                 child.status, child.result, child.resolved_at = "resolved", result, self.now
                 self.record(child, actor, "resolve", child_before, result, via=ticket.number)
-                notify.enterprise(self.session, child, rating_request(child))
+                self._answer_notice(child)
         return ticket
 
     def return_(self, ticket: Ticket, actor: Actor, reason: str) -> Ticket:
@@ -231,7 +243,7 @@ class Lifecycle:
         notify.department(self.session, ticket, f"提级诉求待签收：{ticket.number}",
                           f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}")
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}办理，"
-                                                f"新的答复期限为{_local(ticket.deadline)}。")
+                                                f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
         return ticket
 
     def request_info(self, ticket: Ticket, actor: Actor, question: str) -> Ticket:
@@ -241,7 +253,8 @@ class Lifecycle:
         ticket.status, ticket.paused_at = "waiting", self.now
         self.record(ticket, actor, "request_info", before, question)
         notify.enterprise(self.session, ticket, f"办理诉求 {ticket.number} 需要您补充：{question}\n"
-                                                f"请回复“补充 {ticket.number} 内容”。补充前办理期限暂停计算。")
+                                                f"请回复“补充 {ticket.number} 内容”（照片、文件可直接发送）。"
+                                                "补充前办理期限暂停计算。", kind="request_info")
         return ticket
 
     def supplement(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
@@ -276,7 +289,8 @@ class Lifecycle:
         if approve:
             ticket.deadline = add_working_days(ticket.deadline or self.now, days)
             ticket.reminded_at = ticket.overdue_notified_at = None
-            notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。")
+            notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。",
+                              kind="extension")
         self.record(ticket, actor, "approve_extension" if approve else "reject_extension", ticket.status, note, days=days)
         notify.department(self.session, ticket, f"延期申请{'已批准' if approve else '未批准'}：{ticket.number}",
                           f"期限：{_local(ticket.deadline)}")
@@ -292,6 +306,7 @@ class Lifecycle:
             ticket.status, ticket.closed_at = "closed", self.now
             self.record(ticket, actor, "rate", before, comment, rating=rating)
             return ticket
+        kind = "redo"
         if ticket.redo_count == 0 and ticket.department is not None:
             ticket.redo_count += 1  # 重办: back to the same department, once
             self._assign_to(ticket, ticket.department)
@@ -299,12 +314,13 @@ class Lifecycle:
             notify.department(self.session, ticket, f"企业不满意，请重办：{ticket.number}",
                               f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}")
         else:
-            ticket.supervised = True  # 营商办 takes it over
+            ticket.supervised, kind = True, "supervise"  # 营商办 takes it over
             self._assign_to(ticket, office(self.session))
             self.record(ticket, actor, "rate", before, comment, rating=rating, supervise=True)
             notify.office(self.session, ticket, f"重办后仍不满意，请督办：{ticket.number}", _short(ticket.text))
         notify.enterprise(self.session, ticket, f"收到您的评价。诉求 {ticket.number} 已安排重新办理，"
-                                                f"期限为{_local(ticket.deadline)}。")
+                                                f"期限为{_local(ticket.deadline)}。",
+                          kind=kind)
         return ticket
 
     def note(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
@@ -363,6 +379,9 @@ class Lifecycle:
                       f"承办部门：{ticket.department.name if ticket.department else '未分办'}，"
                       f"期限：{_local(ticket.deadline)}\n{_short(ticket.text)}")
         notify.department(self.session, ticket, f"督办：诉求已超期 {ticket.number}", "请立即办理并答复企业。")
+        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已超过承诺的办理期限，营商办已督办"
+                                                f"{ticket.department.name if ticket.department else ''}，请耐心等待答复。",
+                          kind="supervise")
 
     def auto_escalate(self, ticket: Ticket) -> None:
         dept = ticket.department
@@ -376,7 +395,7 @@ class Lifecycle:
                     department=dept.name if dept else None)
         notify.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text))
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
-                                                f"新的答复期限为{_local(ticket.deadline)}。")
+                                                f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
 
 
 def ticket_children(session: Session, ticket: Ticket) -> list[Ticket]:
@@ -390,9 +409,10 @@ def rating_request(ticket: Ticket) -> str:
 
 
 def _assignment_notice(ticket: Ticket) -> tuple[str, str]:
+    evidence = len((ticket.extra or {}).get("attachments") or [])
     return (f"新诉求待签收：{ticket.number}",
             f"【{label(ticket.category)}】{_short(ticket.text)}\n请于{_local(ticket.accept_due)}前签收，"
-            f"{_local(ticket.deadline)}前办结。")
+            f"{_local(ticket.deadline)}前办结。" + (f"\n企业附了 {evidence} 份材料（照片等），见工单页面。" if evidence else ""))
 
 
 _EVENTS = TicketEvent.__table__.insert()  # append-only history: rows are only ever inserted

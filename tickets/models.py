@@ -78,6 +78,13 @@ class Enterprise(Base):
     region: Mapped[str] = mapped_column(String(32), default="")
     credit_tier: Mapped[Optional[str]] = mapped_column(String(8))  # A/B/C/D or the region's own scale
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The profile policy pushes are matched against (tickets/policy_push.py): from what the enterprise
+    # tells the bot, the console and the region's enterprise list.
+    size: Mapped[Optional[str]] = mapped_column(String(16))  # 微型 | 小型 | 中型 | 大型 | 个体户
+    specialized: Mapped[bool] = mapped_column(Boolean, default=False)  # 专精特新
+    high_tech: Mapped[bool] = mapped_column(Boolean, default=False)  # 高新技术企业
+    push_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # "不要再推送"
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # "不要发短信"
 
     __table_args__ = (UniqueConstraint("channel", "user_id"),)
 
@@ -202,6 +209,12 @@ class Notification(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     sent_at: Mapped[Optional[datetime]]
     batch: Mapped[Optional[str]] = mapped_column(String(40))  # digest id when sent together
+    # What the notice reports (accept, resolve, escalate, policy …) and its fields, for a 公众号
+    # template message or an SMS when no free-text channel is open (tickets/outreach.py).
+    kind: Mapped[Optional[str]] = mapped_column(String(32))
+    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    # A notice that must go at most once (an SMS per answer, a policy per enterprise): unique.
+    once_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
 
     ticket: Mapped[Optional[Ticket]] = relationship()
 

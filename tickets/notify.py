@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from bot.db import autocommit
-from tickets import directory
+from tickets import directory, outreach
 from tickets.models import Department, Notification, Ticket
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,14 @@ def office(session: Session, ticket: Ticket, title: str, body: str) -> None:
     department(session, ticket, title, body, dept=office_department(session))
 
 
-def enterprise(session: Session, ticket: Ticket, body: str) -> None:
-    _add(session, held_channel(ticket.channel), ticket.enterprise.user_id, ticket, f"诉求 {ticket.number}", body)
+def enterprise(session: Session, ticket: Ticket, body: str, kind: Optional[str] = None, **fields) -> None:
+    """A notice to the ticket's enterprise. `kind` (accept, resolve …) and the ticket's fields go with
+    it, so that a 公众号 template message can carry it when the chat window is closed
+    (tickets/outreach.py); `fields` adds to them (the rating link)."""
+    values = _values(held_channel(ticket.channel), ticket.enterprise.user_id, f"诉求 {ticket.number}", body)
+    data = outreach.ticket_fields(ticket, **fields) if kind is not None else None
+    session.add(Notification(ticket=ticket, kind=kind, data=data, **values))
+    _written(session, [values])
 
 
 def on_commit(Session, kick: Callable[[], None]) -> None:
@@ -152,6 +158,9 @@ class Sender:
             self.wecom = WeComClient(config["WECOM_CORP_ID"], config["WECOM_SECRET"], config["WECOM_API_BASE"], storage)
         if config.get("WECHAT_SECRET") and config.get("WECHAT_APPID"):
             self.wechat = WeChatClient(config["WECHAT_APPID"], config["WECHAT_SECRET"], config["WECHAT_API_BASE"], storage)
+        from tickets.sms import provider
+
+        self.sms = provider(config)  # the last resort (tickets/outreach.py), None unless configured
 
     def send(self, channel: str, recipient: str, title: str, body: str, url: str) -> None:
         if channel == "wecom_app":
@@ -251,11 +260,13 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
                 used = 0 if last_in is None else s.scalar(select(func.count(func.distinct(Notification.batch))).where(
                     Notification.channel == "wechat", Notification.recipient == recipient,
                     Notification.sent_at > last_in))
-                if last_in is None or now - last_in > WECHAT_WINDOW or used >= WECHAT_QUOTA:
-                    for n in items:
-                        n.status = "held"  # goes with the reply to the user's next message
-                    outcome["held"] += len(items)
+                if last_in is None or now - last_in > WECHAT_WINDOW or used >= WECHAT_QUOTA or sender.wechat is None:
+                    # A template message where one is configured, else held for the next reply.
+                    outreach.outside_window(sender, items, now, outcome, later)
                     continue
+            if channel == "sms":
+                outreach.deliver_sms(s, sender, recipient, items, now, outcome, later)
+                continue
             title, body = digest(items)
             ticket = items[0].ticket if len(items) == 1 else None
             url = f"{public_url.rstrip('/')}/console/tickets/{ticket.number}" if ticket and public_url else (public_url or "")
@@ -264,6 +275,9 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
                 sender.send(channel, recipient, title, body, url)
             except Exception as exc:  # kept and retried with backoff; visible when it finally fails
                 code = getattr(exc, "errcode", None)
+                if channel == "wechat" and code in WINDOW_CLOSED:  # the window closed meanwhile
+                    outreach.outside_window(sender, items, now, outcome, later)
+                    continue
                 for n in items:
                     n.attempts += 1
                     n.last_error = f"{type(exc).__name__}: {exc}"[:1000]

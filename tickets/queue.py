@@ -11,7 +11,7 @@ import signal
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 
-from tickets import jobs, notify
+from tickets import attachments, jobs, notify
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 1  # a notice waits at most this long (plus the scheduler's 1 s tick) for others to join it
@@ -49,13 +49,18 @@ def install(app) -> None:
             deliver.schedule(delay=outcome["next_in"])  # a limited or failed send is due again then
         return outcome
 
+    @huey.task(retries=2, retry_delay=30)
+    def fetch_media():
+        return attachments.fetch_pending(state.Session, cfg, media_clients(sender), state.services.clock())
+
     @huey.periodic_task(crontab(minute="*"))
     def tick():
         done = jobs.sweep(state.Session, cfg, state.services.clock())
         notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
+        attachments.fetch_pending(state.Session, cfg, media_clients(sender), state.services.clock())
         return done
 
-    state.huey, state.tasks = huey, {"deliver": deliver, "tick": tick}
+    state.huey, state.tasks = huey, {"deliver": deliver, "tick": tick, "fetch_media": fetch_media}
 
     def kick() -> None:
         if flag is None:
@@ -64,6 +69,12 @@ def install(app) -> None:
             deliver.schedule(delay=GATHER_SECONDS)
 
     notify.on_commit(state.Session, kick)
+    attachments.on_commit(state.Session, fetch_media)  # after notify's: it sets the factory's info anew
+
+
+def media_clients(sender) -> dict:
+    """The clients that download an enterprise's media, by the channel it wrote from."""
+    return {"wechat": sender.wechat, "wecom": sender.wecom}
 
 
 def drain(huey) -> int:

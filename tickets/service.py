@@ -116,9 +116,11 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
         raise UserError("诉求内容不能为空")
     now = now or utcnow()
     ent = enterprise_for(session, channel, user_id)
-    rule = route(session, category, text, ent.region or "")
+    # A location the enterprise sent with the appeal (handlers/media.py) names where it happens.
+    region = ((extra or {}).get("location") or {}).get("region") or ent.region or ""
+    rule = route(session, category, text, region)
     ticket = Ticket(number=next_number(session, now), kind=kind, category=category, confidence=confidence,
-                    text=text[:5000], channel=channel, region=ent.region or "", enterprise=ent,
+                    text=text[:5000], channel=channel, region=region, enterprise=ent,
                     created_at=now, extra=dict(extra or {}), anonymous=anonymous and kind == "complaint")
     department = directory.department(session, rule.department_id) if rule else None
     note = "按分办规则自动转办"
@@ -126,9 +128,14 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
         # A rule would send the complaint to the department it is about: 营商办 distributes it
         # instead, and only a supervisor's explicit confirmation can send it there (Lifecycle.assign).
         department, note = None, None
-    return Lifecycle(session, now, config or {}).submit(
+    ticket = Lifecycle(session, now, config or {}).submit(
         ticket, Actor("enterprise", user_id), department, days=rule.deadline_days if rule else None,
         note=note, category=category, confidence=confidence)
+    from tickets import attachments
+
+    # Photos and files sent for this appeal (or just before it) become its evidence.
+    attachments.adopt(session, ticket, int((config or {}).get("STATE_TTL") or 1800), now)
+    return ticket
 
 
 def find(session: Session, number: str) -> Optional[Ticket]:

@@ -104,6 +104,11 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text or "").replace("]]>", "]]]]><![CDATA[>")
 
 
+# The fields of photo, voice, video, file and location messages the conversation uses (as evidence).
+MEDIA_FIELDS = {"media_id": "MediaId", "format": "Format", "thumb_media_id": "ThumbMediaId", "file_name": "FileName",
+                "lat": "Location_X", "lng": "Location_Y", "label": "Label", "pic_url": "PicUrl"}
+
+
 def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessage:
     """A parsed callback (公众号 or 企业微信, from parse_xml) as the core's plain message."""
 
@@ -125,6 +130,7 @@ def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessa
     # Seconds since 1970 in at most 10 ASCII digits; anything else (the platforms never send it) is now.
     created = int(stamp) if stamp.isascii() and stamp.isdigit() and len(stamp) <= 10 else int(time.time())
     event = text_of("Event")
+    media = {key: text_of(name)[:256] for key, name in MEDIA_FIELDS.items() if text_of(name)} or None
     return IncomingMessage(
         channel=channel,
         user_id=fields["FromUserName"],
@@ -135,6 +141,7 @@ def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessa
         event=event.lower() if event else None,
         event_key=text_of("EventKey"),
         raw=raw,
+        media=media,
     )
 
 

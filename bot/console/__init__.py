@@ -167,4 +167,4 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-from bot.console import admin, field, library, views  # noqa: E402,F401  (routes register on bp)
+from bot.console import admin, field, library, outreach, views  # noqa: E402,F401  (routes register on bp)

@@ -170,6 +170,11 @@ def contact_edit(card_id: int):
 
 
 def _read_rows(filename: str, data: bytes) -> list[dict]:
+    return _read_table(filename, data, CARD_COLUMNS)
+
+
+def _read_table(filename: str, data: bytes, columns: list[str]) -> list[dict]:
+    """Rows of a CSV or Excel upload whose first row is `columns` (the enterprise list uses it too)."""
     if filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
@@ -184,9 +189,9 @@ def _read_rows(filename: str, data: bytes) -> list[dict]:
         except UnicodeDecodeError:
             text = data.decode("gb18030", errors="strict") if data else ""
         values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
-    if not values or values[0][:len(CARD_COLUMNS)] != CARD_COLUMNS:
-        raise UserError("第一行应为表头：" + "、".join(CARD_COLUMNS))
-    return [dict(zip(CARD_COLUMNS, row)) for row in values[1:] if any(row)]
+    if not values or values[0][:len(columns)] != columns:
+        raise UserError("第一行应为表头：" + "、".join(columns))
+    return [dict(zip(columns, row)) for row in values[1:] if any(row)]
 
 
 def _card(row: dict, line: int, department: Optional[Department] = None) -> ContactCard:
