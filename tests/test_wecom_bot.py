@@ -226,6 +226,20 @@ def test_an_image_gets_a_note_and_mixed_and_voice_text_is_read(bot, bapp):
     assert f"工单 {number} 已签收" in bot.say(f"签收 {number}", user="gdgs", msgtype="voice")["stream"]["content"]
 
 
+def test_a_stream_refresh_is_answered_as_finished(bot, bapp):
+    payload = {"msgid": "REFRESH1", "aibotid": "AIBOTTEST", "chattype": "single", "from": {"userid": "gdgs"},
+               "msgtype": "stream", "stream": {"id": "STREAMID1"}}
+    answer = bot.answer_of(bot.post(payload))
+    assert answer == {"msgtype": "stream", "stream": {"id": "STREAMID1", "finish": True, "content": ""}}
+    with bapp.extensions["appealbot"].Session() as s:
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_other_events_get_an_empty_answer(bot):
+    response = bot.post(bot.event("feedback_event", user="gdgs", id="FEEDBACKID", type=1))
+    assert response.status_code == 200 and response.get_data() == b""
+
+
 def test_entering_a_1to1_chat_is_welcomed(bot):
     answer = bot.answer_of(bot.post(bot.event("enter_chat", user="gdgs")))
     assert answer["msgtype"] == "text" and "待办" in answer["text"]["content"]
@@ -434,3 +448,32 @@ def test_two_officials_tapping_accept_at_once_make_one_transition(bapp, platform
         with bapp.extensions["appealbot"].Session() as s:
             failed = s.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.status != "handled"))
         assert failed == 0
+
+
+# -- the console binds a group to a department ----------------------------------------------------------------
+
+def test_an_administrator_binds_the_group_the_bot_met_and_its_tickets_show_there(bot, bapp):
+    from tests.test_console import csrf, sign_in
+
+    number = new_ticket(bapp)
+    assert "还没有绑定部门" in bot.say("待办", user="gdgs", chat="wrMetFirst")["stream"]["content"]
+    console = bapp.test_client()
+    sign_in(console, "admin")
+    page = console.get("/console/admin").get_data(as_text=True)
+    assert "wrMetFirst" in page and "未绑定" in page
+    with bapp.extensions["appealbot"].Session() as s:
+        gdgs = s.scalars(select(Department.id).where(Department.code == "gdgs")).one()
+    response = console.post("/console/admin/groups", data={"chat_id": "wrMetFirst", "name": "供电公司诉求群",
+                                                           "department": gdgs, "csrf_token": csrf(console, "/console/admin")})
+    assert response.status_code == 302
+    assert "国网市供电公司" in console.get("/console/admin").get_data(as_text=True)
+    assert bot.say("待办", user="gdgs", chat="wrMetFirst")["template_card"]["horizontal_content_list"][0]["keyname"] == number[-4:]
+    # an official of the department may not bind groups
+    official = bapp.test_client()
+    sign_in(official, "scjg")
+    assert official.post("/console/admin/groups", data={"chat_id": "wrX", "department": gdgs,
+                                                        "csrf_token": csrf(official, "/console/")}).status_code == 403
+    # unbinding: the group shows nothing again
+    console.post("/console/admin/groups", data={"chat_id": "wrMetFirst", "department": 0,
+                                                "csrf_token": csrf(console, "/console/admin")})
+    assert "还没有绑定部门" in bot.say("待办", user="gdgs", chat="wrMetFirst")["stream"]["content"]
