@@ -164,7 +164,6 @@ class Sender:
 
         storage = token_storage(config, Session)
         self.config = config
-        self.Session = Session
         self.wecom = self.wechat = None
         if config.get("WECOM_SECRET") and config.get("WECOM_CORP_ID"):
             self.wecom = WeComClient(config["WECOM_CORP_ID"], config["WECOM_SECRET"], config["WECOM_API_BASE"], storage)
