@@ -16,6 +16,7 @@ from bot.errors import RequestRejected
 from bot.ratelimit import RateLimiter, seconds_to_next_window
 from bot.state import AppState
 from handlers.context import Services
+from handlers.groups import GroupRouter
 from handlers.inbox import Inbox
 from handlers.router import DialogueRouter
 
@@ -47,6 +48,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         inbox=None,  # type: ignore[arg-type]
     )
     state.inbox = Inbox(state.Session, DialogueRouter(services), retry_wait=cfg["RETRY_WAIT"])
+    state.bot_inbox = Inbox(state.Session, GroupRouter(services), retry_wait=cfg["RETRY_WAIT"])
     state.redis = _redis(cfg)
     state.limiter = RateLimiter(state.redis)
     _init_crypto(state, cfg)
@@ -63,14 +65,14 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from bot import api, console
-    from bot.channels import web, wechat, wecom
+    from bot.channels import web, wechat, wecom, wecom_bot
     from bot.web import outreach, policies, verify
 
     csrf = CSRFProtect(app)
-    for blueprint in (web.bp, wechat.bp, wecom.bp, policies.bp, api.bp, console.bp, verify.bp, outreach.bp):
+    for blueprint in (web.bp, wechat.bp, wecom.bp, wecom_bot.bp, policies.bp, api.bp, console.bp, verify.bp, outreach.bp):
         app.register_blueprint(blueprint)
     # outreach: the signed token in the address is the credential (bot/web/outreach.py)
-    for blueprint in (web.bp, wechat.bp, wecom.bp, api.bp, verify.bp, outreach.bp):
+    for blueprint in (web.bp, wechat.bp, wecom.bp, wecom_bot.bp, api.bp, verify.bp, outreach.bp):
         csrf.exempt(blueprint)  # signed by the platform or a bearer token; no browser session to forge
     _register_error_handlers(app)
     _register_security_headers(app)
@@ -131,7 +133,7 @@ def _register_rate_limit(app: Flask) -> None:
     def refuse_nul():
         # NUL means nothing in a form or a URL, and PostgreSQL refuses it in text: stop it at the door
         # rather than let each query discover it. The chat channels strip it from messages instead.
-        if request.path in ("/wechat", "/wecom", "/api/messages"):
+        if request.path in ("/wechat", "/wecom", "/wecom/bot", "/api/messages"):
             return None
         if (
             "\x00" in request.path
@@ -147,7 +149,7 @@ def _register_rate_limit(app: Flask) -> None:
     def limit_by_address():
         # The platforms call back from a handful of addresses on behalf of every user: their
         # signed callbacks are limited per user (bot/channels/platform.py), not per address.
-        if request.path in ("/healthz", "/wechat", "/wecom") or request.path.startswith("/static/"):
+        if request.path in ("/healthz", "/wechat", "/wecom", "/wecom/bot") or request.path.startswith("/static/"):
             return None
         state = app.extensions["appealbot"]
         if not state.limiter.allow("addr", request.remote_addr or "-", app.config["RATE_LIMIT_ADDR"]):
@@ -172,6 +174,8 @@ def _init_crypto(state: AppState, cfg) -> None:
     if cfg.get("WECOM_AES_KEY"):
         state.wecom_key = settings.check_aes_key("WECOM_AES_KEY", cfg["WECOM_AES_KEY"])
         state.wecom_crypto = WeComCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
+    if cfg.get("WECOM_BOT_AES_KEY"):
+        state.wecom_bot_key = settings.check_aes_key("WECOM_BOT_AES_KEY", cfg["WECOM_BOT_AES_KEY"])
 
 
 # What a caller reads for each status werkzeug raises (its own descriptions are English paragraphs).

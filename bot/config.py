@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Key] = {
     "WECOM_TOKEN": Key(None, "企业微信 app callback token; `/wecom` answers 404 while unset."),
     "WECOM_CORP_ID": Key(None, "企业微信 CorpID; required with `WECOM_TOKEN`."),
     "WECOM_AES_KEY": Key(None, "企业微信 EncodingAESKey (43 characters); required with `WECOM_TOKEN`."),
+    "WECOM_BOT_TOKEN": Key(None, "企业微信 智能机器人 (API mode) callback Token; `/wecom/bot` answers 404 while unset."),
+    "WECOM_BOT_AES_KEY": Key(None, "企业微信 智能机器人 EncodingAESKey (43 characters); required with `WECOM_BOT_TOKEN`."),
     "MAX_CLOCK_SKEW": Key(300, "Seconds a POSTed callback's timestamp may differ from now; 0 turns the replay check off."),
     "MAX_BODY_BYTES": Key(64 * 1024, "Largest request body accepted, in bytes."),
     "MAX_UPLOAD_BYTES": Key(21 * 1024 * 1024, "Largest console upload (policy documents, contact cards), in bytes: a 20 MB file, as ingest takes, and its form."),
@@ -114,7 +116,8 @@ def _coerce(config: dict[str, Any]) -> None:
         raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
     if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
         raise ConfigError(f"{ENV_PREFIX}_REDIS_URL is required when {ENV_PREFIX}_QUEUE is redis")
-    for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY"):
+    for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY",
+                 "WECOM_BOT_TOKEN", "WECOM_BOT_AES_KEY"):
         value = config.get(name)
         config[name] = str(value).strip() if value not in (None, "") else None
 
@@ -199,7 +202,7 @@ def _derive(config: dict[str, Any]) -> None:
 
 
 def validate(config: Mapping[str, Any]) -> None:
-    for name in ("WECHAT_AES_KEY", "WECOM_AES_KEY"):
+    for name in ("WECHAT_AES_KEY", "WECOM_AES_KEY", "WECOM_BOT_AES_KEY"):
         if config.get(name):
             check_aes_key(name, config[name])
     if config.get("WECHAT_AES_KEY") and not config.get("WECHAT_APPID"):
@@ -212,6 +215,8 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "企业微信 needs all three keys: missing " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing)
         )
+    if bool(config.get("WECOM_BOT_TOKEN")) != bool(config.get("WECOM_BOT_AES_KEY")):
+        raise ConfigError(f"企业微信 智能机器人 needs both {ENV_PREFIX}_WECOM_BOT_TOKEN and {ENV_PREFIX}_WECOM_BOT_AES_KEY")
 
 
 def check_aes_key(name: str, value: str) -> bytes:

@@ -24,7 +24,7 @@ def check_secrets(config: Mapping[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
     if config.get("SECRET_KEY_GENERATED") or len(secret) < 32 or secret.lower() in WEAK:
         raise ConfigError("APPEALBOT_SECRET_KEY must be set to at least 32 random characters in production mode")
-    for name in ("WECHAT_TOKEN", "WECOM_TOKEN"):
+    for name in ("WECHAT_TOKEN", "WECOM_TOKEN", "WECOM_BOT_TOKEN"):
         value = config.get(name)
         if value is not None and (len(str(value)) < 8 or str(value).lower() in WEAK):
             raise ConfigError(f"APPEALBOT_{name} is too weak for production (at least 8 characters, not a default)")

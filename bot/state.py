@@ -26,6 +26,8 @@ class AppState:
     redis: Any = None  # redis.Redis when APPEALBOT_REDIS_URL is set
     limiter: RateLimiter = None  # type: ignore[assignment]
     huey: Any = None  # the job queue (tickets/queue.py)
+    bot_inbox: Optional[Inbox] = None  # the 智能机器人 channel and card taps (handlers/groups.py)
+    wecom_bot_key: Optional[bytes] = None
     tasks: Optional[dict] = None
 
 

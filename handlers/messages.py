@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    channel: str  # "wechat" | "wecom" | "web"
+    channel: str  # "wechat" | "wecom" | "wecom_bot" | "web"
     user_id: str
     type: str  # text | voice | event | image | location | link | file | video | unknown
     created_at: datetime
@@ -20,6 +20,12 @@ class IncomingMessage:
     # What a photo, voice, video, file or location message carries besides text: media_id, format,
     # lat/lng/label (handlers/media.py).
     media: Optional[dict[str, Any]] = None
+    # 企业微信 智能机器人 and ticket cards: the group chat the message came from (None in a 1:1 chat),
+    # the platform's one-use token for answering later (the bot's response_url, an app card's
+    # ResponseCode), and the text of the message quoted in a reply.
+    chat_id: Optional[str] = None
+    reply_token: Optional[str] = None
+    quoted: Optional[str] = None
 
     @property
     def dedupe_key(self) -> str:

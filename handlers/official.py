@@ -51,12 +51,16 @@ def official_command(message, ctx) -> Optional[Reply]:
     ticket = _ticket(ctx, official, verb, number)
     if isinstance(ticket, Reply):
         return ticket
-    actor = Actor.of(official)
-    life = Lifecycle(ctx.session, ctx.now, ctx.services.config)
     if verb == "查看":
         if not _visible(official, ticket):
             return Reply(f"没有找到本部门的工单 {ticket.number}。")
         return Reply(_card(ticket, official, ctx.now))
+    return perform_verb(ctx, official, ticket, verb, rest)
+
+
+def perform_verb(ctx, official: Official, ticket: Ticket, verb: str, rest: str) -> Reply:
+    """Takes a command's action through the table of transitions; the answer states the new status
+    (the 企业微信 app's commands, and the 智能机器人's in groups, handlers/groups.py)."""
     params: dict = {"text": rest}
     if verb == "延期":
         days, _, reason = rest.partition(" ")
@@ -64,7 +68,7 @@ def official_command(message, ctx) -> Optional[Reply]:
             return Reply("请写明延期的工作日天数和原因，例如“延期 YQ-20261122-0007 5 需现场勘查”。")
         params = {"days": int(days), "text": reason}
     try:
-        life.perform(ticket, actor, VERBS[verb], **params)
+        Lifecycle(ctx.session, ctx.now, ctx.services.config).perform(ticket, Actor.of(official), VERBS[verb], **params)
     except UserError as exc:
         return Reply(str(exc))
     where = f"，现由{ticket.department.name}" if ticket.department and ticket.department_id != official.department_id else ""
@@ -96,15 +100,25 @@ def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
     return Reply(f"本部门有多件可{verb}的工单，请写明工单号，例如“{verb} {candidates[0].number} …”。")
 
 
+TODO = ("assigned", "accepted", "waiting")
+
+
+def todo_tickets(ctx, department_id: int, limit: int = 20) -> list[Ticket]:
+    """A department's open tickets, the nearest deadline first."""
+    return list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == department_id, Ticket.status.in_(TODO))
+                                    .order_by(Ticket.deadline).limit(limit)))
+
+
+def todo_lines(tickets: list[Ticket], now) -> list[str]:
+    return [f"{_marks(t, now)}{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}"
+            for t in tickets]
+
+
 def _todo(ctx, official: Official) -> Reply:
-    rows = list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == official.department_id,
-                                                          Ticket.status.in_(("assigned", "accepted", "waiting")))
-                                    .order_by(Ticket.deadline).limit(20)))
+    rows = todo_tickets(ctx, official.department_id)
     if not rows:
         return Reply("本部门暂无待办工单。")
-    lines = [f"{_marks(t, ctx.now)}{t.number} {label(t.category)} · {STATUS[t.status]} · 期限 {_local(t.deadline)}"
-             for t in rows]
-    return Reply(f"{official.department.name}待办（{len(rows)} 件）：\n" + "\n".join(lines))
+    return Reply(f"{official.department.name}待办（{len(rows)} 件）：\n" + "\n".join(todo_lines(rows, ctx.now)))
 
 
 def _marks(ticket: Ticket, now) -> str:

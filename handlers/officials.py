@@ -23,6 +23,11 @@ def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Optional
         if OFFICIAL_COMMAND.match(u.text) or u.text in ("帮助", "指令", "工作台"):
             return Reply(texts.UNBOUND_WECOM)
         return None  # an enterprise writing from 企业微信: the ordinary conversation
+    from handlers.groups import answer_app_prompt
+
+    answer = answer_app_prompt(ctx, official, message.text or "")  # the words a tapped 退回/办结 card asked for
+    if answer is not None:
+        return answer
     command = INTENTS["official"](message, ctx)
     if command is not None:
         return command

@@ -20,6 +20,7 @@ from tests.platforms import WeChatServer, WeComServer  # noqa: E402
 
 WECHAT = {"token": "wechat-test-token", "appid": "wx0123456789abcdef", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
 WECOM = {"token": "QDG6eK", "corp_id": "wx5823bf96d3bd56c7", "aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+WECOM_BOT = {"token": "botToken2026", "aes_key": "Kq8vR2mX7pLw4sN9tY3zB6cD1fG5hJ0aE8uI2oQ7rT4"}
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +77,8 @@ def config(database_url, tmp_path):
         "WECOM_TOKEN": WECOM["token"],
         "WECOM_CORP_ID": WECOM["corp_id"],
         "WECOM_AES_KEY": WECOM["aes_key"],
+        "WECOM_BOT_TOKEN": WECOM_BOT["token"],
+        "WECOM_BOT_AES_KEY": WECOM_BOT["aes_key"],
         "RETRY_WAIT": 2.0,
         "QUEUE": "memory",
     }

@@ -24,6 +24,8 @@ class FakePlatform:
         self.received = 0  # send requests that arrived, delivered or not
         self.deduplicated = 0  # WeCom's enable_duplicate_check dropped a repeat
         self._recent: set[str] = set()
+        self.issued_codes: set[str] = set()  # ResponseCodes of app cards sent (a tap brings one back)
+        self.used_codes: set[str] = set()  # response codes spent: each works once
         self.lock = threading.Lock()
         self.app = self._build()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
@@ -46,6 +48,10 @@ class FakePlatform:
 
     def robot_url(self, key: str = "robot-key") -> str:
         return f"{self.base}/cgi-bin/webhook/send?key={key}"
+
+    def response_url(self, code: str) -> str:
+        """The response_url a 智能机器人 callback carries (tests/platforms.py puts it in)."""
+        return f"{self.base}/cgi-bin/aibot/response?response_code={code}"
 
     def _queued(self, endpoint):
         with self.lock:
@@ -94,11 +100,52 @@ class FakePlatform:
                     return jsonify(errcode=0, errmsg="ok", invaliduser="")
                 self._recent.add(key)
                 self.sent.append({"api": api, "to": body.get(to_field), "body": body})
-            return jsonify(errcode=0, errmsg="ok", invaliduser="")
+                extra = {}
+                if body.get("msgtype") == "template_card":
+                    # An interactive card is answered with a code to update it with (once, 72 h).
+                    extra["response_code"] = f"RC{len(self.issued_codes) + 1}"
+                    self.issued_codes.add(extra["response_code"])
+            return jsonify(errcode=0, errmsg="ok", invaliduser="", **extra)
 
         app.post("/cgi-bin/message/send")(lambda: send("message/send", "touser"))
         app.add_url_rule("/cgi-bin/message/custom/send", "custom", lambda: send("message/custom/send", "touser"),
                          methods=["POST"])
+
+        @app.post("/cgi-bin/message/update_template_card")
+        def update_card():
+            queued = self._queued("message/update_template_card")
+            if queued is not None:
+                status, body = queued
+                return jsonify(body), status
+            if request.args.get("access_token") not in self.tokens:
+                return jsonify(errcode=42001, errmsg="access_token expired")
+            body = request.get_json(force=True)
+            code = body.get("response_code")
+            with self.lock:
+                if not code or code in self.used_codes:
+                    # (The platform's own code for a spent ResponseCode is not documented here: any
+                    # nonzero errcode is a failure to the client.)
+                    return jsonify(errcode=40099, errmsg="invalid response_code")
+                self.used_codes.add(code)
+                self.sent.append({"api": "message/update_template_card", "to": (body.get("userids") or [None])[0],
+                                  "body": body})
+            return jsonify(errcode=0, errmsg="ok")
+
+        @app.post("/cgi-bin/aibot/response")
+        def aibot_response():
+            # The 智能机器人's response_url: one POST per code (markdown or template_card).
+            queued = self._queued("aibot/response")
+            if queued is not None:
+                status, body = queued
+                return jsonify(body), status
+            code = request.args.get("response_code", "")
+            body = request.get_json(force=True)
+            with self.lock:
+                if not code or code in self.used_codes:
+                    return jsonify(errcode=40099, errmsg="response_code used or invalid")
+                self.used_codes.add(code)
+                self.sent.append({"api": "aibot/response", "to": code, "body": body})
+            return jsonify(errcode=0, errmsg="ok")
 
         @app.post("/cgi-bin/webhook/send")
         def robot():

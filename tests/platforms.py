@@ -1,13 +1,17 @@
 """Test helpers that act as the WeChat and WeCom servers do: build, sign and encrypt real callbacks."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
+import json
 import time
 from typing import Any, Optional
 from urllib.parse import urlencode
 
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
+from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from bot.channels.platform import sha1_signature
@@ -100,6 +104,99 @@ class WeComServer:
         response = self.post(xml)
         assert response.status_code == 200, response.get_data(as_text=True)
         return self.reply_of(response).get("Content", "")
+
+    def tap(self, key: str, *, user: str = "official01", task_id: str = "yq-n1", response_code: str = "RC1",
+            create_time: Optional[int] = None) -> str:
+        """A tap on a button of a card the app sent (template_card_event); the reply text."""
+        xml = message_xml("event", user=user, to=self.corp_id, create_time=create_time, Event="template_card_event",
+                          EventKey=key, TaskId=task_id, CardType="button_interaction", ResponseCode=response_code,
+                          AgentID="1000002")
+        response = self.post(xml)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.reply_of(response).get("Content", "")
+
+
+_bot_ids = itertools.count(1)
+
+
+def wecom_signature(*parts: str) -> str:
+    """msg_signature as WeCom computes it: SHA-1 of the sorted parts (token, timestamp, nonce, ciphertext)."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+class WeComBotServer:
+    """Plays the 企业微信 智能机器人 (API mode) against `/wecom/bot`: JSON callbacks encrypted with
+    wechatpy's crypto and an empty receive id, signed with the bot's token; answers decrypted and
+    their signature checked as WeCom would. `response_base` is where response_urls point (the fake
+    platform)."""
+
+    def __init__(self, client, token: str, aes_key: str, response_base: str = "https://qyapi.weixin.qq.com"):
+        self.client, self.token, self.response_base = client, token, response_base
+        self.key = base64.b64decode(aes_key + "=")
+
+    def encrypt(self, payload: dict) -> str:
+        return WeComPrpCrypto(self.key).encrypt(json.dumps(payload, ensure_ascii=False), "").decode("ascii")
+
+    def post(self, payload: dict, *, timestamp: Optional[int] = None, nonce: str = "1372623149",
+             signature: Optional[str] = None):
+        ts = str(timestamp or int(time.time()))
+        encrypted = self.encrypt(payload)
+        query = {"msg_signature": signature or wecom_signature(self.token, ts, nonce, encrypted),
+                 "timestamp": ts, "nonce": nonce}
+        return self.client.post("/wecom/bot?" + urlencode(query), data=json.dumps({"encrypt": encrypted}),
+                                content_type="application/json")
+
+    def answer_of(self, response) -> dict[str, Any]:
+        """The decrypted answer ({} for an empty one), after checking its signature."""
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_data(as_text=True)
+        if not body:
+            return {}
+        doc = json.loads(body)
+        assert doc["msgsignature"] == wecom_signature(self.token, doc["timestamp"], doc["nonce"], doc["encrypt"])
+        return json.loads(WeComPrpCrypto(self.key).decrypt(doc["encrypt"], ""))
+
+    def response_url(self, code: str) -> str:
+        return f"{self.response_base.rstrip('/')}/cgi-bin/aibot/response?response_code={code}"
+
+    def message(self, text: str, *, user: str = "official01", chat: Optional[str] = None, msgid: Optional[str] = None,
+                quote: Optional[str] = None, msgtype: str = "text", code: Optional[str] = None) -> dict[str, Any]:
+        n = next(_bot_ids)
+        payload: dict[str, Any] = {"msgid": msgid or f"BOTMSG{n:08d}", "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
+                                   "from": {"userid": user}, "response_url": self.response_url(code or f"BOTRC{n}"),
+                                   "msgtype": msgtype}
+        if chat:
+            payload["chatid"] = chat
+        if msgtype == "text":
+            payload["text"] = {"content": (f"@办理助手 {text}" if chat else text)}
+        elif msgtype == "mixed":
+            payload["mixed"] = {"msg_item": [{"msgtype": "text", "text": {"content": f"@办理助手 {text}"}},
+                                             {"msgtype": "image", "image": {"url": "https://example.invalid/1.png"}}]}
+        elif msgtype == "voice":
+            payload["voice"] = {"content": text}
+        elif msgtype == "image":
+            payload["image"] = {"url": "https://example.invalid/1.png"}
+        if quote is not None:
+            payload["quote"] = {"msgtype": "text", "text": {"content": quote}}
+        return payload
+
+    def event(self, name: str, *, user: str = "official01", chat: Optional[str] = None, msgid: Optional[str] = None,
+              code: Optional[str] = None, **detail: Any) -> dict[str, Any]:
+        n = next(_bot_ids)
+        payload: dict[str, Any] = {"msgid": msgid or f"BOTEVT{n:08d}", "create_time": int(time.time()),
+                                   "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
+                                   "from": {"userid": user}, "response_url": self.response_url(code or f"BOTRC{n}"),
+                                   "msgtype": "event", "event": {"eventtype": name, name: detail}}
+        if chat:
+            payload["chatid"] = chat
+        return payload
+
+    def say(self, text: str, **kwargs: Any) -> dict[str, Any]:
+        return self.answer_of(self.post(self.message(text, **kwargs)))
+
+    def tap(self, key: str, task_id: str, **kwargs: Any) -> dict[str, Any]:
+        return self.answer_of(self.post(self.event("template_card_event", card_type="button_interaction",
+                                                   event_key=key, task_id=task_id, **kwargs)))
 
 
 def web_identity(app, user_id: str) -> str:

@@ -12,6 +12,7 @@ from tickets import notify, service
 from tickets.demo import load_demo_data
 from tickets.models import Department, Notification, Ticket
 from tickets.queue import drain
+from tickets.workdays import CHINA
 from tests.fake_platform import FakePlatform
 from tests.platforms import web_say
 
@@ -55,16 +56,31 @@ def notices(app, **where):
         return s.scalars(q.order_by(Notification.id)).all()
 
 
-def test_assignment_reaches_the_department_as_a_text_card_through_the_queue(napp, platform):
+def test_assignment_reaches_the_department_as_a_card_through_the_queue(napp, platform):
     number = new_ticket(napp)
     assert len(napp.extensions["appealbot"].huey) >= 1  # enqueued after the commit, not sent inside it
     assert platform.sent == []
     deliver(napp)
     cards = [m for m in platform.sent if m["to"] == "gdgs"]
-    assert len(cards) == 1 and cards[0]["body"]["msgtype"] == "textcard"
-    card = cards[0]["body"]["textcard"]
-    assert number in card["title"] and card["url"].endswith(f"/console/tickets/{number}")
+    assert len(cards) == 1 and cards[0]["body"]["msgtype"] == "template_card"
+    card = cards[0]["body"]["template_card"]
+    assert number in card["main_title"]["title"] and card["card_action"]["url"].endswith(f"/console/tickets/{number}")
+    assert [b["text"] for b in card["button_list"]] == ["签收", "退回", "查看"]
     assert notices(napp, recipient="gdgs")[0].status == "sent"
+
+
+def test_a_digest_text_card_leads_to_the_console_not_the_chat_page(napp, platform):
+    # Several notices for one official go as one text card; it opened the site's root before,
+    # which is the enterprises' chat page.
+    for i in range(3):
+        new_ticket(napp, text=f"第{i}家：用电增容申请一直没批")
+    platform.sent.clear()
+    with napp.extensions["appealbot"].Session() as s, s.begin():
+        for n in s.scalars(select(Notification)):
+            n.status = "pending"
+    deliver(napp)
+    (card,) = [m for m in platform.sent if m["to"] == "gdgs"]
+    assert card["body"]["textcard"]["url"] == "https://yqby.example.gov.cn/console/"
 
 
 def test_one_token_serves_many_sends_and_an_expired_one_is_refreshed(napp, platform):
@@ -200,14 +216,36 @@ def test_a_notice_held_by_the_message_itself_goes_with_its_own_reply(napp):
     assert all(n.status == "sent" for n in notices(napp, recipient="wEnt3"))
 
 
-def test_a_department_robot_gets_markdown(napp, platform):
+def test_a_department_robot_gets_markdown_with_the_category_and_the_deadline(napp, platform):
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
         s.scalars(select(Department).where(Department.code == "gdgs")).one().robot_url = platform.robot_url()
-    new_ticket(napp)
+    number = new_ticket(napp)
     deliver(napp)
     robot = [m for m in platform.sent if m["api"] == "webhook/send"]
     assert len(robot) == 1 and robot[0]["body"]["msgtype"] == "markdown"
+    content = robot[0]["body"]["markdown"]["content"]
+    with state.Session() as s:
+        deadline = s.scalars(select(Ticket)).one().deadline
+    assert "类别：<font color=\"info\">生产经营</font>" in content
+    assert f"办结期限：<font color=\"warning\">{deadline.astimezone(CHINA):%Y年%m月%d日}</font>" in content
+    assert f"(https://yqby.example.gov.cn/console/tickets/{number})" in content
+
+
+def test_a_robot_digest_gives_each_notices_category_and_deadline(napp, platform):
+    state = napp.extensions["appealbot"]
+    with state.Session() as s, s.begin():
+        s.scalars(select(Department).where(Department.code == "gdgs")).one().robot_url = platform.robot_url()
+    first, second = new_ticket(napp), new_ticket(napp, text="厂区跳闸三次了")
+    platform.sent.clear()
+    with state.Session() as s, s.begin():
+        for n in s.scalars(select(Notification)):
+            n.status = "pending"
+    deliver(napp)
+    (robot,) = [m for m in platform.sent if m["api"] == "webhook/send"]
+    content = robot["body"]["markdown"]["content"]
+    assert "您有 2 条诉求通知" in content and content.count("办结期限：") == 2 and content.count("类别：") == 2
+    assert first in content and second in content
 
 
 def test_without_secrets_nothing_is_sent_and_the_notice_says_why(config):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 from weakref import WeakKeyDictionary
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
-from tickets.models import Department, Official, RoutingRule
+from tickets.models import Department, Official, RoutingRule, WecomGroup
 
 TTL = 10.0  # seconds
 
@@ -40,6 +40,7 @@ class Directory:
     departments: dict[int, Department]  # detached copies: never used in a session as they are
     recipients: dict[int, tuple[str, ...]]  # department id -> WeCom ids of its active officials
     office_id: Optional[int]  # 营商办, the first department marked is_office
+    groups: dict[int, tuple[str, ...]] = field(default_factory=dict)  # department id -> bound 企业微信 group chats
 
 
 _copies: WeakKeyDictionary[Engine, Directory] = WeakKeyDictionary()  # one per database (tests have many)
@@ -81,8 +82,12 @@ def _load(session: Session) -> Directory:
     for department_id, wecom_user_id in session.execute(officials):
         recipients.setdefault(department_id, []).append(wecom_user_id)
     office_id = min((d.id for d in departments.values() if d.is_office), default=None)
+    groups: dict[int, list[str]] = {}
+    bound = select(WecomGroup.department_id, WecomGroup.chat_id).where(WecomGroup.department_id.is_not(None))
+    for department_id, chat_id in session.execute(bound.order_by(WecomGroup.id)):
+        groups.setdefault(department_id, []).append(chat_id)
     return Directory(loaded_at, {k: tuple(v) for k, v in rules.items()}, departments,
-                     {k: tuple(v) for k, v in recipients.items()}, office_id)
+                     {k: tuple(v) for k, v in recipients.items()}, office_id, {k: tuple(v) for k, v in groups.items()})
 
 
 def forget(engine: Engine) -> None:
@@ -90,7 +95,7 @@ def forget(engine: Engine) -> None:
         _copies.pop(engine, None)
 
 
-_WATCHED = (Department, Official, RoutingRule)
+_WATCHED = (Department, Official, RoutingRule, WecomGroup)
 
 
 @event.listens_for(Session, "after_flush")

@@ -151,6 +151,7 @@ class Lifecycle:
         Nothing has loaded the new ticket's history yet, so no loaded collection misses them."""
         ticket.status = "submitted"
         events = [self._event(ticket, actor, "submit", None, None, data)]
+        card = department is not None  # a ticket to 签收 goes as a card with buttons (tickets/groups.py)
         if department is not None:
             self._assign_to(ticket, department, days)
             events.append(self._event(ticket, SYSTEM, "assign", "submitted", note, {"department": department.name}))
@@ -162,7 +163,7 @@ class Lifecycle:
         self.session.add(ticket)
         self.session.flush()  # the ticket alone: its id for the rows below
         self.session.execute(_EVENTS, [{**e, "ticket_id": ticket.id} for e in events])
-        notify.department_rows(self.session, ticket.id, department, title, body)
+        notify.department_rows(self.session, ticket.id, department, title, body, card=card)
         return ticket
 
     def assign(self, ticket: Ticket, actor: Actor, department: Department, days: Optional[int] = None,
@@ -180,7 +181,7 @@ class Lifecycle:
         if named:
             note = "督办人员确认分办至被反映部门" + (f"：{note}" if note else "")
         self.record(ticket, actor, "assign", before, note, department=department.name, **extra)
-        notify.department(self.session, ticket, *_assignment_notice(ticket))
+        notify.department(self.session, ticket, *_assignment_notice(ticket), card=True)
         # 受理: the enterprise learns who handles it and by when (a ticket routed at submission
         # told it in the reply that created it).
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已受理，由{department.name}办理，"
@@ -241,7 +242,7 @@ class Lifecycle:
         self.record(ticket, actor, "escalate", before, reason, to=target.name,
                     department=from_dept.name if from_dept else None)
         notify.department(self.session, ticket, f"提级诉求待签收：{ticket.number}",
-                          f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}")
+                          f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}", card=True)
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}办理，"
                                                 f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
         return ticket
@@ -312,7 +313,7 @@ class Lifecycle:
             self._assign_to(ticket, ticket.department)
             self.record(ticket, actor, "rate", before, comment, rating=rating, redo=True)
             notify.department(self.session, ticket, f"企业不满意，请重办：{ticket.number}",
-                              f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}")
+                              f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}", card=True)
         else:
             ticket.supervised, kind = True, "supervise"  # 营商办 takes it over
             self._assign_to(ticket, office(self.session))
@@ -393,7 +394,7 @@ class Lifecycle:
         self._assign_to(ticket, target)
         self.record(ticket, SYSTEM, "escalate", before, "超过宽限期未办结，自动提级", to=target.name,
                     department=dept.name if dept else None)
-        notify.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text))
+        notify.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text), card=True)
         notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
                                                 f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
 

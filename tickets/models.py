@@ -203,7 +203,8 @@ class Notification(Base):
     ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
     title: Mapped[str] = mapped_column(String(128), default="")
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|held
+    # pending|sent|failed|held, or obsolete: a group card for a ticket that left the group's department first
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[Optional[datetime]]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
@@ -215,6 +216,10 @@ class Notification(Base):
     data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     # A notice that must go at most once (an SMS per answer, a policy per enterprise): unique.
     once_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
+    # How a channel that can do more than text shows it (tickets/groups.py): "ticket" (a ticket to 签收:
+    # a card with buttons), "card_update" (a tapped app card shown anew), "job" (an answer the
+    # 智能机器人 posts later). None: a plain notice.
+    presentation: Mapped[Optional[str]] = mapped_column(String(16))
 
     ticket: Mapped[Optional[Ticket]] = relationship()
 
@@ -232,3 +237,28 @@ class AccessToken(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[Optional[str]] = mapped_column(String(600))
     expires_at: Mapped[Optional[datetime]]
+
+
+class WecomGroup(Base):
+    """A 企业微信 group chat the 智能机器人 is in. Bound in the console to the department whose
+    group it is (new tickets of that department are posted there, and the bot shows nothing of
+    another department's tickets there); a 营商办 group may see every ticket. A group the bot has
+    met but nobody bound yet is kept unbound, so that an administrator can pick it in the console.
+
+    `reply_url`: the latest response_url WeCom sent with a callback from this group that no answer
+    used. In API mode it is the only way the bot can post into the group on its own: once, within
+    an hour of the callback (tickets/groups.py)."""
+
+    __tablename__ = "wecom_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    bound_at: Mapped[Optional[datetime]]
+    bound_by: Mapped[Optional[str]] = mapped_column(String(64))
+    reply_url: Mapped[Optional[str]] = mapped_column(String(600))
+    reply_url_at: Mapped[Optional[datetime]]
+
+    department: Mapped[Optional[Department]] = relationship()

@@ -25,7 +25,7 @@ from tickets.models import Department, Notification, Ticket
 
 log = logging.getLogger(__name__)
 
-PER_MINUTE = {"wecom_app": 30, "wecom_user": 30, "wecom_robot": 20}
+PER_MINUTE = {"wecom_app": 30, "wecom_user": 30, "wecom_robot": 20, "wecom_group": 20}
 WECHAT_WINDOW = timedelta(hours=48)
 WECHAT_QUOTA = 5  # customer-service messages allowed per message the user sends
 MAX_ATTEMPTS = 8
@@ -34,13 +34,14 @@ HELD_CHANNELS = ("web",)  # no push channel: delivered with the reply to the use
 
 # -- writing -----------------------------------------------------------------------------------
 
-def _values(channel: str, recipient: str, title: str, body: str) -> dict:
+def _values(channel: str, recipient: str, title: str, body: str, presentation: Optional[str] = None) -> dict:
     return {"channel": channel, "recipient": recipient, "title": title[:128], "body": body,
-            "status": "held" if channel in HELD_CHANNELS else "pending"}
+            "status": "held" if channel in HELD_CHANNELS else "pending", "presentation": presentation}
 
 
-def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket], title: str, body: str) -> None:
-    values = _values(channel, recipient, title, body)
+def _add(session: Session, channel: str, recipient: str, ticket: Optional[Ticket], title: str, body: str,
+         presentation: Optional[str] = None) -> None:
+    values = _values(channel, recipient, title, body, presentation)
     session.add(Notification(ticket=ticket, **values))
     _written(session, [values])
 
@@ -82,24 +83,40 @@ _HELD = select(Notification).where(Notification.channel == bindparam("channel"),
 _INSERT = Notification.__table__.insert()
 
 
-def recipients(session: Session, dept: Department) -> list[tuple[str, str]]:
-    """(channel, recipient) of a department's notices: its group robot, its officials in WeCom."""
+def recipients(session: Session, dept: Department, card: bool = False) -> list[tuple[str, str]]:
+    """(channel, recipient) of a department's notices: its group robot, its officials in WeCom, and
+    for a ticket to 签收 (`card`) the 企业微信 groups bound to it, where the 智能机器人 posts it."""
+    found = directory.current(session)
     robot = [("wecom_robot", dept.robot_url)] if dept.robot_url else []
-    return robot + [("wecom_app", wecom_id) for wecom_id in directory.current(session).recipients.get(dept.id, ())]
+    groups = [("wecom_group", chat_id) for chat_id in found.groups.get(dept.id, ())] if card else []
+    return robot + [("wecom_app", wecom_id) for wecom_id in found.recipients.get(dept.id, ())] + groups
+
+
+# A ticket waiting for 签收 reaches the department's officials and groups as a card with buttons;
+# the group robot (a webhook, no buttons) gets its markdown as before.
+CARD_CHANNELS = ("wecom_app", "wecom_group")
+
+
+def _presentation(channel: str, card: bool) -> Optional[str]:
+    return "ticket" if card and channel in CARD_CHANNELS else None
 
 
 def department(session: Session, ticket: Ticket, title: str, body: str,
-               dept: Optional[Department] = None) -> None:
+               dept: Optional[Department] = None, card: bool = False) -> None:
+    """`card`: the notice hands the ticket to the department to 签收 (tickets/groups.py sends it
+    as a card with buttons where the channel can)."""
     dept = dept or ticket.department
     if dept is None:
         return office(session, ticket, title, body)
-    for channel, recipient in recipients(session, dept):
-        _add(session, channel, recipient, ticket, title, body)
+    for channel, recipient in recipients(session, dept, card):
+        _add(session, channel, recipient, ticket, title, body, _presentation(channel, card))
 
 
-def department_rows(session: Session, ticket_id: int, dept: Department, title: str, body: str) -> None:
+def department_rows(session: Session, ticket_id: int, dept: Department, title: str, body: str,
+                    card: bool = False) -> None:
     """As department(), written as plain rows for a ticket inserted just now (Lifecycle.submit)."""
-    notices = [_values(channel, recipient, title, body) for channel, recipient in recipients(session, dept)]
+    notices = [_values(channel, recipient, title, body, _presentation(channel, card))
+               for channel, recipient in recipients(session, dept, card)]
     if notices:
         session.execute(_INSERT, [{**n, "ticket_id": ticket_id} for n in notices])
         _written(session, notices)
@@ -190,9 +207,51 @@ class Sender:
         else:
             raise ValueError(f"unknown channel {channel}")
 
+    # -- 企业微信 cards and the 智能机器人 (tickets/groups.py decides what goes) ----------------------
+
+    @property
+    def cards(self) -> bool:
+        """Whether app messages may carry buttons: a tap comes back to the app's callback (/wecom),
+        which the configuration requires with the app's keys (bot/config.py)."""
+        return self.wecom is not None and bool(self.config.get("WECOM_TOKEN"))
+
+    def send_card(self, recipient: str, card: dict) -> dict:
+        """A template card to one official through the app (its task_id is the notice's own, so the
+        platform's duplicate check keeps a re-send after a crash to one card)."""
+        if self.wecom is None:
+            raise Unconfigured("WECOM_SECRET/WECOM_AGENT_ID 未配置")
+        return self.wecom.post("message/send", data={
+            "touser": recipient, "agentid": self.config["WECOM_AGENT_ID"], "msgtype": "template_card",
+            "template_card": card, "enable_duplicate_check": 1, "duplicate_check_interval": 1800})
+
+    def update_card(self, recipient: str, response_code: str, card: dict) -> dict:
+        """A tapped app card shown anew to the official who tapped it (the tap's ResponseCode works
+        once, within 72 hours)."""
+        if self.wecom is None:
+            raise Unconfigured("WECOM_SECRET/WECOM_AGENT_ID 未配置")
+        return self.wecom.post("message/update_template_card", data={
+            "userids": [recipient], "agentid": self.config["WECOM_AGENT_ID"], "response_code": response_code,
+            "template_card": card})
+
+    def post_reply(self, url: str, payload: dict) -> None:
+        """A message the 智能机器人 posts through a response_url (once, within an hour). Only to the
+        platform's own address: the URL came in a signed callback, and is checked once more."""
+        base = str(self.config.get("WECOM_API_BASE") or "").rstrip("/") + "/cgi-bin/aibot/response?"
+        if not url.startswith(base):
+            raise BadReplyAddress("response_url 不是企业微信的地址")
+        res = requests.post(url, json=payload, timeout=10)
+        res.raise_for_status()
+        result = res.json()
+        if result.get("errcode"):
+            raise RuntimeError(f"aibot response errcode {result['errcode']}: {result.get('errmsg')}")
+
 
 class Unconfigured(RuntimeError):
     pass
+
+
+class BadReplyAddress(RuntimeError):
+    """A response_url that is not the platform's: never posted to, never retried."""
 
 
 WINDOW_CLOSED = {45015, 45047}  # 公众号: outside the 48-hour window / quota used up
@@ -205,7 +264,7 @@ _DUE = (select(Notification.id, Notification.channel, Notification.recipient)
         .order_by(Notification.id).limit(1000))
 _LOCK = (select(Notification).where(Notification.id.in_(bindparam("ids", expanding=True)),
                                     Notification.status == "pending")
-         .options(joinedload(Notification.ticket).load_only(Ticket.number))
+         .options(joinedload(Notification.ticket).load_only(Ticket.number, Ticket.category, Ticket.deadline))
          .order_by(Notification.id).with_for_update(skip_locked=True, of=Notification))
 _RECENT_SENDS = (select(Notification.batch, func.min(Notification.sent_at))
                  .where(Notification.channel == bindparam("channel"), Notification.recipient == bindparam("recipient"),
@@ -254,6 +313,12 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
             items = s.scalars(_LOCK, {"ids": ids}).unique().all()
             if not items:
                 continue
+            if channel in SPECIAL_CHANNELS or any(n.presentation for n in items):
+                from tickets import groups  # cards, group posts and later answers; the rest goes on below
+
+                items = groups.deliver(s, sender, channel, recipient, items, now, public_url, outcome, later)
+                if not items:
+                    continue
             if channel == "wechat":
                 last_in = s.scalar(select(func.max(InboundMessage.received_at)).where(
                     InboundMessage.channel == "wechat", InboundMessage.user_id == recipient))
@@ -267,9 +332,8 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
             if channel == "sms":
                 outreach.deliver_sms(s, sender, recipient, items, now, outcome, later)
                 continue
-            title, body = digest(items)
-            ticket = items[0].ticket if len(items) == 1 else None
-            url = f"{public_url.rstrip('/')}/console/tickets/{ticket.number}" if ticket and public_url else (public_url or "")
+            title, body = robot_digest(items, public_url) if channel == "wecom_robot" else digest(items)
+            url = link(items, public_url)
             batch = uuid.uuid4().hex
             try:
                 sender.send(channel, recipient, title, body, url)
@@ -278,18 +342,8 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
                 if channel == "wechat" and code in WINDOW_CLOSED:  # the window closed meanwhile
                     outreach.outside_window(sender, items, now, outcome, later)
                     continue
-                for n in items:
-                    n.attempts += 1
-                    n.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    if channel == "wechat" and code in WINDOW_CLOSED:
-                        n.status = "held"
-                    elif n.attempts >= MAX_ATTEMPTS or isinstance(exc, Unconfigured):
-                        n.status = "failed"
-                    else:
-                        n.next_attempt_at = now + timedelta(seconds=30 * 2 ** (n.attempts - 1))
-                        later.append(n.next_attempt_at)
+                record_failure(channel, recipient, items, exc, now, later)
                 outcome["error"] += len(items)
-                log.warning("notification to %s via %s failed: %s", recipient[:12], channel, exc)
                 continue
             for n in items:
                 n.status, n.sent_at, n.batch = "sent", now, batch
@@ -297,6 +351,66 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
     if later:
         outcome["next_in"] = max(1, math.ceil((min(later) - now).total_seconds()))
     return dict(outcome)
+
+
+def record_failure(channel: str, recipient: str, items: list[Notification], exc: Exception, now: datetime,
+                   later: list[datetime]) -> None:
+    """A send that failed: retried with backoff, then `failed` (at once when it cannot succeed)."""
+    code = getattr(exc, "errcode", None)
+    for n in items:
+        n.attempts += 1
+        n.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        if channel == "wechat" and code in WINDOW_CLOSED:
+            n.status = "held"
+        elif n.attempts >= MAX_ATTEMPTS or isinstance(exc, (Unconfigured, BadReplyAddress)):
+            n.status = "failed"
+        else:
+            n.next_attempt_at = now + timedelta(seconds=30 * 2 ** (n.attempts - 1))
+            later.append(n.next_attempt_at)
+    log.warning("notification to %s via %s failed: %s", recipient[:12], channel, exc)
+
+
+# Channels whose notices are composed by tickets/groups.py: cards posted into a group through the
+# 智能机器人, and its answers given later (a response_url each).
+SPECIAL_CHANNELS = ("wecom_group", "wecom_bot")
+
+
+def link(items: list[Notification], public_url: str) -> str:
+    """Where a text card leads: the ticket's page when the notices are about one ticket, else the
+    console's queue (never the site's root, which is the enterprises' chat page)."""
+    if not public_url:
+        return ""
+    base = public_url.rstrip("/")
+    tickets = {n.ticket.number for n in items if n.ticket is not None}
+    if len(tickets) == 1 and all(n.ticket is not None for n in items):
+        return f"{base}/console/tickets/{tickets.pop()}"
+    return f"{base}/console/"
+
+
+def robot_digest(items: list[Notification], public_url: str = "") -> tuple[str, str]:
+    """The group robot's markdown: each notice with its ticket's category, deadline and link."""
+    from nlp.categories import label as category_label
+
+    def block(n: Notification, heading: Optional[str] = None) -> str:
+        lines = ([f"**{heading}**"] if heading else []) + [n.body]
+        t = n.ticket
+        if t is not None:
+            deadline = _local_day(t.deadline) if t.deadline is not None else "未定"
+            lines.append(f"> 类别：<font color=\"info\">{category_label(t.category)}</font>")
+            lines.append(f"> 办结期限：<font color=\"warning\">{deadline}</font>")
+            if public_url:
+                lines.append(f"> [查看工单 {t.number}]({public_url.rstrip('/')}/console/tickets/{t.number})")
+        return "\n".join(lines)
+
+    if len(items) == 1:
+        return items[0].title, block(items[0])
+    return f"您有 {len(items)} 条诉求通知", "\n\n".join(block(n, f"{i}. {n.title}") for i, n in enumerate(items, 1))
+
+
+def _local_day(moment: datetime) -> str:
+    from tickets.workdays import CHINA
+
+    return moment.astimezone(CHINA).strftime("%Y年%m月%d日")
 
 
 def digest(items: list[Notification]) -> tuple[str, str]:

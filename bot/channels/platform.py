@@ -145,13 +145,14 @@ def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessa
     )
 
 
-def receive(message: IncomingMessage) -> Reply:
-    """Hand a message to the inbox, unless its sender is over the per-user rate limit (then nothing
-    is stored or processed, and the sender is told to slow down)."""
+def receive(message: IncomingMessage, inbox=None) -> Reply:
+    """Hand a message to the inbox (the dialogue's, or `inbox`: the officials' cards and groups),
+    unless its sender is over the per-user rate limit (then nothing is stored or processed, and the
+    sender is told to slow down)."""
     state = appstate()
     allowed, seen = state.limiter.admit(f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
                                         message.dedupe_key)
     if not allowed:
         # Nothing was stored: say so, and when a resend will be accepted.
         return Reply(TOO_FAST.format(seconds=seconds_to_next_window()))
-    return state.inbox.receive(message, seen=seen)
+    return (inbox or state.inbox).receive(message, seen=seen)

@@ -1,8 +1,10 @@
 """企业微信 self-built app callback `/wecom`: officials' messages, always encrypted."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 from wechatpy.enterprise.crypto import PrpCrypto
@@ -43,7 +45,11 @@ def receive():
     platform.require_fresh(timestamp, cfg["MAX_CLOCK_SKEW"])
     body = platform.decrypt(PrpCrypto, appstate().wecom_key, envelope["Encrypt"], cfg["WECOM_CORP_ID"])
     fields = platform.parse_xml(body, need=("MsgType", "FromUserName", "ToUserName"))
-    reply = platform.receive(platform.to_incoming("wecom", fields, body))
+    message = platform.to_incoming("wecom", fields, body)
+    if message.event == "template_card_event":
+        reply = platform.receive(card_tap(message, fields), inbox=appstate().bot_inbox)
+    else:
+        reply = platform.receive(message)
     if reply.is_empty:
         return Response("", status=200)
     xml = TextReply(
@@ -53,3 +59,19 @@ def receive():
         time=int(time.time()),
     ).render()
     return Response(appstate().wecom_crypto.encrypt_message(xml, nonce), mimetype="application/xml")
+
+
+def card_tap(message, fields):
+    """A tap on a button of a ticket card the app sent (handlers/groups.py handles it). Its identity
+    is who tapped which button of which card when, so a retried callback is one tap and two are two;
+    the ResponseCode updates the tapped card once."""
+    def text_of(name: str) -> str:
+        value = fields.get(name)
+        return value[:200] if isinstance(value, str) else ""
+
+    identity = (f"card:{message.user_id}:{text_of('TaskId')}:{text_of('EventKey')}:"
+                f"{int(message.created_at.timestamp())}")
+    if len(identity) > 180:
+        identity = "card:" + hashlib.sha1(identity.encode()).hexdigest()
+    return replace(message, message_id=identity, event_key=text_of("EventKey") or None,
+                   reply_token=text_of("ResponseCode") or None)

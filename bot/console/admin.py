@@ -7,9 +7,9 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.console import ROLE_NAMES, bp, end_sessions, hash_password, login_required
+from bot.console import ROLE_NAMES, bp, end_sessions, hash_password, login_required, now
 from nlp.categories import LABELS, TICKET_CATEGORIES
-from tickets.models import Department, Official, RoutingRule
+from tickets.models import Department, Official, RoutingRule, WecomGroup
 
 MIN_PASSWORD = 10
 
@@ -21,6 +21,8 @@ def admin():
                            departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
                            officials=g.db.scalars(select(Official).order_by(Official.department_id, Official.id)).all(),
                            rules=g.db.scalars(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.id)).all(),
+                           groups=g.db.scalars(select(WecomGroup).order_by(WecomGroup.department_id.is_(None).desc(),
+                                                                           WecomGroup.id)).all(),
                            categories=TICKET_CATEGORIES, LABELS=LABELS)
 
 
@@ -80,6 +82,27 @@ def toggle_official(official_id: int):
         official.api_token_hash = None  # a disabled account's API token is revoked with it
         end_sessions(g.db, official.id)  # and its console sessions end
     return _done(f"{official.name}已{'启用' if official.active else '停用'}")
+
+
+@bp.post("/admin/groups")
+@login_required("admin")
+def bind_group():
+    """Binds a 企业微信 group (its chat id, which the 智能机器人 says in an unbound group) to the
+    department whose work group it is; "不绑定" unbinds it. New tickets of that department are then
+    posted there, and nothing of another department's is shown there."""
+    from tickets import groups
+
+    f = request.form
+    chat_id = f.get("chat_id", "").strip()
+    if not chat_id or len(chat_id) > 128 or not chat_id.isprintable() or " " in chat_id:
+        return _error("请填写群ID（在未绑定的群里 @智能机器人 即可看到）。")
+    department_id = f.get("department", 0, type=int)
+    dept = g.db.get(Department, department_id) if department_id else None
+    if department_id and dept is None:
+        return _error("请选择部门。")
+    group = groups.seen(g.db, chat_id, now())
+    groups.bind(g.db, group, dept, f.get("name", "").strip(), g.user.login or g.user.name, now())
+    return _done(f"已将群 {chat_id} 绑定到{dept.name}" if dept else f"已解除群 {chat_id} 的绑定")
 
 
 @bp.post("/admin/rules")
