@@ -102,8 +102,10 @@ def offer_taken(u: Understanding, ctx: Context) -> Optional[Reply]:
     if one_of(u.text, NO) or one_of(u.text, ("好的", "好", "知道了", "明白了", "谢谢", "收到", "懂了")):
         conv.answered()
         return Reply("好的。还有其他问题，随时留言。")
-    if (u.request or u.intent in ("appeal", "complaint")) and not (u.question and not u.request):
+    new_matter = u.intent in ("appeal", "complaint") and u.category != draft.get("category") and len(u.text) > 15
+    if (u.request or u.intent in ("appeal", "complaint")) and not (u.question and not u.request) and not new_matter:
         # "他们拖了半年了 帮我反映一下": the same matter, now as an appeal; both messages go to the department.
+        # A problem of its own ("厂里变压器带不动了…") is not glued to the question before it.
         conv.answered()
         from handlers.appeal import start
 
