@@ -53,7 +53,8 @@ def train(include_corrections: bool, seed: int | None) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def evaluate(as_json: bool) -> None:
-    """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out, independent)."""
+    """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out,
+    the independent set and the second independent set)."""
     from nlp import training
     from nlp.corpus import load_training
 
@@ -62,7 +63,7 @@ def evaluate(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
         return
-    for name in ("cross_validation", "heldout", "independent"):
+    for name in ("cross_validation", "heldout", "independent", "independent2"):
         if name in report:
             click.echo(format_scores(name, report[name]))
     click.echo("coverage/accuracy curve (out-of-fold):")
