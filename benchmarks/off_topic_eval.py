@@ -87,8 +87,9 @@ def classifier_figures(classifier, examples: list[Any]) -> dict[str, float]:
     p_tickets = classifier.predict_many([e.text for e in tickets])
     return {
         "off_topic_argmax_missed": sum(p.category != "off_topic" for p in p_off) / max(len(off), 1),
-        "off_topic_below_intent_threshold": sum(p.category == "off_topic" and p.confidence < classifier.intent_threshold
-                                                for p in p_off) / max(len(off), 1),
+        "off_topic_below_its_threshold": sum(p.category == "off_topic"
+                                             and p.confidence < classifier.intent_threshold_for("off_topic")
+                                             for p in p_off) / max(len(off), 1),
         "tickets_argmax_off_topic": sum(p.category == "off_topic" for p in p_tickets) / max(len(tickets), 1),
     }
 
