@@ -144,9 +144,9 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
         if others.any():
             intent_threshold = choose_threshold(coverage_curve(proba.max(axis=1)[others], correct[others]))
             report["intent_curve"] = coverage_curve(proba.max(axis=1)[others], correct[others])
-        # And each of them one of its own: an off-topic guess is right far more often at a given
-        # confidence than a chitchat guess, and one threshold for all sent most off-topic messages to
-        # "unsure", which asks for a category (issue 15).
+        # And each of them one of its own: they are not equally reliable at a given confidence, nor
+        # equally costly when wrong, and one threshold for all sent most off-topic guesses it doubted to
+        # "unsure", which asks for a category and so starts a ticket (issue 15).
         report["intent_curves"] = {}
         for code in sorted(c for c in set(predicted) if KIND_OF[c] == "other"):
             mine = np.array([c == code for c in predicted])

@@ -196,3 +196,19 @@ def test_threshold_is_read_off_the_curve():
     threshold = choose_threshold(curve)
     assert 0.06 <= threshold <= 0.2  # the lowest threshold whose accepted answers are all right
     assert curve[0]["coverage"] == 1.0 and curve[0]["accuracy"] == 0.8
+
+
+def test_evaluate_reports_all_four_splits(monkeypatch):
+    """`appealbot evaluate` prints cross-validation, held-out and both independent sets (on a quarter of
+    the corpus here, to keep it quick)."""
+    from click.testing import CliRunner
+
+    from nlp import cli, training
+
+    real = training.train
+    monkeypatch.setattr(training, "train", lambda examples, **kw: real(examples[::4], **kw))
+    result = CliRunner().invoke(cli.evaluate, [])
+    assert result.exit_code == 0, result.output
+    for name in ("cross_validation", "heldout", "independent:", "independent2:"):
+        assert f"== {name}" in result.output
+    assert "off_topic" in result.output and "macro-F1 (16 categories)" in result.output

@@ -71,3 +71,24 @@ def test_the_second_independent_set_covers_every_category():
     assert all(counts[code] >= 40 for code in [*APPEAL, *COMPLAINT]), counts
     assert counts["off_topic"] >= 80
     assert len(load_independent()) == 540  # the old set stays as a second measure
+
+
+def test_the_counts_table_covers_train_and_both_evaluation_sets(capsys):
+    from nlp.corpus import print_counts
+
+    assert print_counts() is True  # nothing short of the targets
+    out = capsys.readouterr().out
+    assert "independent2" in out and "off_topic" in out and "short:" not in out
+
+
+def test_the_writers_check_reports_a_line_equal_to_one_elsewhere(tmp_path, corpus):
+    """A line with the same text and label as a training line is a duplicate, not the writer's own."""
+    import json
+
+    from nlp.corpus import _rest, check
+
+    mine = tmp_path / "legal.mine.jsonl"
+    taken = next(e for e in corpus if e.category == "legal")
+    mine.write_text(json.dumps({"text": taken.text, "kind": taken.kind, "category": taken.category},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert any(p.startswith("duplicate:") for p in check([mine], _rest([mine])))
