@@ -111,7 +111,7 @@ class Understanding:
         if source == "none":
             return "appeal"
         if kind == "other":
-            return category if confidence >= self.intent_threshold else "unsure"
+            return category if confidence >= self.intent_threshold_for(category) else "unsure"
         if confidence < self.threshold:
             return "clarify"
         return "policy" if category == "policy" else kind
@@ -123,6 +123,11 @@ class Understanding:
     @property
     def intent_threshold(self) -> float:
         return getattr(self.classifier, "intent_threshold", None) or self.threshold
+
+    def intent_threshold_for(self, category: str) -> float:
+        """An intent's own threshold when the model has one (nlp/training.py), else the shared one."""
+        own = getattr(self.classifier, "intent_thresholds", None) or {}
+        return own[category] if category in own else self.intent_threshold
 
     def confident(self, intents: tuple[str, ...]) -> bool:
         """The message is surely one of these intents (not a guess below the thresholds)."""

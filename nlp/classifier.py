@@ -1,8 +1,9 @@
 """The classifier: rule layer, then word (jieba) + character n-gram TF-IDF into a calibrated linear model.
 
-One flat model over the 16 ticket categories and the 3 non-ticket intents; `kind` follows from the
-category. The confidence threshold below which the bot asks instead of guessing is chosen at
-training time from a coverage/accuracy curve and stored with the model.
+One flat model over the 16 ticket categories and the 4 non-ticket intents; `kind` follows from the
+category. The confidence thresholds below which the bot asks instead of guessing (one for the ticket
+categories, one per non-ticket intent) are chosen at training time from out-of-fold coverage/accuracy
+curves and stored with the model.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sklearn import config_context
 
 from nlp import rules
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
-from nlp.tokenizer import cut
+from nlp.tokenizer import cut, cut_for_search
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1000  # the first thousand characters say what a message is about; longer costs time only
@@ -45,25 +46,132 @@ def word_tokens(text: str) -> list[str]:
     return [t for t in cut(text) if t.strip() and any(ch.isalnum() for ch in t)]
 
 
+class Words:
+    """Word analyzer with options (picklable, so a saved model carries its own): jieba's precise or
+    search-mode cut, and optionally adjacent word pairs as well."""
+
+    def __init__(self, search: bool = False, pairs: bool = False):
+        self.search = search
+        self.pairs = pairs
+
+    def __call__(self, text: str) -> list[str]:
+        words = [t for t in (cut_for_search(text) if self.search else cut(text))
+                 if t.strip() and any(ch.isalnum() for ch in t)]
+        if self.pairs:
+            precise = words if not self.search else [t for t in cut(text) if t.strip() and any(ch.isalnum() for ch in t)]
+            words = words + [f"{a} {b}" for a, b in zip(precise, precise[1:])]
+        return words
+
+
 def prepare(text: str) -> str:
     return rules.normalise(text)[:MAX_CHARS]
 
 
-def build_pipeline(seed: int = 0):
+# The pipeline's shape. Model selection (nlp/selection.py, issue 15) compared these on the second
+# independent set; the defaults are what measured best there (README, "Understanding").
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "cut": "precise",          # jieba cut for the word features: "precise" | "search"
+    "word_pairs": False,       # adjacent word pairs as features as well
+    "char_analyzer": "char_wb",
+    "char_ngrams": (1, 3),
+    "char_min_df": 2,
+    "C": 0.5,
+    # off_topic lines count three times: citizens' affairs look like the 16 categories (a parking fine,
+    # a worker's wages), and an off_topic guess the bot does not act on sends them into the appeal form.
+    # On independent2 this halved the off-topic lines that start a ticket at no cost in macro-F1.
+    "class_weight": {"off_topic": 3.0},  # None | "balanced" | {code: weight} (as sample weights: fit_params)
+    "blend": None,             # None | "lr" | "cnb": a second model whose probabilities are averaged in
+    "blend_weight": 0.5,       # the SVM's share of the average
+}
+
+
+def build_pipeline(seed: int = 0, options: Optional[dict[str, Any]] = None):
     from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.svm import LinearSVC
 
+    o = {**DEFAULT_OPTIONS, **(options or {})}
+    class_weight = o["class_weight"] if isinstance(o["class_weight"], str) else None
+    words = word_tokens if (o["cut"], o["word_pairs"]) == ("precise", False) else \
+        Words(search=o["cut"] == "search", pairs=o["word_pairs"])
     features = FeatureUnion([
-        ("words", TfidfVectorizer(analyzer=word_tokens, sublinear_tf=True, min_df=1)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2)),
+        ("words", TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)),
+        ("chars", TfidfVectorizer(analyzer=o["char_analyzer"], ngram_range=tuple(o["char_ngrams"]),
+                                  sublinear_tf=True, min_df=o["char_min_df"])),
     ])
     # LinearSVC ranks well on sparse text; sigmoid calibration, fitted on 5-fold out-of-fold margins,
     # turns its margins into probabilities. ensemble=False keeps one SVC at prediction time (not five),
-    # which is what keeps a single message well under the 5 ms budget.
-    model = CalibratedClassifierCV(LinearSVC(C=0.5, random_state=seed), method="sigmoid", cv=5, ensemble=False)
+    # which is what keeps a single message well under the latency budget.
+    svm = CalibratedClassifierCV(LinearSVC(C=o["C"], class_weight=class_weight, random_state=seed),
+                                 method="sigmoid", cv=5, ensemble=False)
+    if o["blend"] is None:
+        model = svm
+    else:
+        if o["blend"] == "lr":
+            from sklearn.linear_model import LogisticRegression
+
+            second = LogisticRegression(C=10.0, class_weight=class_weight, max_iter=2000, random_state=seed)
+        elif o["blend"] == "cnb":
+            from sklearn.naive_bayes import ComplementNB
+
+            # Naive Bayes probabilities are far too sure of themselves: calibrated like the SVM's margins.
+            second = CalibratedClassifierCV(ComplementNB(alpha=0.3), method="sigmoid", cv=5, ensemble=False)
+        else:
+            raise ValueError(f"unknown blend {o['blend']!r}")
+        model = VotingClassifier([("svm", svm), (o["blend"], second)], voting="soft",
+                                 weights=[o["blend_weight"], 1 - o["blend_weight"]])
     return Pipeline([("features", features), ("model", model)])
+
+
+def fit_params(options: Optional[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """What the pipeline's fit needs besides texts and labels: per-class weights given by code become
+    sample weights (the calibrator encodes the labels as numbers before its inner fits, so a
+    class_weight keyed by code would not reach the SVM)."""
+    weights = {**DEFAULT_OPTIONS, **(options or {})}["class_weight"]
+    if not isinstance(weights, dict):
+        return {}
+    return {"model__sample_weight": np.array([float(weights.get(label, 1.0)) for label in labels])}
+
+
+def _scorer(estimator):
+    """texts' features -> class probabilities, for the estimators build_pipeline() makes."""
+    from scipy.special import expit, softmax
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+
+    if isinstance(estimator, CalibratedClassifierCV):
+        (fitted,) = estimator.calibrated_classifiers_  # ensemble=False: one model, one calibrator per class
+        if fitted.method != "sigmoid" or list(fitted.estimator.classes_) != list(estimator.classes_):
+            raise ValueError("not a sigmoid calibration over every class")
+        inner = fitted.estimator
+        a = np.array([c.a_ for c in fitted.calibrators])
+        b = np.array([c.b_ for c in fitted.calibrators])
+        if isinstance(inner, ComplementNB):
+            log_prob = np.ascontiguousarray(inner.feature_log_prob_.T)
+
+            def raw(x):
+                jll = x @ log_prob
+                return softmax(jll, axis=1)  # ComplementNB.predict_proba (normalised exp of jll)
+        elif hasattr(inner, "coef_") and not isinstance(inner, LogisticRegression):
+            coef, intercept = np.ascontiguousarray(inner.coef_.T), inner.intercept_
+
+            def raw(x):
+                return x @ coef + intercept  # LinearSVC.decision_function
+        else:
+            raise ValueError(f"no compiled form for {type(inner).__name__}")
+
+        def score(x):
+            p = expit(-(raw(x) * a + b))  # sklearn's _SigmoidCalibration, per class
+            total = p.sum(axis=1, keepdims=True)
+            return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0)
+        return score
+    if isinstance(estimator, LogisticRegression) and len(estimator.classes_) > 2:
+        coef, intercept = np.ascontiguousarray(estimator.coef_.T), estimator.intercept_
+        return lambda x: softmax(x @ coef + intercept, axis=1)
+    raise ValueError(f"no compiled form for {type(estimator).__name__}")
 
 
 class CompiledModel:
@@ -71,28 +179,34 @@ class CompiledModel:
 
     For one short message, input validation, the FeatureUnion's joblib dispatch and the calibrator's
     bookkeeping cost more than the sums themselves (about a fifth of a webhook's CPU under load).
-    Same vocabularies, idf weights, margins and sigmoids: the result equals `pipeline.predict_proba`
-    (tested); a pipeline of another shape is refused here and predicted through scikit-learn.
+    Same vocabularies, idf weights, margins, sigmoids (and, for a blend, the second model's sums and
+    the weighted average): the result equals `pipeline.predict_proba` (tested); a pipeline of another
+    shape is refused here and predicted through scikit-learn.
     """
 
     def __init__(self, pipeline):
-        union, calibrated = pipeline.named_steps["features"], pipeline.named_steps["model"]
-        (fitted,) = calibrated.calibrated_classifiers_  # ensemble=False: one SVC, one calibrator per class
+        from sklearn.ensemble import VotingClassifier
+
+        union, model = pipeline.named_steps["features"], pipeline.named_steps["model"]
         vectorizers = [t for _, t in union.transformer_list]
-        if (fitted.method != "sigmoid" or union.transformer_weights
-                or list(fitted.estimator.classes_) != list(calibrated.classes_)
-                or any(v.norm != "l2" or not v.use_idf or v.binary for v in vectorizers)):
+        if union.transformer_weights or any(v.norm != "l2" or not v.use_idf or v.binary for v in vectorizers):
             raise ValueError("not the pipeline build_pipeline() makes")
+        if isinstance(model, VotingClassifier):
+            if model.voting != "soft":
+                raise ValueError("not a soft vote")
+            weights = np.asarray(model.weights if model.weights is not None else [1.0] * len(model.estimators_),
+                                 dtype=np.float64)
+            self.scorers = [_scorer(e) for e in model.estimators_]
+            self.weights = weights / weights.sum()  # np.average's normalisation
+        else:
+            self.scorers = [_scorer(model)]
+            self.weights = np.ones(1)
         # Per block: analyzer, vocabulary, idf, sublinear tf, and where its columns start.
         self.blocks, offset = [], 0
         for v in vectorizers:
             self.blocks.append((v.build_analyzer(), v.vocabulary_, v.idf_, v.sublinear_tf, offset))
             offset += len(v.vocabulary_)
         self.width = offset
-        self.coef = np.ascontiguousarray(fitted.estimator.coef_.T)
-        self.intercept = fitted.estimator.intercept_
-        self.a = np.array([c.a_ for c in fitted.calibrators])
-        self.b = np.array([c.b_ for c in fitted.calibrators])
 
     def features(self, texts: list[str]):
         from scipy.sparse import csr_matrix
@@ -115,12 +229,10 @@ class CompiledModel:
         return csr_matrix((data, indices, indptr), shape=(len(texts), self.width))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        from scipy.special import expit
-
-        margins = self.features(texts) @ self.coef + self.intercept
-        p = expit(-(margins * self.a + self.b))  # sklearn's _SigmoidCalibration, per class
-        total = p.sum(axis=1, keepdims=True)
-        return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0)
+        x = self.features(texts)
+        if len(self.scorers) == 1:
+            return self.scorers[0](x)
+        return sum(w * score(x) for w, score in zip(self.weights, self.scorers))
 
 
 class Classifier:
@@ -128,8 +240,10 @@ class Classifier:
         self.pipeline = pipeline
         self.threshold = threshold
         self.metadata = metadata
-        # Below this a non-ticket intent is not acted on (handlers/understanding.py: "unsure").
+        # Below this a non-ticket intent is not acted on (handlers/understanding.py: "unsure"), unless
+        # the intent has a threshold of its own (read off its own out-of-fold curve).
         self.intent_threshold: float = metadata.get("intent_threshold", threshold)
+        self.intent_thresholds: dict[str, float] = dict(metadata.get("intent_thresholds") or {})
         self.labels: list[str] = list(pipeline.classes_)
         try:
             self.compiled: Optional[CompiledModel] = CompiledModel(pipeline)
@@ -169,6 +283,10 @@ class Classifier:
         best = self.labels[order[0]]
         alternatives = [(KIND_OF[self.labels[j]], self.labels[j], float(row[j])) for j in order[1:4]]
         return Prediction(kind=KIND_OF[best], category=best, confidence=float(row[order[0]]), alternatives=alternatives)
+
+    def intent_threshold_for(self, code: str) -> float:
+        """The confidence a non-ticket intent needs to be acted on."""
+        return self.intent_thresholds.get(code, self.intent_threshold)
 
     def ticket_alternatives(self, prediction: Prediction, n: int = 3) -> list[str]:
         """The likeliest ticket categories, for a clarifying question."""

@@ -45,7 +45,9 @@ def train(include_corrections: bool, seed: int | None) -> None:
     classifier, report = training.train(examples, seed=seed or training.SEED, extra=extra)
     classifier.save(config["MODEL_PATH"])
     click.echo(f"trained on {len(examples)} examples (+{len(extra)} corrections) in {time.perf_counter() - started:.1f} s")
-    click.echo(f"threshold {classifier.threshold:.2f}; model written to {config['MODEL_PATH']}")
+    own = ", ".join(f"{code} {t:.2f}" for code, t in sorted(classifier.intent_thresholds.items()))
+    click.echo(f"thresholds: clarify {classifier.threshold:.2f}, other intents {classifier.intent_threshold:.2f} ({own}); "
+               f"model written to {config['MODEL_PATH']}")
     for name, s in classifier.metadata["scores"].items():
         click.echo(f"{name:17} macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  (n={s['n']})")
 
@@ -53,7 +55,8 @@ def train(include_corrections: bool, seed: int | None) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def evaluate(as_json: bool) -> None:
-    """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out, independent)."""
+    """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out,
+    the independent set and the second independent set)."""
     from nlp import training
     from nlp.corpus import load_training
 
@@ -62,7 +65,7 @@ def evaluate(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
         return
-    for name in ("cross_validation", "heldout", "independent"):
+    for name in ("cross_validation", "heldout", "independent", "independent2"):
         if name in report:
             click.echo(format_scores(name, report[name]))
     click.echo("coverage/accuracy curve (out-of-fold):")
