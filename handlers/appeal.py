@@ -207,8 +207,10 @@ def _on_name(u: Understanding, ctx: Context, conv: Conversation, draft: dict) ->
 
 
 def _surely_something_else(u: Understanding) -> bool:
-    """A short message the rules or the classifier are sure is another intent ("我的诉求", "你好")."""
-    return u.source == "rule" or (u.kind == "other" and u.intent not in ("unsure",) and u.confidence >= 0.8)
+    """A message the rule layer knows as another intent ("我的诉求", "你好"). The classifier is not
+    asked: it reads a bare shop name ("伊宁市某某便民超市") as anything but an appeal, and a name's shape
+    (handlers/details.looks_like_company_name) already turns away questions, refusals and commands."""
+    return u.source == "rule"
 
 
 def _on_phone(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Optional[Reply]:

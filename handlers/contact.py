@@ -46,9 +46,11 @@ def contact_lookup(message, ctx: Context) -> Reply:
 
 
 def _matter(text: str) -> str:
-    """The matter a contact question names, without the asking words ("办环评找谁" → "办环评")."""
+    """The matter a contact question names, without the asking words ("办环评找谁" → "办环评";
+    "那找哪个部门问" → "": it names none, so the last topic is meant)."""
     rest = CONTACT.sub(" ", text)
-    rest = re.sub(r"那|这个|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|[?？。,，!！\s]", "", rest)
+    rest = re.sub(r"那么|那|这个|这事|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|呀|部门|单位|机构|问问|问一下|问|咨询|"
+                  r"找|办理|怎么|联系|电话|谁|哪里|哪儿|[?？。,，!！\s]", "", rest)
     return rest if len(rest) >= 2 else ""
 
 
