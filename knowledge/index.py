@@ -233,6 +233,10 @@ class _GramIndex:
 
     def best(self, question: str) -> np.ndarray:
         """Per clause: the cosine of the question with its closest attached question (0 if none)."""
+        return self.match(question)[0]
+
+    def match(self, question: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per clause: the closest attached question's cosine, and the votes of the nearest ones."""
         result = np.zeros(self.count)
         counts: dict[int, int] = {}
         for g in char_grams(question):
@@ -240,7 +244,7 @@ class _GramIndex:
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
         if not counts or not len(self.owner):
-            return result
+            return result, np.zeros(self.count)
         cols = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
         w = (1 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.idf[cols]
         # The question's own norm counts grams no attached question has: a long question that shares
@@ -248,7 +252,17 @@ class _GramIndex:
         norm = math.sqrt(float(w @ w) + sum(1.0 for g in set(char_grams(question)) if g not in self.vocabulary))
         sims = np.asarray(self.matrix[:, cols] @ w).ravel() / (norm or 1.0)
         np.maximum.at(result, self.owner, sims)
-        return result
+        return result, self._votes(sims)
+
+    def _votes(self, sims: np.ndarray, k: int = 20) -> np.ndarray:
+        """Per clause: the squared similarities of the question's k nearest attached questions that
+        belong to it — several close questions agreeing outweigh one lucky match."""
+        votes = np.zeros(self.count)
+        if len(sims) == 0:
+            return votes
+        nearest = np.argpartition(-sims, min(k, len(sims) - 1))[:k]
+        np.add.at(votes, self.owner[nearest], sims[nearest] ** 2)
+        return votes
 
 
 def build(session: Session) -> LibraryIndex:

@@ -44,7 +44,8 @@ PRACTICAL = re.compile(
     r"几点|上班时间|下班|营业时间|办公时间|周末|节假日.{0,4}(上班|办公|办理)|地址|在哪|哪个窗口|几楼|几号窗口|电话|联系方式|"
     r"怎么走|停车|排队|预约|网址|网站|小程序|今年|明年|去年的|20\d\d年|最新的?|标准是多少|基数|费率|税率|最低工资|"
     r"多少钱|收费标准|进度|批了没|批下来没|到哪(一步|了)|审到|什么时候(能|可以)?(批|下来|办好|出来|到账)|我们(的|家)?(执照|环评|材料|申请)")
-FEATURES = ("body", "heading", "questions", "grams", "text_grams", "named", "coverage", "article", "kind", "support")
+FEATURES = ("body", "heading", "questions", "grams", "votes", "text_grams", "named", "coverage", "article", "kind",
+            "support")
 # What kind of answer a question wants, and the words an article holding such an answer uses:
 # "多久" wants a period (三十日内, 六个月), "罚多少" an amount (元, 倍, 百分之), "能不能" a permission.
 ANSWER_KINDS = [
@@ -197,12 +198,12 @@ def candidates(session: Session, question: str, ranking: RankingModel, region: O
     body = idx.body.score(columns, weights)
     heading = idx.heading.score(columns, weights)
     questions = idx.questions.score(columns, weights)
-    grams = idx.grams.best(query.text)
+    grams, votes = idx.grams.match(query.text)
     # The law's words the question's colloquial ones stand for count against the clause's own text.
     text_grams = idx.text_grams.best(query.text + " " + " ".join(query.legal_phrases))
     named = _named(idx, query.text)
     lexical = (w["body"] * body + w["heading"] * heading + w["questions"] * questions + w["grams"] * grams
-               + w.get("text_grams", 0.0) * text_grams + w["named"] * named)
+               + w.get("votes", 0.0) * votes + w.get("text_grams", 0.0) * text_grams + w["named"] * named)
     if region:
         lexical = lexical * np.array([e.region == region for e in idx.entries])
     chosen = [int(i) for i in np.argsort(-lexical)[:pool] if lexical[i] > 0]
@@ -225,7 +226,8 @@ def candidates(session: Session, question: str, ranking: RankingModel, region: O
         article = 1.0 if articles and idx.entries[i].path in articles and named[i] > 0 else 0.0
         found.append(Candidate(i, float(lexical[i]), {
             "body": float(body[i]), "heading": float(heading[i]), "questions": float(questions[i]),
-            "grams": float(grams[i]), "text_grams": float(text_grams[i]), "named": float(named[i]),
+            "grams": float(grams[i]), "votes": float(votes[i]), "text_grams": float(text_grams[i]),
+            "named": float(named[i]),
             "coverage": coverage[i], "article": article, "practical": practical, "unknown": unknown,
             "kind": sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1),
             "support": (by_document[idx.entries[i].document_id] - float(lexical[i])) / total},

@@ -28,7 +28,7 @@ from knowledge.search import (CONFIDENCE_INPUTS, DEFAULT_MODEL, FEATURES, Candid
 PRECISION = 0.85
 ABSTAIN = 0.90
 KEEP_TOP3 = 0.95
-STEPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
+STEPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
 
 
 @dataclasses.dataclass
