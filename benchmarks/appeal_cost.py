@@ -65,7 +65,7 @@ def main() -> int:
 
     from bot.app import create_app
     from bot.channels.platform import sha1_signature
-    from bot.db import upgrade
+    from bot.schema import upgrade
     from tickets.demo import load_demo_data
 
     schema, url = None, args.database_url

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot.app import create_app
-    from bot.db import upgrade
+    from bot.schema import upgrade
     from knowledge.bundled import ingest_bundled
     from nlp.training import ensure_model
     from tests.dialogs import runner

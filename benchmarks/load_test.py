@@ -60,7 +60,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tickets import numbers  # noqa: E402  (no imports of its own: cheap for the generator)
+from core import ticket_number  # noqa: E402  (no imports of its own: cheap for the generator)
 
 TOKEN = "loadtest-wechat-token-7Hq2"
 APPID = "wxload0000000001"
@@ -456,14 +456,14 @@ class Generator:
         else:
             # most specific first: the anonymity question also mentions the company name
             prompt = next((p for p in (ACCEPTED, ASKS_CONFIRM, ASKS_ANONYMOUS, ASKS_PHONE, ASKS_NAME) if p in reply), "")
-            if not prompt or (prompt == ACCEPTED and not numbers.parse(reply)):
+            if not prompt or (prompt == ACCEPTED and not ticket_number.parse(reply)):
                 self._problem("unexpected reply", reply)
                 user.state = "broken"
                 return
             user.step += 1
             user.last_prompt = prompt
             if prompt == ACCEPTED:
-                user.ticket = numbers.parse(reply)
+                user.ticket = ticket_number.parse(reply)
                 user.state = "done"
         self.answered.append(delivery)
         if user.state == "active":
@@ -641,7 +641,7 @@ class Deployment:
         admin.dispose()
         subprocess.run([str(ROOT / ".venv" / "bin" / "appealbot"), "db", "upgrade"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir)
-        from bot.console import hash_password
+        from tickets.accounts import hash_password
         from tickets.demo import load_demo_data
         from tickets.models import Official
 

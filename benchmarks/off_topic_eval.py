@@ -96,7 +96,7 @@ def classifier_figures(classifier, examples: list[Any]) -> dict[str, float]:
 
 def build_app(model_path: str):
     from bot.app import create_app
-    from bot.db import upgrade
+    from bot.schema import upgrade
     from knowledge.bundled import ingest_bundled
     from tickets.demo import load_demo_data
 

@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+from bot.schema import upgrade
+from core.db import make_engine, make_sessionmaker  # noqa: E402
 from knowledge.bundled import CORPUS, ingest_bundled  # noqa: E402
 from knowledge.evaluation import load_questions  # noqa: E402
 from knowledge.ingest import ingest_bytes  # noqa: E402

@@ -35,7 +35,7 @@ def main() -> None:
     from sqlalchemy import select
 
     from bot.app import create_app
-    from bot.db import upgrade
+    from bot.schema import upgrade
     from tests.platforms import WeComBotServer
     from tickets import groups, service
     from tickets.demo import load_demo_data

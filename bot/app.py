@@ -11,8 +11,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from bot import config as settings
-from bot.db import make_engine, make_sessionmaker
-from bot.errors import RequestRejected
+from core.db import make_engine, make_sessionmaker
+from core.errors import RequestRejected
 from bot.ratelimit import RateLimiter, seconds_to_next_window
 from bot.state import AppState
 from handlers.context import Services

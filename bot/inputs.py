@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Optional
 
-from bot.errors import RequestRejected
+from core.errors import RequestRejected
 
 # Lone surrogates cannot be encoded (PostgreSQL, UTF-8 logs refuse them); the C0 controls other than
 # tab, newline and carriage return, and U+FFFE/U+FFFF, are illegal in XML 1.0 and in Excel cells.

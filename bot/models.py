@@ -5,6 +5,6 @@ import nlp.models  # noqa: F401
 import tickets.inspections_models  # noqa: F401
 import tickets.models  # noqa: F401
 import tickets.outreach_models  # noqa: F401
-from bot.db import Base
+from core.db import Base
 
 metadata = Base.metadata

@@ -14,7 +14,7 @@ import time
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from bot.errors import ConfigError
+from core.errors import ConfigError
 
 WEAK = {"", "token", "test", "secret", "changeme", "password", "123456", "appealbot", "dev", "default"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from bot.db import upgrade
+from bot.schema import upgrade
 from bot.state import AppState
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.errors import ConfigError
+from core.errors import ConfigError
 from handlers.router import MENU_KEYS
 
 MAX_BUTTONS, MAX_SUB_BUTTONS = 3, 5  # the platform's limits

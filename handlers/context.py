@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.db import utcnow
+from core.db import utcnow
 
 
 class Prediction(Protocol):

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from nlp import rules
-from tickets import credit_code, numbers
+from core.ticket_number import parse as parse_ticket_number
+from tickets import credit_code
 
 # -- phones ----------------------------------------------------------------------------------------
 # A run of digits with the separators people type between them (spaces, dashes, brackets, dots);
@@ -109,7 +110,7 @@ def valid_credit_code(code: str) -> bool:
 
 
 def ticket_number(text: str) -> Optional[str]:
-    return numbers.parse(rules.normalise(text))
+    return parse_ticket_number(rules.normalise(text))
 
 
 # -- ratings ---------------------------------------------------------------------------------------

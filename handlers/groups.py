@@ -31,7 +31,8 @@ from handlers.messages import IncomingMessage, Reply
 from handlers.models import DialogueState
 from handlers.official import COMMAND, VERBS, perform_verb, todo_lines, todo_tickets
 from nlp import rules
-from tickets import access, cards, groups, numbers, service, timeline, transitions
+from core import ticket_number
+from tickets import access, cards, groups, service, timeline, transitions
 from tickets.lifecycle import Actor, _local
 from tickets.models import Official, Ticket, WecomGroup
 from tickets.transitions import STATUS
@@ -119,7 +120,7 @@ def converse(ctx: Context, message: IncomingMessage, group: Optional[WecomGroup]
         return Reply(OTHER_GROUP.format(department=group.department.name))
     scope = Scope(official, group)
     text = rules.normalise(message.text or "")
-    quoted, m = numbers.parse(message.quoted), COMMAND.match(text)
+    quoted, m = ticket_number.parse(message.quoted), COMMAND.match(text)
     if quoted and m is not None and not m.group(2):
         # "办结 已协调完毕", written quoting a card or a message that names the ticket
         text = f"{m.group(1)} {quoted} {m.group(3)}".strip()
@@ -175,7 +176,7 @@ def act(ctx: Context, scope: Scope, number: str, verb: str, rest: str) -> Reply:
 def find(ctx: Context, scope: Scope, verb: str, number: Optional[str]):
     """The ticket a command names, or the only one it can apply to here; a Reply when there is none."""
     if number:
-        number = numbers.canonical(number)
+        number = ticket_number.canonical(number)
         ticket = service.find(ctx.session, number)
         if ticket is None or not scope.may_show(ticket):
             return Reply(f"没有找到本部门的工单 {number}。")

@@ -30,8 +30,8 @@ from datetime import timedelta
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import sessionmaker
 
-from bot.db import autocommit, per_dialect, utcnow
-from bot.errors import UserError
+from core.db import autocommit, per_dialect, utcnow
+from core.errors import UserError
 from handlers import texts
 from handlers.messages import IncomingMessage, Reply
 from handlers.models import InboundMessage

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class InboundMessage(Base):

@@ -11,16 +11,17 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.errors import UserError
+from core.errors import UserError
 from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from tickets import access, numbers, service, timeline, transitions
+from core import ticket_number
+from tickets import access, service, timeline, transitions
 from tickets.lifecycle import OPEN, STATUS, Actor, Lifecycle, _local
 from tickets.models import Official, Ticket
 
-COMMAND = re.compile(rf"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*({numbers.TEXT})?\s*[:：,，]?\s*(.*)$",
+COMMAND = re.compile(rf"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)\s*({ticket_number.TEXT})?\s*[:：,，]?\s*(.*)$",
                      re.IGNORECASE | re.DOTALL)
 # Each verb is an action of the table of transitions (tickets/transitions.py), which also says from
 # which statuses it starts: the candidates for "the one ticket" when no number is given.
@@ -82,7 +83,7 @@ def _visible(official: Official, ticket: Ticket) -> bool:
 
 def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
     if number:
-        number = numbers.canonical(number)
+        number = ticket_number.canonical(number)
         ticket = service.find(ctx.session, number)
         if ticket is None or not _visible(official, ticket):
             return Reply(f"没有找到本部门的工单 {number}。")  # another department's ticket is not shown

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
-from bot.db import per_dialect
+from core.db import per_dialect
 from handlers import media, texts
 from handlers.context import Context, ConversationState, Services
 from handlers.conversation import Conversation

@@ -17,7 +17,8 @@ from handlers.messages import Reply
 from handlers.registry import answers, intent
 from handlers.understanding import Understanding
 from nlp.categories import label
-from tickets import numbers, service
+from core import ticket_number
+from tickets import service
 from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle, _local
 from tickets.models import Ticket
 
@@ -30,7 +31,7 @@ ACTIONS = {
 }
 # Numbered by the rating itself (5 非常满意 … 1 非常不满意), as the resolution notice shows it.
 RATING_LINES = "\n".join(f"{n}. {name}" for n, name in sorted(RATINGS.items(), reverse=True))
-SUPPLEMENT = re.compile(rf"^补充\s*({numbers.TEXT})?\s*[:：]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
+SUPPLEMENT = re.compile(rf"^补充\s*({ticket_number.TEXT})?\s*[:：]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
 
 
 @intent("ticket_status")

@@ -13,7 +13,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class PolicyDocument(Base):

@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class Correction(Base):

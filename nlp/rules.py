@@ -11,7 +11,7 @@ from typing import Optional
 
 # The number format is the tickets' (one module, no imports of its own); the rule layer only asks
 # whether a message names one.
-from tickets import numbers
+from core import ticket_number
 
 
 # Exact commands (menu buttons and their typed equivalents) → intent.
@@ -50,7 +50,7 @@ def match(text: str) -> Optional[str]:
         return "chitchat"
     if bare in COMMANDS:
         return COMMANDS[bare]
-    if numbers.parse(clean) and len(bare) <= 40:
+    if ticket_number.parse(clean) and len(bare) <= 40:
         return "ticket_status"
     if len(bare) <= 8 and any(bare.startswith(g) for g in _GREETINGS) and not _has_request_words(bare):
         return "chitchat"

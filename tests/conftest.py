@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 
 import pytest
@@ -15,7 +16,8 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 from bot.app import create_app  # noqa: E402
-from bot.db import Base, upgrade  # noqa: E402
+from bot.schema import upgrade
+from core.db import Base  # noqa: E402
 from tests.platforms import WeChatServer, WeComServer  # noqa: E402
 
 WECHAT = {"token": "wechat-test-token", "appid": "wx0123456789abcdef", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
@@ -42,6 +44,10 @@ def database_template(tmp_path_factory):
         return
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
+    # As a served database is after its first connection: in WAL mode, so that the copies the tests
+    # run on do not start with processes racing to switch it.
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
     yield path
 
 

@@ -68,7 +68,7 @@ def private_schema() -> Iterator[str]:
     the URL selects it through the connection's search_path. Dropped afterwards."""
     from sqlalchemy.orm import Session
 
-    from bot.db import upgrade
+    from bot.schema import upgrade
     from tickets.demo import load_demo_data
 
     schema = f"faults_{os.getpid()}_{uuid.uuid4().hex[:6]}"

@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.api import token_hash
+from tickets.accounts import token_hash
 from tests.test_console import sign_in
 from tickets import service
 from tickets.models import Official

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.api import token_hash
+from tickets.accounts import token_hash
 from tests.platforms import WeComServer
 from tests.conftest import WECOM
 from tests.test_console import csrf, sign_in

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.api import token_hash
+from tickets.accounts import token_hash
 from tickets import service
 from tickets.models import Official
 

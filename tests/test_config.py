@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import create_app
-from bot.errors import ConfigError
+from core.errors import ConfigError
 
 
 def test_environment_variables_are_read(monkeypatch, config):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.api import token_hash
+from tickets.accounts import token_hash
 from nlp.classifier import Prediction
 from tests.platforms import web_say
 from tests.stubs import StubClassifier

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select, update
 
-from bot.db import make_engine, make_sessionmaker
+from core.db import make_engine, make_sessionmaker
 from tickets import directory, service
 from tickets.models import Department, Notification, Official, RoutingRule, Ticket
 

@@ -26,7 +26,8 @@ from tests.fault_helpers import (REDIS_URL, Misbehaviour, PrivateRedis, Retrying
                                  forget_queue, local_cluster, postgres_missing, private_schema, redis_missing,
                                  reset_stale_pools, restart_cluster, sends_to, wait_for)
 from tests.platforms import WeChatServer, message_xml
-from tickets import notify, numbers, service
+from core import ticket_number
+from tickets import notify, service
 from tickets.models import Notification
 
 POWER = "厂里变压器容量不够，申请增容报装一个多月了还没批下来"  # operations → 国网市供电公司 (gdgs)
@@ -307,7 +308,7 @@ def complete_appeal(server: WeChatServer, user: str, timings: list[float] | None
             timings.append(time.monotonic() - started)
     assert "企业名称" in replies[0] and "联系电话" in replies[1] and "确认提交" in replies[2], replies
     assert "已受理" in replies[3], replies
-    return numbers.parse(replies[3])
+    return ticket_number.parse(replies[3])
 
 
 def test_with_redis_down_the_bot_answers_from_the_database_and_the_queue_catches_up(

@@ -127,7 +127,7 @@ def _ready(demo) -> str:
 
 
 def _api_app(demo):
-    from bot.api import token_hash
+    from tickets.accounts import token_hash
     from tickets import service
     from tickets.models import Official
 

@@ -20,7 +20,7 @@ def test_migrations_match_the_models(database_url):
 
 
 def test_a_new_sqlite_file_is_put_in_wal_mode_once(tmp_path):
-    from bot.db import make_engine
+    from core.db import make_engine
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     for _ in range(2):  # the second engine finds WAL on already and leaves it

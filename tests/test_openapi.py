@@ -10,7 +10,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
-from bot.api import token_hash
+from tickets.accounts import token_hash
 from tickets import service
 from tickets.models import Official
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.errors import ConfigError
+from core.errors import ConfigError
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
 from tests.fake_outreach import JPEG, OutreachPlatform

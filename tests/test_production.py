@@ -1,6 +1,6 @@
 import pytest
 
-from bot.errors import ConfigError
+from core.errors import ConfigError
 from bot.production import check_secrets
 
 GOOD = {"SECRET_KEY": "k" * 16 + "Zq8#xP2!vR6@mW4$", "DATABASE_URL": "postgresql+psycopg://db/appealbot",

@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
 
 def _create_many(url: str, start, n: int, out) -> None:
-    from bot.db import make_engine, make_sessionmaker
+    from core.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     Session = make_sessionmaker(engine)
@@ -33,8 +33,8 @@ def _accept(url: str, number: str, start, out) -> None:
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm.exc import StaleDataError
 
-    from bot.db import make_engine, make_sessionmaker
-    from bot.errors import UserError
+    from core.db import make_engine, make_sessionmaker
+    from core.errors import UserError
     from tickets.lifecycle import SYSTEM
 
     engine = make_engine(url)
@@ -52,7 +52,7 @@ def _accept(url: str, number: str, start, out) -> None:
 
 
 def _enterprise_for(url: str, start, out) -> None:
-    from bot.db import make_engine, make_sessionmaker
+    from core.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     Session = make_sessionmaker(engine)

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.errors import UserError
+from core.errors import UserError
 from tickets import credit_code, jobs, service
 from tickets.lifecycle import SYSTEM, Actor, Forbidden, Lifecycle, TransitionError
 from tickets.models import Department, Notification, Official, Ticket

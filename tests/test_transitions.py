@@ -10,11 +10,12 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.api import token_hash
-from bot.errors import UserError
+from tickets.accounts import token_hash
+from core.errors import UserError
 from nlp import rules
 from tests.test_console import csrf, sign_in
-from tickets import numbers, service, transitions
+from core import ticket_number
+from tickets import service, transitions
 from tickets.lifecycle import Actor, Forbidden, Lifecycle, TransitionError
 from tickets.models import Official, Ticket
 
@@ -27,18 +28,18 @@ ROLES = ("scjg", "scjg_head", "yingshang", "gdgs")  # official, head, supervisor
 @pytest.mark.parametrize("typed", ["YQ-20261122-0007", "yq20261122-0007", "查一下YQ-20261122-0007进度",
                                    "YQ 20261122 0007", "yq_20261122_0007。"])
 def test_a_number_is_read_however_it_is_typed(typed):
-    assert numbers.parse(typed) == "YQ-20261122-0007"
+    assert ticket_number.parse(typed) == "YQ-20261122-0007"
 
 
 @pytest.mark.parametrize("text", ["AB-20261122-0007", "YQ-2026112-0007", "XYQ-20261122-0007", "YQ-20261122-007"])
 def test_what_is_not_a_number_is_not_read_as_one(text):
-    assert numbers.parse(text) is None
+    assert ticket_number.parse(text) is None
 
 
 def test_numbers_are_written_one_way_and_five_digit_serials_are_read():
-    assert numbers.format_number(date(2026, 11, 22), 7) == "YQ-20261122-0007"
-    assert numbers.parse("YQ-20261122-10001") == "YQ-20261122-10001"
-    assert numbers.canonical("  yq202611220007 ") == "YQ-20261122-0007"
+    assert ticket_number.format_number(date(2026, 11, 22), 7) == "YQ-20261122-0007"
+    assert ticket_number.parse("YQ-20261122-10001") == "YQ-20261122-10001"
+    assert ticket_number.canonical("  yq202611220007 ") == "YQ-20261122-0007"
 
 
 def test_the_rule_layer_and_the_commands_read_numbers_the_same_way():
@@ -48,7 +49,7 @@ def test_the_rule_layer_and_the_commands_read_numbers_the_same_way():
     from handlers.official import COMMAND
 
     m = COMMAND.match("办结 yq20261122 0007 已协调")
-    assert m and numbers.canonical(m.group(2)) == "YQ-20261122-0007" and m.group(3) == "已协调"
+    assert m and ticket_number.canonical(m.group(2)) == "YQ-20261122-0007" and m.group(3) == "已协调"
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -185,6 +186,6 @@ def test_every_action_is_labelled_and_every_official_action_reaches_the_api(worl
 
 def test_tickets_number_column_matches_the_format(world):
     number = ticket_in(world, "assigned")
-    assert numbers.is_number(number) and numbers.parse(number) == number
+    assert ticket_number.is_number(number) and ticket_number.parse(number) == number
     with world.Session() as s:
         assert s.scalars(select(Ticket).where(Ticket.number == number)).one()

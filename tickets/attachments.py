@@ -19,7 +19,8 @@ from typing import Optional
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
-from bot.db import DIALECT_INSERTS
+from core import settings
+from core.db import DIALECT_INSERTS
 from tickets.models import Ticket
 from tickets.outreach_models import Attachment
 
@@ -119,7 +120,7 @@ class S3Store:
 def store(config):
     if config.get("MEDIA_STORE") == "s3":
         return S3Store(config["S3_ENDPOINT"], config["S3_BUCKET"], config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
-                       config.get("S3_REGION") or "us-east-1", bool(config.get("S3_SECURE", True)))
+                       settings.value(config, "S3_REGION"), bool(settings.value(config, "S3_SECURE")))
     return LocalStore(os.path.join(config["VAR_DIR"], "media"))
 
 
@@ -127,7 +128,7 @@ def store_named(config, name: str):
     """The store an attachment was written to (the configuration may have changed since)."""
     if name == "s3":
         return S3Store(config["S3_ENDPOINT"], config["S3_BUCKET"], config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
-                       config.get("S3_REGION") or "us-east-1", bool(config.get("S3_SECURE", True)))
+                       settings.value(config, "S3_REGION"), bool(settings.value(config, "S3_SECURE")))
     return LocalStore(os.path.join(config["VAR_DIR"], "media"))
 
 
@@ -197,7 +198,7 @@ def fetch_pending(Session, config, clients: dict, now: datetime) -> dict[str, in
         ids = s.scalars(select(Attachment.id).where(Attachment.status == "pending").order_by(Attachment.id)
                         .limit(100)).all()
     target = store(config)
-    limit = int(config.get("MEDIA_MAX_BYTES") or 10 * 1024 * 1024)
+    limit = int(settings.value(config, "MEDIA_MAX_BYTES"))
     for att_id in ids:
         with Session() as s, s.begin():
             att = s.scalars(select(Attachment).where(Attachment.id == att_id, Attachment.status == "pending")

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Optional
 
+from core import timefmt
 from nlp.categories import label as category_label
-from tickets import access, numbers, timeline
+from core import ticket_number
+from tickets import access, timeline
 from tickets.models import Official, Ticket
 from tickets.transitions import STATUS
 from tickets.workdays import CHINA
@@ -48,9 +50,9 @@ def parse_key(value: Optional[str]) -> Optional[Tap]:
     parts = (value or "").split("|")
     if len(parts) not in (3, 4) or parts[0] != _KEY or parts[1] not in LABELS:
         return None
-    if not numbers.is_number(parts[2]) or (len(parts) == 4 and parts[3] != "list"):
+    if not ticket_number.is_number(parts[2]) or (len(parts) == 4 and parts[3] != "list"):
         return None
-    return Tap(parts[1], numbers.canonical(parts[2]), len(parts) == 4)
+    return Tap(parts[1], ticket_number.canonical(parts[2]), len(parts) == 4)
 
 
 def ticket_url(public_url: str, number: str) -> str:
@@ -58,10 +60,7 @@ def ticket_url(public_url: str, number: str) -> str:
 
 
 def _day(moment: Optional[datetime]) -> str:
-    if moment is None:
-        return "未定"
-    local = moment.astimezone(CHINA)
-    return f"{local.month}月{local.day}日"
+    return timefmt.month_day(moment)
 
 
 def _cut(text: str, n: int) -> str:
@@ -84,7 +83,7 @@ def last_act(ticket: Ticket, viewer: Optional[Official]) -> Optional[str]:
     for event in reversed(ticket.events):
         if event.action in ("note", "remind", "request_extension"):
             continue
-        when = event.at.astimezone(CHINA).strftime("%m-%d %H:%M")
+        when = timefmt.local(event.at, timefmt.SHORT)
         return _cut(f"{timeline.actor_name(event, ticket, viewer)}{timeline.describe(event)} {when}", 26)
     return None
 

@@ -111,7 +111,7 @@ def load_demo_data(session: Session) -> str:
     for code, dept in by_code.items():
         if code not in {a[2] for a in ACCOUNTS}:
             session.add(Official(name=f"{dept.name}经办人", wecom_user_id=code, department=dept, role="official"))
-    from bot.console import hash_password
+    from tickets.accounts import hash_password
 
     for login, name, code, role in ACCOUNTS:
         session.add(Official(name=name, wecom_user_id=login, login=login, department=by_code[code], role=role,

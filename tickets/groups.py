@@ -25,7 +25,7 @@ from typing import Optional
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import DIALECT_INSERTS
+from core.db import DIALECT_INSERTS
 from tickets import cards
 from tickets.models import Department, Notification, Official, Ticket, WecomGroup
 

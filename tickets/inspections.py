@@ -9,7 +9,9 @@ from typing import Iterable, Optional
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.errors import UserError
+from core import settings
+from core import timefmt
+from core.errors import UserError
 from tickets import notify
 from tickets.credit_code import is_valid
 from tickets.inspections_models import CallOut, InspectionFiling, InspectionTarget
@@ -97,7 +99,7 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
             if not (reason or "").strip():
                 raise UserError(f"{ent.name}为 A 级信用企业，常规检查原则上免检；确需检查请写明理由")
             warnings.append({"type": "a_tier", "enterprise": ent.name})
-        window = int(config.get("JOINT_WINDOW_DAYS", 30))
+        window = int(settings.value(config, "JOINT_WINDOW_DAYS"))
         nearby = session.scalars(select(InspectionFiling).join(InspectionTarget).where(
             InspectionTarget.enterprise_id == ent.id, InspectionFiling.status != "rejected",
             InspectionFiling.start_date <= end + timedelta(days=window),
@@ -109,7 +111,7 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
         count = session.scalar(select(func.count()).select_from(InspectionFiling).join(InspectionTarget).where(
             InspectionTarget.enterprise_id == ent.id, InspectionFiling.department_id == official.department_id,
             InspectionFiling.status != "rejected", InspectionFiling.start_date >= year_start))
-        cap = int(config.get("INSPECTION_YEARLY_CAP", 2))
+        cap = int(settings.value(config, "INSPECTION_YEARLY_CAP"))
         if count >= cap:
             warnings.append({"type": "yearly_cap", "enterprise": ent.name, "count": count, "cap": cap})
     filing = InspectionFiling(code=_unique_code(session), department_id=official.department_id, filed_by=official,
@@ -212,7 +214,7 @@ def call_out(session: Session, enterprise: Enterprise, official: Official, text:
 
 
 def due_local(item: CallOut) -> str:
-    return item.due_at.astimezone(CHINA).strftime("%m月%d日 %H:%M")
+    return timefmt.local(item.due_at, timefmt.MONTH_DAY_TIME)
 
 
 def respond(session: Session, official: Official, now: datetime) -> Optional[CallOut]:

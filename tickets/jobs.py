@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from core import settings
 from tickets.lifecycle import Lifecycle
 from tickets.models import Ticket
 from tickets.workdays import add_working_days
@@ -54,13 +55,13 @@ def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
 def _due(ticket: Ticket, config: dict, now: datetime):
     deadline = ticket.deadline
     if now > deadline:
-        grace_end = add_working_days(deadline, int(config.get("ESCALATE_GRACE_DAYS", 2)))
+        grace_end = add_working_days(deadline, int(settings.value(config, "ESCALATE_GRACE_DAYS")))
         if ticket.overdue_notified_at is None:
             return "supervised"
         if now > grace_end:
             return "escalated"
         return None
     start = ticket.assigned_at or ticket.created_at
-    if ticket.reminded_at is None and now >= start + (deadline - start) * float(config.get("REMIND_AT", 0.75)):
+    if ticket.reminded_at is None and now >= start + (deadline - start) * float(settings.value(config, "REMIND_AT")):
         return "reminded"
     return None

@@ -14,7 +14,9 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import UserError
+from core import settings
+from core import timefmt
+from core.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
 from tickets import access, directory, notify, transitions
 from tickets.models import Department, Official, Ticket, TicketEvent
@@ -119,7 +121,7 @@ class Lifecycle:
         if days is not None:
             ticket.deadline_days = days
         ticket.assigned_at = self.now
-        ticket.accept_due = add_working_days(self.now, int(self.config.get("ACCEPT_DAYS", 1)))
+        ticket.accept_due = add_working_days(self.now, int(settings.value(self.config, "ACCEPT_DAYS")))
         ticket.deadline = add_working_days(self.now, ticket.deadline_days)
         ticket.reminded_at = ticket.overdue_notified_at = None
         ticket.accepted_at = ticket.resolved_at = ticket.paused_at = None  # a reopened ticket is not 办结
@@ -425,11 +427,7 @@ def _short(text: str, n: int = 120) -> str:
 
 
 def _local(moment: Optional[datetime]) -> str:
-    if moment is None:
-        return "（未定）"
-    from tickets.workdays import CHINA
-
-    return moment.astimezone(CHINA).strftime("%Y年%m月%d日")
+    return timefmt.local(moment, missing="（未定）")
 
 
 __all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden",

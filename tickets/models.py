@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, utcnow
+from core.db import Base, utcnow
 
 ROLES = ("official", "head", "supervisor", "admin")
 

@@ -19,7 +19,8 @@ import requests
 from sqlalchemy import bindparam, event, exists, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from bot.db import autocommit
+from core import timefmt
+from core.db import autocommit
 from tickets import directory, outreach
 from tickets.models import Department, Notification, Ticket
 
@@ -408,9 +409,7 @@ def robot_digest(items: list[Notification], public_url: str = "") -> tuple[str, 
 
 
 def _local_day(moment: datetime) -> str:
-    from tickets.workdays import CHINA
-
-    return moment.astimezone(CHINA).strftime("%Y年%m月%d日")
+    return timefmt.local(moment)
 
 
 def digest(items: list[Notification]) -> tuple[str, str]:

@@ -23,7 +23,9 @@ from typing import Any, Optional
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from bot.db import DIALECT_INSERTS
+from core import settings
+from core import timefmt
+from core.db import DIALECT_INSERTS
 from tickets.models import Enterprise, Notification, Ticket
 from tickets.workdays import CHINA
 
@@ -40,8 +42,8 @@ def _short(text: Optional[str], n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _local(moment: Optional[datetime], fmt: str = "%Y年%m月%d日") -> str:
-    return moment.astimezone(CHINA).strftime(fmt) if moment else ""
+def _local(moment: Optional[datetime], fmt: str = timefmt.DAY) -> str:
+    return timefmt.local(moment, fmt)
 
 
 def ticket_fields(ticket: Ticket, **extra: Any) -> dict[str, str]:
@@ -196,7 +198,7 @@ def schedule_sms(session: Session, config, now: datetime) -> int:
     from tickets.sms import mobile_number
 
     hours = int(config.get("SMS_AFTER_HOURS") or 0)
-    days = int(config.get("RATING_LINK_DAYS") or rating_links.DEFAULT_DAYS)
+    days = int(settings.value(config, "RATING_LINK_DAYS"))
     due = session.scalars(select(Ticket).join(Enterprise, Ticket.enterprise_id == Enterprise.id).where(
         Ticket.status == "resolved", Ticket.resolved_at <= now - timedelta(hours=hours),
         Ticket.resolved_at > now - timedelta(days=days),  # an answer older than its link's life is not chased

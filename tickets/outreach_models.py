@@ -8,7 +8,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, utcnow
+from core.db import Base, utcnow
 from tickets.models import Enterprise, Ticket
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import UserError
+from core.errors import UserError
 from tickets import notify
 from tickets.inspections_models import ServiceOfficer
 from tickets.models import Enterprise, Notification, Ticket

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import and_, func, or_, select
 
-from tickets import numbers
+from core import ticket_number
 from tickets.models import Enterprise, Ticket
 
 _SEPARATORS = re.compile(r"[\s\-－—()（）+]")
@@ -18,8 +18,8 @@ def matching(text: str, sees_reporters: bool):
     name, phone or code only by those who may see who reported it (`sees_reporters`): otherwise
     searching would tell a department who complained about it."""
     text = (text or "").strip()[:100]
-    number = numbers.parse(text)
-    if number and numbers.is_number(text):
+    number = ticket_number.parse(text)
+    if number and ticket_number.is_number(text):
         return Ticket.number == number
     about_enterprise = [Enterprise.name.contains(text)]
     digits = _SEPARATORS.sub("", text)

@@ -16,10 +16,10 @@ from typing import Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import settings
 from tickets.models import Ticket
 from tickets.outreach_models import RatingLink
 
-DEFAULT_DAYS = 15
 MAX_ID = 2**31 - 1
 
 
@@ -52,7 +52,7 @@ def issue(session: Session, ticket: Ticket, now: datetime, config) -> Optional[s
     SECRET_KEY and PUBLIC_URL to sign and address it."""
     if not config.get("SECRET_KEY") or not config.get("PUBLIC_URL"):
         return None
-    days = int(config.get("RATING_LINK_DAYS") or DEFAULT_DAYS)
+    days = int(settings.value(config, "RATING_LINK_DAYS"))
     link = RatingLink(ticket_id=ticket.id, resolved_at=ticket.resolved_at or now, created_at=now,
                       expires_at=now + timedelta(days=days))
     session.add(link)

@@ -7,10 +7,11 @@ from typing import Any, Optional
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
-from bot.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
-from bot.errors import UserError
+from core.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
+from core.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
-from tickets import access, directory, numbers
+from core import ticket_number
+from tickets import access, directory
 from tickets.lifecycle import Actor, Lifecycle
 from tickets.models import Department, Enterprise, Ticket, TicketCounter
 from tickets.workdays import CHINA
@@ -37,7 +38,7 @@ def next_number(session: Session, now: datetime) -> str:
             last = own.execute(_NEXT_NUMBER["postgresql"], {"day": day}).scalar_one()
     else:
         last = session.execute(_NEXT_NUMBER["sqlite"], {"day": day}).scalar_one()
-    return numbers.format_number(local, last)
+    return ticket_number.format_number(local, last)
 
 
 _ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
@@ -139,7 +140,7 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
 
 
 def find(session: Session, number: str) -> Optional[Ticket]:
-    return session.scalars(select(Ticket).where(Ticket.number == numbers.canonical(number))).first()
+    return session.scalars(select(Ticket).where(Ticket.number == ticket_number.canonical(number))).first()
 
 
 def tickets_of(session: Session, channel: str, user_id: str, limit: int = 10) -> list[Ticket]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Optional, Protocol
 
+from core import settings
+
 
 class SmsError(RuntimeError):
     """The provider refused or failed; `permanent` when sending again cannot help (a bad number)."""
@@ -75,8 +77,8 @@ class TencentSms:
 def provider(config) -> Optional[SmsProvider]:
     if config.get("SMS_PROVIDER") == "tencent":
         return TencentSms(config["SMS_SECRET_ID"], config["SMS_SECRET_KEY"], config["SMS_APP_ID"], config["SMS_SIGN"],
-                          config.get("SMS_REGION") or "ap-guangzhou",
-                          config.get("SMS_ENDPOINT") or "sms.tencentcloudapi.com")
+                          settings.value(config, "SMS_REGION"),
+                          settings.value(config, "SMS_ENDPOINT"))
     return None
 
 

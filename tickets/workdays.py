@@ -7,9 +7,9 @@ from functools import lru_cache
 
 import chinese_calendar
 
-from bot.errors import AppealbotError
+from core.errors import AppealbotError
 
-CHINA = timezone(timedelta(hours=8))  # no daylight saving time, so a fixed offset is exact
+from core.timefmt import CHINA, local_date  # noqa: F401  (re-exported: the calendar speaks China time)
 END_OF_DAY = time(23, 59, 59)
 
 
@@ -26,10 +26,6 @@ def is_workday(day: date) -> bool:
             f"节假日日历（chinesecalendar {chinese_calendar.__version__}）不包含 {day.year} 年，"
             "无法按工作日计算期限；请升级 chinesecalendar"
         ) from None
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(CHINA).date()
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

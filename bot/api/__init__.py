@@ -13,11 +13,13 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from tickets.accounts import token_hash
 from bot import inputs
-from bot.errors import RequestRejected, UserError
+from core.errors import RequestRejected, UserError
 from bot.state import appstate
 from nlp.categories import label
-from tickets import access, numbers, stats, timeline
+from core import ticket_number
+from tickets import access, stats, timeline
 from tickets.lifecycle import STATUS, Actor, Forbidden, Lifecycle, NeedsConfirmation, TransitionError
 from tickets.models import Department, Official, Ticket
 from tickets.transitions import OFFICIAL_ACTIONS
@@ -33,10 +35,6 @@ def _flag(body: dict, name: str) -> bool:
     if not isinstance(value, bool):
         raise RequestRejected(400, f"{name} 应为 true 或 false")
     return value
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class ApiError(Exception):
@@ -150,7 +148,7 @@ def list_tickets():
 
 
 def _ticket(number: str) -> Ticket:
-    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == numbers.canonical(number))).first()
+    ticket = g.api_session.scalars(_visible_query().where(Ticket.number == ticket_number.canonical(number))).first()
     if ticket is None:
         raise ApiError(404, f"没有找到工单 {number}")
     return ticket
@@ -203,7 +201,7 @@ def _action_params(body: dict) -> dict[str, Any]:
     if body.get("official") is not None:
         params["official"] = _official(body["official"])
     if body.get("parent") is not None:
-        params["parent"] = _ticket(numbers.canonical(str(body["parent"])))
+        params["parent"] = _ticket(ticket_number.canonical(str(body["parent"])))
     return params
 
 

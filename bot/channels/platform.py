@@ -15,7 +15,7 @@ import xmltodict
 from flask import Request, current_app
 from wechatpy.exceptions import WeChatException
 
-from bot.errors import RequestRejected
+from core.errors import RequestRejected
 from bot.ratelimit import seconds_to_next_window
 from bot.state import appstate
 from handlers.messages import IncomingMessage, Reply

@@ -18,8 +18,8 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import text
 
 from bot import inputs
-from bot.db import utcnow
-from bot.errors import RequestRejected
+from core.db import utcnow
+from core.errors import RequestRejected
 from bot.ratelimit import seconds_to_next_window
 from bot.state import appstate
 from handlers.messages import IncomingMessage

@@ -9,7 +9,7 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels import platform
-from bot.errors import RequestRejected
+from core.errors import RequestRejected
 from bot.state import appstate
 
 log = logging.getLogger(__name__)

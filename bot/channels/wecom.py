@@ -11,7 +11,7 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels import platform
-from bot.errors import RequestRejected
+from core.errors import RequestRejected
 from bot.state import appstate
 
 log = logging.getLogger(__name__)

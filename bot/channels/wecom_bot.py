@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, request
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.channels import platform
-from bot.errors import RequestRejected
+from core.errors import RequestRejected
 from bot.state import appstate
 from handlers.messages import IncomingMessage, Reply
 

@@ -14,8 +14,10 @@ from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import delete, or_, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
+from tickets.accounts import end_sessions, hash_password  # noqa: F401  (the console's own names)
+from core import timefmt
 from bot import inputs
 from bot.state import appstate
 from tickets.models import ConsoleSession, Official
@@ -29,21 +31,12 @@ SESSION_HOURS = 8
 _dummy_hash: list[str] = []  # checked against when there is no real hash, so every attempt costs the same
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
-
-
 def now() -> datetime:
     return appstate().services.clock()
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
-
-
-def end_sessions(db, official_id: int) -> None:
-    """Signs an official out everywhere (a new password, a disabled account)."""
-    db.execute(delete(ConsoleSession).where(ConsoleSession.official_id == official_id))
 
 
 @bp.before_request
@@ -80,10 +73,8 @@ def login_required(*roles: str) -> Callable:
 
 
 @bp.app_template_filter("local")
-def _local(moment: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
-    from tickets.workdays import CHINA
-
-    return moment.astimezone(CHINA).strftime(fmt) if moment else "—"
+def _local(moment: Optional[datetime], fmt: str = timefmt.STAMP) -> str:
+    return timefmt.local(moment, fmt, missing="—")
 
 
 @bp.app_context_processor

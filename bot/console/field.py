@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.console import bp, login_required, now
-from bot.errors import UserError
+from core.errors import UserError
 from tickets import inspections
 from tickets.inspections_models import ContactCard, InspectionFiling, InspectionTarget, ServiceOfficer
 from tickets.models import Department, Enterprise, Official

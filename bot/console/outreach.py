@@ -9,8 +9,9 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from sqlalchemy import or_, select
 
 from bot.console import bp, login_required, now
-from bot.errors import UserError
-from tickets import access, attachments, numbers, policy_push
+from core.errors import UserError
+from core import ticket_number
+from tickets import access, attachments, policy_push
 from tickets.models import Department, Enterprise, Ticket
 from tickets.outreach_models import Attachment, PolicyPush
 

@@ -11,11 +11,13 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from core import timefmt
 from bot.console import bp, login_required, now
 from bot import inputs
-from bot.errors import RequestRejected, UserError
+from core.errors import RequestRejected, UserError
 from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
-from tickets import access, numbers, stats, timeline
+from core import ticket_number
+from tickets import access, stats, timeline
 from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle
 from tickets.models import Department, Official, Ticket
 from tickets.transitions import Transition, allowed_actions
@@ -121,11 +123,11 @@ def _span(delta: timedelta) -> str:
 
 
 def _local(moment: Optional[datetime]) -> str:
-    return moment.astimezone(CHINA).strftime("%m-%d %H:%M") if moment else "—"
+    return timefmt.local(moment, timefmt.SHORT, missing="—")
 
 
 def _ticket(number: str) -> Ticket:
-    ticket = g.db.scalars(visible().where(Ticket.number == numbers.canonical(number))).first()
+    ticket = g.db.scalars(visible().where(Ticket.number == ticket_number.canonical(number))).first()
     if ticket is None:
         abort(404)
     return ticket
@@ -181,7 +183,7 @@ def act(number: str, action: str):
 
 
 def _parent(text: str) -> Optional[Ticket]:
-    number = numbers.parse(text)
+    number = ticket_number.parse(text)
     return g.db.scalars(visible().where(Ticket.number == number)).first() if number else None
 
 
@@ -285,7 +287,7 @@ def _csv_cell(value: Any, kind: str) -> Any:
     if value is None:
         return ""
     if kind == "datetime":
-        return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        return timefmt.local(value, timefmt.STAMP)
     if kind == "percent":
         return f"{value:.1%}"
     return _safe_cell(value)

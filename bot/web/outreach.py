@@ -11,7 +11,8 @@ import logging
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.errors import UserError
+from core import settings
+from core.errors import UserError
 from bot.state import appstate
 from nlp.categories import label
 from tickets import policy_push, rating_links
@@ -40,7 +41,7 @@ def rating_page(token: str):
         rating_links.opened(s, link, now)  # seen: the answer reached the enterprise
         t = link.ticket
         return _page("form", t=t, category=label(t.category),
-                     days=state.services.config.get("RATING_LINK_DAYS") or rating_links.DEFAULT_DAYS)
+                     days=settings.value(state.services.config, "RATING_LINK_DAYS"))
 
 
 @bp.post("/r/<token>")
@@ -62,7 +63,7 @@ def rating_submit(token: str):
                 ticket = link.ticket
                 if rating not in RATINGS:
                     return _page("form", 400, t=ticket, category=label(ticket.category), error="请选择一项评价。",
-                                 days=config.get("RATING_LINK_DAYS") or rating_links.DEFAULT_DAYS)
+                                 days=settings.value(config, "RATING_LINK_DAYS"))
                 if not rating_links.claim(s, link, now):
                     return _page("used", 409)
                 Lifecycle(s, now, config).perform(ticket, Actor("enterprise", ticket.enterprise.user_id), "rate",

@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0001_core"
 down_revision = None
@@ -25,10 +25,10 @@ def upgrade() -> None:
         sa.Column("msg_type", sa.String(length=32), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("raw", sa.Text(), nullable=False),
-        sa.Column("received_at", bot.db.UTCDateTime(), nullable=False),
+        sa.Column("received_at", core.db.UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reply", sa.JSON(), nullable=True),
-        sa.Column("handled_at", bot.db.UTCDateTime(), nullable=True),
+        sa.Column("handled_at", core.db.UTCDateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_messages")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_inbound_messages_dedupe_key")),
@@ -40,8 +40,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=128), nullable=False),
         sa.Column("flow", sa.String(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("expires_at", bot.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", bot.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", core.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("channel", "user_id", name=op.f("pk_dialogue_states")),
     )
 

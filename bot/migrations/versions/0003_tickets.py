@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 """
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import core.db
 
 
 revision = '0003_tickets'
@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table('access_tokens',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('token', sa.String(length=600), nullable=True),
-    sa.Column('expires_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_access_tokens'))
     )
     op.create_table('departments',
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=32), nullable=True),
     sa.Column('industry', sa.String(length=64), nullable=True),
     sa.Column('region', sa.String(length=32), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enterprises')),
     sa.UniqueConstraint('channel', 'user_id', name=op.f('uq_enterprises_channel'))
     )
@@ -97,24 +97,24 @@ def upgrade() -> None:
     sa.Column('enterprise_id', sa.Integer(), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('accept_due', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('deadline', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accept_due', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deadline', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deadline_days', sa.Integer(), nullable=False),
-    sa.Column('paused_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('assigned_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('accepted_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('assigned_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('result', sa.Text(), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.Column('redo_count', sa.Integer(), nullable=False),
     sa.Column('returned_count', sa.Integer(), nullable=False),
     sa.Column('escalated_count', sa.Integer(), nullable=False),
     sa.Column('supervised', sa.Boolean(), nullable=False),
-    sa.Column('reminded_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('overdue_notified_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('overdue_notified_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('extension', sa.JSON(), nullable=True),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
@@ -133,7 +133,7 @@ def upgrade() -> None:
 
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('recipient', sa.String(length=300), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
@@ -141,9 +141,9 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('sent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('batch', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_notifications_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
@@ -154,7 +154,7 @@ def upgrade() -> None:
     op.create_table('ticket_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
-    sa.Column('at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=160), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('from_status', sa.String(length=16), nullable=True),

@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0004_nlp"
 down_revision = "0001_core"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=32), nullable=False),
         sa.Column("ticket_number", sa.String(length=32), nullable=True),
         sa.Column("corrected_by", sa.String(length=128), nullable=True),
-        sa.Column("created_at", bot.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_category_corrections")),
     )
 

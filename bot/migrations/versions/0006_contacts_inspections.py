@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 """
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import core.db
 
 
 revision = '0006_contacts_inspections'
@@ -36,11 +36,11 @@ def upgrade() -> None:
     sa.Column('official_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('responded_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('confirmed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('responded_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprises.id'], name=op.f('fk_call_outs_enterprise_id_enterprises')),
     sa.ForeignKeyConstraint(['official_id'], ['officials.id'], name=op.f('fk_call_outs_official_id_officials')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_outs'))
@@ -65,8 +65,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('warnings', sa.JSON(), nullable=False),
     sa.Column('decision_note', sa.Text(), nullable=True),
-    sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['approver_id'], ['officials.id'], name=op.f('fk_inspection_filings_approver_id_officials')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_inspection_filings_department_id_departments')),
     sa.ForeignKeyConstraint(['filed_by_id'], ['officials.id'], name=op.f('fk_inspection_filings_filed_by_id_officials')),
@@ -93,7 +93,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('filing_id', sa.Integer(), nullable=False),
     sa.Column('enterprise_id', sa.Integer(), nullable=False),
-    sa.Column('scanned_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scanned_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprises.id'], name=op.f('fk_inspection_targets_enterprise_id_enterprises')),
     sa.ForeignKeyConstraint(['filing_id'], ['inspection_filings.id'], name=op.f('fk_inspection_targets_filing_id_inspection_filings')),

@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0007_knowledge"
 down_revision = "0006_contacts_inspections"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=60), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("ingested_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ingested_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_documents")),
         sa.UniqueConstraint("source", name=op.f("uq_policy_documents_source")),
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0009_security"
 down_revision = "0008_notification_sends"
@@ -19,14 +19,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("inbound_messages") as batch_op:
         batch_op.add_column(sa.Column("owner", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("lease_until", bot.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("lease_until", core.db.UTCDateTime(), nullable=True))
     op.create_table(
         "console_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("official_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", bot.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", bot.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["official_id"], ["officials.id"], name="fk_console_sessions_official_id_officials"),
         sa.PrimaryKeyConstraint("id", name="pk_console_sessions"),
         sa.UniqueConstraint("token_hash", name="uq_console_sessions_token_hash"),

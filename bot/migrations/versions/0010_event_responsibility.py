@@ -10,7 +10,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import bot.db
+import core.db
 
 revision = "0010_event_responsibility"
 down_revision = "0009_security"
@@ -21,8 +21,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("department_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("accept_due", bot.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("deadline", bot.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("accept_due", core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("deadline", core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f("ix_ticket_events_department_id"), ["department_id"], unique=False)
         batch_op.create_foreign_key(batch_op.f("fk_ticket_events_department_id_departments"), "departments",
                                     ["department_id"], ["id"])

@@ -11,7 +11,7 @@ Create Date: 2026-12-04
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0011_knowledge_library"
 down_revision = "0010_event_responsibility"
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("terms", sa.Text(), nullable=False),
         sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
-        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_clause_questions")),
     )
     op.create_index("ix_clause_questions_clause", "clause_questions", ["document_key", "clause_path"])

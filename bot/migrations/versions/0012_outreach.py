@@ -8,7 +8,7 @@ Create Date: 2026-12-08
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0012_outreach"
 down_revision = "0011_knowledge_library"
@@ -41,8 +41,8 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=300), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.String(length=300), nullable=True),
-        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("fetched_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fetched_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_attachments_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
         sa.UniqueConstraint("channel", "media_id", name=op.f("uq_attachments_channel")),
@@ -53,11 +53,11 @@ def upgrade() -> None:
         "rating_links",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=False),
-        sa.Column("resolved_at", bot.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", bot.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("opened_at", bot.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("used_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_rating_links_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rating_links")),
     )
@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("criteria", sa.JSON(), nullable=False),
         sa.Column("published_by", sa.String(length=160), nullable=False),
-        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["document_id"], ["policy_documents.id"],
                                 name=op.f("fk_policy_pushes_document_id_policy_documents")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_pushes")),
@@ -81,9 +81,9 @@ def upgrade() -> None:
         sa.Column("push_id", sa.Integer(), nullable=False),
         sa.Column("enterprise_id", sa.Integer(), nullable=False),
         sa.Column("notified", sa.Boolean(), nullable=False),
-        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("opened_at", bot.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("asked_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("asked_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
                                 name=op.f("fk_policy_push_targets_enterprise_id_enterprises")),
         sa.ForeignKeyConstraint(["push_id"], ["policy_pushes.id"],

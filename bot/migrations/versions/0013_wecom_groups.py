@@ -7,7 +7,7 @@ Create Date: 2026-12-05
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import core.db
 
 revision = "0013_wecom_groups"
 down_revision = "0012_outreach"
@@ -22,11 +22,11 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=True),
-        sa.Column("first_seen_at", bot.db.UTCDateTime(), nullable=False),
-        sa.Column("bound_at", bot.db.UTCDateTime(), nullable=True),
+        sa.Column("first_seen_at", core.db.UTCDateTime(), nullable=False),
+        sa.Column("bound_at", core.db.UTCDateTime(), nullable=True),
         sa.Column("bound_by", sa.String(length=64), nullable=True),
         sa.Column("reply_url", sa.String(length=600), nullable=True),
-        sa.Column("reply_url_at", bot.db.UTCDateTime(), nullable=True),
+        sa.Column("reply_url_at", core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["department_id"], ["departments.id"],
                                 name=op.f("fk_wecom_groups_department_id_departments")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wecom_groups")),

@@ -1,4 +1,4 @@
-"""`appealbot train | evaluate | classify`; bot/cli.py registers everything in COMMANDS."""
+"""`appealbot train | evaluate | classify`; bot/cli registers everything in COMMANDS."""
 from __future__ import annotations
 
 import json
@@ -6,15 +6,14 @@ import sys
 import time
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
 from nlp.categories import label
 
 
 def _config():
-    from bot.cli import _app
-
-    app = _app()
-    return app, app.config
+    return current_app, current_app.config
 
 
 def _model(config):
@@ -29,6 +28,7 @@ def _model(config):
 @click.command()
 @click.option("--include-corrections", is_flag=True, help="Add officials' category corrections to the training data.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the project's fixed seed).")
+@with_appcontext
 def train(include_corrections: bool, seed: int | None) -> None:
     """Train the classifier (deterministic) and write it with its metadata."""
     from nlp import training
@@ -54,6 +54,7 @@ def train(include_corrections: bool, seed: int | None) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@with_appcontext
 def evaluate(as_json: bool) -> None:
     """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out,
     the independent set and the second independent set)."""
@@ -90,6 +91,7 @@ def format_scores(name: str, scores: dict) -> str:
 @click.command()
 @click.argument("text", required=False)
 @click.option("--jsonl", is_flag=True, help='Read {"id": ..., "text": ...} lines on stdin, write one result line each.')
+@with_appcontext
 def classify(text: str | None, jsonl: bool) -> None:
     """Classify TEXT (one JSON object), or stdin lines with --jsonl."""
     _, config = _config()

@@ -1,24 +1,22 @@
-"""`appealbot worker | jobs | notifications`; bot/cli.py registers everything in COMMANDS."""
+"""`appealbot worker | jobs | notifications`; bot/cli registers everything in COMMANDS."""
 from __future__ import annotations
 
 import json
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-
-def _app():
-    from bot.cli import _app as make
-
-    return make()
 
 
 @click.command()
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker threads.")
+@with_appcontext
 def worker(workers: int) -> None:
     """Run a job-queue consumer (notifications, deadline sweep) until stopped."""
     from bot.production import settle_heap
 
-    app = _app()
+    app = current_app
     huey = app.extensions["appealbot"].huey
     if app.config["QUEUE"] == "memory":
         raise click.ClickException("APPEALBOT_QUEUE=memory has no separate worker")
@@ -30,11 +28,12 @@ def worker(workers: int) -> None:
 
 
 @click.command()
+@with_appcontext
 def sweep() -> None:
     """Run the deadline sweep and notification delivery once, now (for cron or a manual check)."""
     from tickets import jobs, notify
 
-    app = _app()
+    app = current_app
     state = app.extensions["appealbot"]
     now = state.services.clock()
     click.echo(json.dumps({"sweep": jobs.sweep(state.Session, app.config, now),
@@ -44,13 +43,14 @@ def sweep() -> None:
 
 @click.command()
 @click.option("--status", default="failed", show_default=True, help="pending, held, failed or sent.")
+@with_appcontext
 def notifications(status: str) -> None:
     """List notifications by status, newest first (failed sends are kept, never lost)."""
     from sqlalchemy import select
 
     from tickets.models import Notification
 
-    app = _app()
+    app = current_app
     with app.extensions["appealbot"].Session() as s:
         for n in s.scalars(select(Notification).where(Notification.status == status).order_by(Notification.id.desc()).limit(100)):
             click.echo(json.dumps({"id": n.id, "channel": n.channel, "recipient": n.recipient, "title": n.title,
@@ -60,6 +60,7 @@ def notifications(status: str) -> None:
 @click.command("api-token")
 @click.argument("login")
 @click.option("--revoke", is_flag=True, help="Revoke the official's token instead of issuing one.")
+@with_appcontext
 def api_token(login: str, revoke: bool) -> None:
     """Issue a new REST API token for an official (by console login or WeCom user id); prints it once.
 
@@ -68,10 +69,10 @@ def api_token(login: str, revoke: bool) -> None:
 
     from sqlalchemy import or_, select
 
-    from bot.api import token_hash
+    from tickets.accounts import token_hash
     from tickets.models import Official
 
-    app = _app()
+    app = current_app
     token = secrets.token_urlsafe(32)
     with app.extensions["appealbot"].Session() as s, s.begin():
         official = s.scalars(select(Official).where(or_(Official.login == login, Official.wecom_user_id == login))).first()
@@ -89,17 +90,18 @@ def api_token(login: str, revoke: bool) -> None:
 @click.option("--wecom-user-id", help="The official's 企业微信 user id, for chat commands.")
 @click.option("--reset", is_flag=True, help="Set a new password for an existing account.")
 @click.password_option(help="At least 10 characters; asked for when not given.")
+@with_appcontext
 def create_user(login, name, department, role, wecom_user_id, reset, password) -> None:
     """Create a console account (the first administrator, say), or reset its password."""
     from sqlalchemy import select
 
-    from bot.console import end_sessions, hash_password
+    from tickets.accounts import end_sessions, hash_password
     from tickets.models import Official
     from tickets.service import department_by_name
 
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
-    app = _app()
+    app = current_app
     with app.extensions["appealbot"].Session() as s, s.begin():
         existing = s.scalars(select(Official).where(Official.login == login)).first()
         if existing is not None:

@@ -1,24 +1,22 @@
-"""`appealbot ingest | search | evaluate-search | tune-search | retire`; bot/cli.py registers everything in COMMANDS."""
+"""`appealbot ingest | search | evaluate-search | tune-search | retire`; bot/cli registers everything in COMMANDS."""
 from __future__ import annotations
 
 import json
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-
-def _app():
-    from bot.cli import _app as make
-
-    return make()
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@with_appcontext
 def ingest(paths) -> None:
     """Ingest policy documents (.txt .md .docx .pdf .html), files or folders; changed files are updated."""
     from knowledge.ingest import files, ingest_bytes
 
-    app = _app()
+    app = current_app
     todo = list(files(paths))
     failed = 0
     with app.extensions["appealbot"].Session() as session:
@@ -46,12 +44,13 @@ def ingest(paths) -> None:
 @click.option("--region", default=None, help="Only documents of this region.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of hits, best first.")
 @click.option("--all", "everything", is_flag=True, help="Also when the library most likely does not answer it.")
+@with_appcontext
 def search(question: str, k: int, region, as_json: bool, everything: bool) -> None:
     """Search the policy clauses: none when the library most likely does not answer the question."""
     from knowledge.search import rank
     from knowledge.search import search as run
 
-    app = _app()
+    app = current_app
     with app.extensions["appealbot"].Session() as session:
         found = rank(session, question, k=k, region=region) if everything else run(session, question, k=k, region=region)
         hits = [h.to_dict() for h in found]
@@ -70,11 +69,12 @@ def search(question: str, k: int, region, as_json: bool, everything: bool) -> No
               help="A JSON-lines question file or a named set (tune, independent); default both sets.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--misses", is_flag=True, help="List the questions ranked wrong and the false answers.")
+@with_appcontext
 def evaluate_search(sets, as_json: bool, misses: bool) -> None:
     """Recall@1, Recall@3, MRR and the abstention figures of the library's search."""
     from knowledge.evaluation import figures, load_questions, run
 
-    app = _app()
+    app = current_app
     results = {}
     with app.extensions["appealbot"].Session() as session:
         for name in sets or ("tune", "independent"):
@@ -99,6 +99,7 @@ def evaluate_search(sets, as_json: bool, misses: bool) -> None:
 
 @click.command("tune-search")
 @click.option("--questions", default="tune", show_default=True, help="The tuning question set (never the independent one).")
+@with_appcontext
 def tune_search(questions: str) -> None:
     """Fit the ranking weights and the confidence curve; writes knowledge/data/ranking.json."""
     from knowledge.evaluation import load_questions
@@ -107,7 +108,7 @@ def tune_search(questions: str) -> None:
 
     if questions == "independent":
         raise click.ClickException("the independent set only measures; tune on the tuning set")
-    app = _app()
+    app = current_app
     with app.extensions["appealbot"].Session() as session:
         ranking = tune(session, load_questions(questions), log=click.echo)
     (DATA / "ranking.json").write_text(ranking.to_json() + "\n", encoding="utf-8")
@@ -116,11 +117,12 @@ def tune_search(questions: str) -> None:
 
 @click.command()
 @click.argument("source")
+@with_appcontext
 def retire(source: str) -> None:
     """Retire a document (by the file name it was ingested from): kept, no longer searched."""
     from knowledge.ingest import retire as run
 
-    app = _app()
+    app = current_app
     with app.extensions["appealbot"].Session() as session, session.begin():
         if not run(session, source):
             raise click.ClickException(f"no document ingested from {source!r}")

@@ -1,10 +1,10 @@
-"""Database plumbing shared by every package: the declarative base, engines and migrations.
+"""Database plumbing shared by every package: the declarative base, column types, engines.
 
 Functions elsewhere take a `Session`; whoever starts the work owns the transaction.
 """
 from __future__ import annotations
 
-import os
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -82,10 +82,17 @@ def make_engine(url: str) -> Engine:
             # WAL lets readers run beside the one writer; busy_timeout makes writers queue. WAL is
             # kept in the file: switching is asked for only when it is not on yet, since the switch
             # fails at once ("database is locked") while another process is writing.
+            # The switch takes no busy wait, so two processes opening a fresh file at once may both
+            # try it: the one that loses finds WAL already on (or the file busy) and goes on, since
+            # WAL, once set by anyone, holds for every connection to the file.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                cursor.execute("PRAGMA journal_mode=WAL")
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -96,19 +103,3 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def alembic_config(url: str):
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
-
-
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the schema to the newest revision; the only way the schema changes."""
-    from alembic import command
-
-    command.upgrade(alembic_config(url), revision)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
 
 from bot import config as settings
-from bot.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger("appealbot")
 
@@ -23,7 +24,8 @@ def _setup_logging(verbose: bool = False) -> None:
     logmask.install()
 
 
-def _app():
+def _create_app():
+    """Flask's ScriptInfo calls this once per command, when the command first needs the app."""
     from bot.app import create_app
 
     try:
@@ -32,17 +34,27 @@ def _app():
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-@click.group()
+# Flask's own group: each command runs inside the app's context and reads it as `current_app`.
+# No default commands (flask run/shell/routes) and no .env loading: the configuration comes from
+# APPEALBOT_* variables only, as the README's table says.
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False,
+             set_debug_flag=False, add_version_option=False)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """appealbot: 有求必应、无事不扰 — the bot and back end."""
     _setup_logging(verbose)
 
 
+# FlaskGroup adds --app, --env-file and --debug for generic Flask projects; this command has one app
+# and one source of configuration, so they would only mislead.
+main.params[:] = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
+
+
 @main.command()
+@with_appcontext
 def init() -> None:
     """Migrate the database, load the demo data and train the model where missing."""
-    app = _app()
+    app = current_app
     _init(app)
 
 
@@ -57,6 +69,7 @@ def _init(app) -> None:
 @click.option("--host", default=None, help="Listen address (APPEALBOT_HOST).")
 @click.option("--port", type=int, default=None, help="Port (APPEALBOT_PORT).")
 @click.option("--threads", type=int, default=8, show_default=True)
+@with_appcontext
 def run(host: str | None, port: int | None, threads: int) -> None:
     """Serve the bot in the foreground (embedded mode: one process, SQLite)."""
     from waitress import serve
@@ -64,7 +77,7 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     from bot.production import settle_heap, waitress_options
     from nlp.tokenizer import warm_up
 
-    app = _app()
+    app = current_app
     _init(app)
     warm_up()  # the dictionary now, not on the first message
     from knowledge.index import warm_up as warm_library
@@ -93,11 +106,12 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@with_appcontext
 def db_upgrade() -> None:
     """Migrate the database to the newest schema (idempotent)."""
-    from bot.db import upgrade
+    from bot.schema import upgrade
 
-    app = _app()
+    app = current_app
     upgrade(app.config["DATABASE_URL"])
     click.echo("database: schema up to date")
 
@@ -107,9 +121,10 @@ def db_upgrade() -> None:
 @click.option("--bind", default=None, help="host:port (default APPEALBOT_HOST:APPEALBOT_PORT).")
 @click.option("--workers", type=int, default=None, help="gunicorn workers (default 2 x cores).")
 @click.option("--threads", type=int, default=4, show_default=True, help="Threads per worker.")
+@with_appcontext
 def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> None:
     """Serve without set-up steps; with --prod, several gunicorn workers sharing one preloaded model."""
-    app = _app()
+    app = current_app
     bind = bind or f"{app.config['HOST']}:{app.config['PORT']}"
     if not prod:
         from waitress import serve as waitress_serve
@@ -136,6 +151,7 @@ def wechat() -> None:
 
 @wechat.command("menu")
 @click.option("--show", is_flag=True, help="Print the menu that would be created, and do nothing.")
+@with_appcontext
 def wechat_menu(show: bool) -> None:
     """Create the 公众号 menu from the configuration (WECHAT_MENU or the default); idempotent."""
     import json
@@ -143,7 +159,7 @@ def wechat_menu(show: bool) -> None:
     from bot import wechat_menu as menus
     from tickets.platforms import WeChatClient, token_storage
 
-    app = _app()
+    app = current_app
     cfg = app.config
     try:
         menu = menus.menu_from(cfg)
@@ -175,11 +191,9 @@ def config_table() -> None:
 
 
 def _register_package_commands() -> None:
-    import knowledge.cli
-    import nlp.cli
-    import tickets.cli
+    from bot.cli import classifier, library, operations
 
-    for module in (nlp.cli, knowledge.cli, tickets.cli):
+    for module in (classifier, library, operations):
         for command in module.COMMANDS:
             main.add_command(command)
 
@@ -190,6 +204,3 @@ _register_package_commands()
 def entry() -> None:  # pragma: no cover
     main(prog_name="appealbot")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The conversation: what the bot makes of each inbound message, in its context."""
