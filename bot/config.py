@@ -10,8 +10,8 @@ import base64
 import binascii
 import os
 import secrets
-from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from core.errors import ConfigError
 from core.settings import DEFAULTS, Key, _var_dir, defaults  # noqa: F401  (the table lives in the kernel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from core.errors import RequestRejected
 
@@ -33,7 +33,7 @@ def has_illegal(text: str) -> bool:
     return _ILLEGAL.search(text) is not None
 
 
-def integer(value: Any, name: str, *, default: Optional[int] = None, low: int = 0, high: int = MAX_INT) -> int:
+def integer(value: Any, name: str, *, default: int | None = None, low: int = 0, high: int = MAX_INT) -> int:
     """A whole number between low and high, from a query string or JSON; anything else is a 400.
     JSON's 1e400 arrives as infinity and 3.0 as a float: only true integers (or digit strings) pass."""
     if value is None or value == "":
@@ -90,7 +90,7 @@ def month(value: str, name: str = "month") -> date:
     return first
 
 
-def text_field(body: dict, name: str, *, required: bool = False, limit: int = 5000) -> Optional[str]:
+def text_field(body: dict, name: str, *, required: bool = False, limit: int = 5000) -> str | None:
     """A string field of a JSON body (None when absent and not required); other types are a 400."""
     value = body.get(name)
     if value is None:
@@ -105,7 +105,7 @@ def text_field(body: dict, name: str, *, required: bool = False, limit: int = 50
     return value
 
 
-def local_target(value: Optional[str], prefix: str, default: str) -> str:
+def local_target(value: str | None, prefix: str, default: str) -> str:
     """Where to send a browser after signing in: a path of this site under `prefix`, nothing else
     (no other host, no scheme, no backslash, no control character to split a header with)."""
     if (not value or not value.startswith(prefix) or value.startswith("//") or "\\" in value

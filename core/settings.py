@@ -6,8 +6,9 @@ code below reads a finalized mapping through `value()`, so no default is written
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Optional
 
 PREFIX = "YQ"
 # For embedding in a larger pattern (a command with an optional number): no groups of its own.
@@ -22,13 +21,13 @@ def format_number(day: date, serial: int) -> str:
     return f"{PREFIX}-{day:%Y%m%d}-{serial:04d}"
 
 
-def parse(text: Optional[str]) -> Optional[str]:
+def parse(text: str | None) -> str | None:
     """The first ticket number in `text`, in its canonical form; None when there is none."""
     m = _SEARCH.search(text or "")
     return f"{PREFIX}-{m.group(1)}-{m.group(2)}" if m else None
 
 
-def parse_all(text: Optional[str]) -> list[str]:
+def parse_all(text: str | None) -> list[str]:
     return [f"{PREFIX}-{a}-{b}" for a, b in _SEARCH.findall(text or "")]
 
 

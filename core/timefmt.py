@@ -6,7 +6,6 @@ module, so that a reply, a card, a console cell and a template message show the 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Optional
 
 CHINA = timezone(timedelta(hours=8))  # no daylight saving time, so a fixed offset is exact
 
@@ -16,7 +15,7 @@ STAMP = "%Y-%m-%d %H:%M"        # console cells and exports
 SHORT = "%m-%d %H:%M"           # narrow columns, cards
 
 
-def local(moment: Optional[datetime], fmt: str = DAY, missing: str = "") -> str:
+def local(moment: datetime | None, fmt: str = DAY, missing: str = "") -> str:
     """`moment` in China time as `fmt`; `missing` when there is none."""
     return moment.astimezone(CHINA).strftime(fmt) if moment else missing
 
@@ -25,7 +24,7 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(CHINA).date()
 
 
-def month_day(moment: Optional[datetime], missing: str = "未定") -> str:
+def month_day(moment: datetime | None, missing: str = "未定") -> str:
     """3月5日, without leading zeros: how a deadline reads in one short line."""
     if moment is None:
         return missing

@@ -13,8 +13,9 @@ Kept in the user's DialogueState row as plain JSON, for STATE_TTL after the last
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from handlers.context import ConversationState
 from handlers.details import bare, number
@@ -36,7 +37,7 @@ def numbered(options: Iterable[Option]) -> str:
     return "\n".join(f"{i}. {o.label}" for i, o in enumerate(options, 1))
 
 
-def pick(text: str, options: list[Option]) -> Optional[str]:
+def pick(text: str, options: list[Option]) -> str | None:
     """The option a reply chooses: its number, its label, or one of its words; None if none or two."""
     n = number(text)
     if n is not None:
@@ -81,7 +82,7 @@ class Conversation:
 
     # -- the open question ------------------------------------------------------------------------
     @property
-    def asking(self) -> Optional[str]:
+    def asking(self) -> str | None:
         return self.data.get("asking")
 
     @property
@@ -92,7 +93,7 @@ class Conversation:
     def context(self) -> dict[str, Any]:
         return self.data.get("context") or {}
 
-    def ask(self, what: str, menu: Optional[list[Option]] = None, **context: Any) -> None:
+    def ask(self, what: str, menu: list[Option] | None = None, **context: Any) -> None:
         self._set(asking=what, menu=[o.as_json() for o in menu] if menu else None, context=context or None,
                   shown_at=self.now.isoformat() if menu else self.data.get("shown_at"))
 
@@ -102,10 +103,10 @@ class Conversation:
 
     # -- the appeal being put together ------------------------------------------------------------
     @property
-    def draft(self) -> Optional[dict[str, Any]]:
+    def draft(self) -> dict[str, Any] | None:
         return self.data.get("draft")
 
-    def keep(self, draft: Optional[dict[str, Any]]) -> None:
+    def keep(self, draft: dict[str, Any] | None) -> None:
         self._set(draft=dict(draft) if draft else None)
 
     def set_aside(self) -> None:
@@ -113,7 +114,7 @@ class Conversation:
         if self.draft:
             self._set(later=[*(self.data.get("later") or []), self.draft], draft=None)
 
-    def next_later(self) -> Optional[dict[str, Any]]:
+    def next_later(self) -> dict[str, Any] | None:
         later = list(self.data.get("later") or [])
         if not later:
             return None
@@ -134,5 +135,5 @@ class Conversation:
         self._set(topic=topic or None)
 
     @property
-    def shown_at(self) -> Optional[str]:
+    def shown_at(self) -> str | None:
         return self.data.get("shown_at")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
-from nlp import rules
 from core.ticket_number import parse as parse_ticket_number
+from nlp import rules
 from tickets import credit_code
 
 # -- phones ----------------------------------------------------------------------------------------
@@ -61,7 +60,7 @@ _NOT_A_NAME_WORDS = re.compile(r"不想|不用|不要|不方便|不留|不告诉
                                r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅")
 
 
-def company_name_in(text: str) -> Optional[str]:
+def company_name_in(text: str) -> str | None:
     """A company's name the message states ("我们是…机械厂", "…有限公司"), or None."""
     clean = rules.normalise(text)
     for pattern in (_NAMED, _EMBEDDED):
@@ -109,7 +108,7 @@ def valid_credit_code(code: str) -> bool:
     return credit_code.is_valid(code)
 
 
-def ticket_number(text: str) -> Optional[str]:
+def ticket_number(text: str) -> str | None:
     return parse_ticket_number(rules.normalise(text))
 
 
@@ -126,7 +125,7 @@ _SCORE = re.compile(r"(?:给|打|评|评价)?\s*(?:个|一个)?\s*([1-5一二三
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
 
-def rating_in(text: str) -> Optional[int]:
+def rating_in(text: str) -> int | None:
     """A rating in words or as "4分" (a bare digit is not one here: it may answer another question)."""
     clean = rules.normalise(text).replace(" ", "")
     if len(clean) > 20:
@@ -161,7 +160,7 @@ def bare(text: str) -> str:
     return re.sub(r"[\U0001F300-\U0001FAFF\u2600-\u27BF]", "", clean).strip()
 
 
-def number(text: str) -> Optional[int]:
+def number(text: str) -> int | None:
     """A bare option number: "1", "1.", "１", "选1", "第一个", "一"."""
     clean = bare(text).replace(" ", "")
     m = re.fullmatch(r"(?:选|选择|回复|第)?\s*([0-9]|[一二三四五六七八九])\s*(?:个|项|号|条)?", clean)
@@ -180,11 +179,11 @@ class Details:
     """Everything a message carries besides what it is about."""
 
     phones: list[str] = field(default_factory=list)
-    company: Optional[str] = None
+    company: str | None = None
     credit_codes: list[str] = field(default_factory=list)
-    ticket: Optional[str] = None
-    inspection_code: Optional[str] = None
-    rating: Optional[int] = None
+    ticket: str | None = None
+    inspection_code: str | None = None
+    rating: int | None = None
     anonymous: bool = False
     named: bool = False
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,20 +12,20 @@ class IncomingMessage:
     user_id: str
     type: str  # text | voice | event | image | location | link | file | video | unknown
     created_at: datetime
-    text: Optional[str] = None
-    message_id: Optional[str] = None
-    event: Optional[str] = None  # subscribe | unsubscribe | click | …
-    event_key: Optional[str] = None
+    text: str | None = None
+    message_id: str | None = None
+    event: str | None = None  # subscribe | unsubscribe | click | …
+    event_key: str | None = None
     raw: str = ""
     # What a photo, voice, video, file or location message carries besides text: media_id, format,
     # lat/lng/label (handlers/media.py).
-    media: Optional[dict[str, Any]] = None
+    media: dict[str, Any] | None = None
     # 企业微信 智能机器人 and ticket cards: the group chat the message came from (None in a 1:1 chat),
     # the platform's one-use token for answering later (the bot's response_url, an app card's
     # ResponseCode), and the text of the message quoted in a reply.
-    chat_id: Optional[str] = None
-    reply_token: Optional[str] = None
-    quoted: Optional[str] = None
+    chat_id: str | None = None
+    reply_token: str | None = None
+    quoted: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -45,7 +45,7 @@ class Reply:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls) -> "Reply":
+    def empty(cls) -> Reply:
         return cls()
 
     @property
@@ -56,5 +56,5 @@ class Reply:
         return {"text": self.text, "choices": self.choices, "data": self.data}
 
     @classmethod
-    def from_dict(cls, value: dict[str, Any]) -> "Reply":
+    def from_dict(cls, value: dict[str, Any]) -> Reply:
         return cls(text=value.get("text", ""), choices=list(value.get("choices", [])), data=dict(value.get("data", {})))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,17 +24,17 @@ class InboundMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     user_id: Mapped[str] = mapped_column(String(128))
     msg_type: Mapped[str] = mapped_column(String(32))
-    text: Mapped[Optional[str]] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="received")  # received|handled|failed
-    reply: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    handled_at: Mapped[Optional[datetime]]
-    error: Mapped[Optional[str]] = mapped_column(Text)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    handled_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
     # The delivery handling it (handlers/inbox.py): it holds the row's lock while it handles; until
     # `lease_until` its claim stands even before it takes the lock.
-    owner: Mapped[Optional[str]] = mapped_column(String(32))
-    lease_until: Mapped[Optional[datetime]]
+    owner: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_inbound_messages_user", "channel", "user_id", "received_at"),)
 

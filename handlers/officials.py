@@ -5,7 +5,6 @@ is told how to get bound instead of "no such ticket"."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
 
 from sqlalchemy import select
 
@@ -17,7 +16,7 @@ from handlers.understanding import OFFICIAL_COMMAND, Understanding
 from tickets.models import Official
 
 
-def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Optional[Reply]:
+def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Reply | None:
     official = ctx.session.scalars(select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)).first()
     if official is None:
         if OFFICIAL_COMMAND.match(u.text) or u.text in ("帮助", "指令", "工作台"):

@@ -7,7 +7,8 @@ router then handles it by its intent and the open appeal waits for "继续".
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from handlers.context import Context

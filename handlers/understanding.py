@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Optional
+from typing import Any
 
 from handlers.details import Details, read, without_contact
 from nlp import rules
@@ -133,7 +133,7 @@ class Understanding:
         """The message is surely one of these intents (not a guess below the thresholds)."""
         return self.intent in intents
 
-    def ticket_guess(self) -> Optional[str]:
+    def ticket_guess(self) -> str | None:
         """The likeliest ticket category, even below the threshold (for "clarify" and offers)."""
         codes = [self.category] + [c for _, c, _ in self.alternatives]
         return next((c for c in codes if c in TICKET_CATEGORIES), None)
@@ -147,7 +147,7 @@ class Understanding:
     _answer: Any = field(default=None, init=False, repr=False)
     _answered: bool = field(default=False, init=False, repr=False)
 
-    def answer(self, session) -> Optional[Any]:
+    def answer(self, session) -> Any | None:
         """knowledge.answer for this message, asked once."""
         if not self._answered:
             from knowledge.answer import answer
@@ -157,5 +157,5 @@ class Understanding:
         return self._answer
 
 
-def understand(text: str, classifier: Optional[Any]) -> Understanding:
+def understand(text: str, classifier: Any | None) -> Understanding:
     return Understanding(rules.normalise(text or ""), classifier)

@@ -10,9 +10,9 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -180,7 +180,7 @@ def read(name: str, data: bytes) -> str:
 
 # -- storing ------------------------------------------------------------------------------------
 
-def ingest_bytes(session: Session, name: str, data: bytes, meta: Optional[dict] = None) -> Outcome:
+def ingest_bytes(session: Session, name: str, data: bytes, meta: dict | None = None) -> Outcome:
     """One document in its own savepoint: all of it, or nothing."""
     # The parser's version is part of the hash: when the splitting improves, documents are split again.
     digest = hashlib.sha256(PARSER_VERSION + data).hexdigest()

@@ -8,7 +8,6 @@ tells every process when the library changed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,7 +33,7 @@ class PolicyDocument(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    clauses: Mapped[list["Clause"]] = relationship(back_populates="document", order_by="Clause.seq",
+    clauses: Mapped[list[Clause]] = relationship(back_populates="document", order_by="Clause.seq",
                                                    cascade="all, delete-orphan")
 
     @property

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,15 +14,15 @@ class Correction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    predicted: Mapped[Optional[str]] = mapped_column(String(32))
+    predicted: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[str] = mapped_column(String(32))
-    ticket_number: Mapped[Optional[str]] = mapped_column(String(32))
-    corrected_by: Mapped[Optional[str]] = mapped_column(String(128))
+    ticket_number: Mapped[str | None] = mapped_column(String(32))
+    corrected_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def record_correction(session, *, text: str, category: str, predicted: Optional[str] = None,
-                      ticket_number: Optional[str] = None, corrected_by: Optional[str] = None) -> Correction:
+def record_correction(session, *, text: str, category: str, predicted: str | None = None,
+                      ticket_number: str | None = None, corrected_by: str | None = None) -> Correction:
     """Called when an official corrects a category; the caller owns the transaction."""
     from nlp.categories import TICKET_CATEGORIES
 

@@ -4,15 +4,12 @@ Only what is unambiguous is decided here; everything else goes to the statistica
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
-from typing import Optional
 
 # The number format is the tickets' (one module, no imports of its own); the rule layer only asks
 # whether a message names one.
 from core import ticket_number
-
 
 # Exact commands (menu buttons and their typed equivalents) → intent.
 COMMANDS = {
@@ -42,7 +39,7 @@ def _is_meaningless(text: str) -> bool:
     return not any(unicodedata.category(ch).startswith("L") for ch in text)
 
 
-def match(text: str) -> Optional[str]:
+def match(text: str) -> str | None:
     """Return the non-ticket intent this text certainly is, or None to ask the model."""
     clean = normalise(text)
     bare = clean.strip(" 。.!！~～,，、").lower()

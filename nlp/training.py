@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
         "corpus_counts": counts(examples),
         "extra_examples": len(list(extra)),
         "seed": seed,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "threshold": threshold,
         "intent_threshold": intent_threshold,

@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import json
 import time
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import xmltodict
@@ -24,8 +24,8 @@ def cdata(value: Any) -> str:
     return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def message_xml(msg_type: str = "text", *, user: str = "oUser0001", to: str = "gh_test", content: Optional[str] = None,
-                msg_id: Optional[int] = None, create_time: Optional[int] = None, **fields: Any) -> str:
+def message_xml(msg_type: str = "text", *, user: str = "oUser0001", to: str = "gh_test", content: str | None = None,
+                msg_id: int | None = None, create_time: int | None = None, **fields: Any) -> str:
     """A callback message as the platform sends it (CDATA text, MsgId for messages, none for events)."""
     create_time = create_time or int(time.time())
     parts = [f"<ToUserName><![CDATA[{to}]]></ToUserName>", f"<FromUserName><![CDATA[{user}]]></FromUserName>",
@@ -46,11 +46,11 @@ class WeChatServer:
         self.client, self.token, self.appid = client, token, appid
         self.crypto = WeChatCrypto(token, aes_key, appid)
 
-    def params(self, timestamp: Optional[int] = None, nonce: str = "1320562132") -> dict[str, str]:
+    def params(self, timestamp: int | None = None, nonce: str = "1320562132") -> dict[str, str]:
         ts = str(timestamp or int(time.time()))
         return {"signature": sha1_signature(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
 
-    def post(self, xml: str, *, encrypted: bool = True, params: Optional[dict] = None,
+    def post(self, xml: str, *, encrypted: bool = True, params: dict | None = None,
              content_type: str = "text/xml"):
         params = dict(params or self.params())
         body = xml
@@ -84,7 +84,7 @@ class WeComServer:
         self.client, self.token, self.corp_id = client, token, corp_id
         self.crypto = WeComCrypto(token, aes_key, corp_id)
 
-    def post(self, xml: str, *, timestamp: Optional[int] = None, nonce: str = "1372623149"):
+    def post(self, xml: str, *, timestamp: int | None = None, nonce: str = "1372623149"):
         ts = str(timestamp or int(time.time()))
         envelope = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, ts))["xml"]
         body = (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
@@ -106,7 +106,7 @@ class WeComServer:
         return self.reply_of(response).get("Content", "")
 
     def tap(self, key: str, *, user: str = "official01", task_id: str = "yq-n1", response_code: str = "RC1",
-            create_time: Optional[int] = None) -> str:
+            create_time: int | None = None) -> str:
         """A tap on a button of a card the app sent (template_card_event); the reply text."""
         xml = message_xml("event", user=user, to=self.corp_id, create_time=create_time, Event="template_card_event",
                           EventKey=key, TaskId=task_id, CardType="button_interaction", ResponseCode=response_code,
@@ -137,8 +137,8 @@ class WeComBotServer:
     def encrypt(self, payload: dict) -> str:
         return WeComPrpCrypto(self.key).encrypt(json.dumps(payload, ensure_ascii=False), "").decode("ascii")
 
-    def post(self, payload: dict, *, timestamp: Optional[int] = None, nonce: str = "1372623149",
-             signature: Optional[str] = None):
+    def post(self, payload: dict, *, timestamp: int | None = None, nonce: str = "1372623149",
+             signature: str | None = None):
         ts = str(timestamp or int(time.time()))
         encrypted = self.encrypt(payload)
         query = {"msg_signature": signature or wecom_signature(self.token, ts, nonce, encrypted),
@@ -159,8 +159,8 @@ class WeComBotServer:
     def response_url(self, code: str) -> str:
         return f"{self.response_base.rstrip('/')}/cgi-bin/aibot/response?response_code={code}"
 
-    def message(self, text: str, *, user: str = "official01", chat: Optional[str] = None, msgid: Optional[str] = None,
-                quote: Optional[str] = None, msgtype: str = "text", code: Optional[str] = None) -> dict[str, Any]:
+    def message(self, text: str, *, user: str = "official01", chat: str | None = None, msgid: str | None = None,
+                quote: str | None = None, msgtype: str = "text", code: str | None = None) -> dict[str, Any]:
         n = next(_bot_ids)
         payload: dict[str, Any] = {"msgid": msgid or f"BOTMSG{n:08d}", "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
                                    "from": {"userid": user}, "response_url": self.response_url(code or f"BOTRC{n}"),
@@ -180,8 +180,8 @@ class WeComBotServer:
             payload["quote"] = {"msgtype": "text", "text": {"content": quote}}
         return payload
 
-    def event(self, name: str, *, user: str = "official01", chat: Optional[str] = None, msgid: Optional[str] = None,
-              code: Optional[str] = None, **detail: Any) -> dict[str, Any]:
+    def event(self, name: str, *, user: str = "official01", chat: str | None = None, msgid: str | None = None,
+              code: str | None = None, **detail: Any) -> dict[str, Any]:
         n = next(_bot_ids)
         payload: dict[str, Any] = {"msgid": msgid or f"BOTEVT{n:08d}", "create_time": int(time.time()),
                                    "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
@@ -208,7 +208,7 @@ def web_identity(app, user_id: str) -> str:
         return sign_identity(user_id)
 
 
-def post_message(client, text: str, user: Optional[str] = None, **fields: Any):
+def post_message(client, text: str, user: str | None = None, **fields: Any):
     """POST /api/messages as the web chat does; `user` names an identity the server issued."""
     body = {"text": text, **fields}
     if user is not None:

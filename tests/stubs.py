@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from nlp import rules
 from nlp.classifier import Prediction
@@ -11,7 +10,7 @@ from nlp.classifier import Prediction
 @dataclass
 class StubClassifier:
     answers: dict = field(default_factory=dict)  # substring of the text -> Prediction
-    default: Optional[Prediction] = None  # when nothing matches (None: chitchat)
+    default: Prediction | None = None  # when nothing matches (None: chitchat)
     threshold: float = 0.5
 
     def predict(self, text):

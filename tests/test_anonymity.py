@@ -8,21 +8,21 @@ department can look at is collected and searched for the chat id, the name and t
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
-from tests.platforms import WeComServer
 from tests.conftest import WECOM
+from tests.platforms import WeComServer
 from tests.test_console import csrf, sign_in
 from tickets import service
+from tickets.accounts import token_hash
 from tickets.lifecycle import SYSTEM, Actor, Lifecycle
 from tickets.models import Department, Notification, Official, Ticket, TicketEvent
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 OPENID = "oAnonReporter0042"
 NAME, PHONE = "城东明达包装材料有限公司", "13899912345"
 COMPLAINT = "有人自称上级交办，一个月上门四次要求填报各类统计材料，影响正常生产"

@@ -1,16 +1,16 @@
 """The REST API: token auth, the chat's permission rules, actions with clear errors, statistics."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
 from tickets import service
+from tickets.accounts import token_hash
 from tickets.models import Official
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from handlers.messages import Reply
 from nlp.classifier import Prediction
 from tests.platforms import web_say
 

@@ -1,7 +1,7 @@
 """The routing directory each process keeps: changes made here count at once, elsewhere within TTL."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, update
@@ -10,7 +10,7 @@ from core.db import make_engine, make_sessionmaker
 from tickets import directory, service
 from tickets.models import Department, Notification, Official, RoutingRule, Ticket
 
-MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ officials' answers that cite a clause; either way every process's search finds t
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -49,7 +49,7 @@ def test_an_answer_citing_a_clause_teaches_the_library_the_enterprises_question(
     from tickets import service
     from tickets.lifecycle import SYSTEM, Lifecycle
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with demo.extensions["appealbot"].Session() as s, s.begin():
         ingest_bundled(s)
         ticket = service.create_ticket(s, channel="web", user_id="learner", text=QUESTION, kind="appeal",

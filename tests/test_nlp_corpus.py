@@ -6,8 +6,18 @@ from collections import Counter
 import pytest
 
 from nlp.categories import APPEAL, COMPLAINT, KIND_OF, OTHER
-from nlp.corpus import (MIN_OTHER_LINES, MIN_TICKET_LINES, exact_duplicates, load_evaluation_sets, load_independent,
-                        load_independent2, load_training, near_duplicates, shortfalls, skeleton)
+from nlp.corpus import (
+    MIN_OTHER_LINES,
+    MIN_TICKET_LINES,
+    exact_duplicates,
+    load_evaluation_sets,
+    load_independent,
+    load_independent2,
+    load_training,
+    near_duplicates,
+    shortfalls,
+    skeleton,
+)
 
 
 @pytest.fixture(scope="module")

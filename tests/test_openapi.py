@@ -3,18 +3,18 @@ parameters, and what the routes answer matches the response schemas it declares.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
 from tickets import service
+from tickets.accounts import token_hash
 from tickets.models import Official
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
-from core.errors import ConfigError
 from bot.production import check_secrets
+from core.errors import ConfigError
 
 GOOD = {"SECRET_KEY": "k" * 16 + "Zq8#xP2!vR6@mW4$", "DATABASE_URL": "postgresql+psycopg://db/appealbot",
         "WECHAT_TOKEN": "Xk29dLq0pW", "WECOM_TOKEN": None}

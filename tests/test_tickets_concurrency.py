@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -11,7 +11,7 @@ from tickets import service
 from tickets.lifecycle import Lifecycle
 from tickets.models import Ticket, TicketEvent
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def _create_many(url: str, start, n: int, out) -> None:

@@ -2,7 +2,7 @@
 official accepts and resolves it through the real encrypted /wecom callback; the enterprise rates it."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from tests.platforms import web_say
 from tests.stubs import StubClassifier
 from tickets.models import Enterprise, Notification, Ticket
 
-MONDAY = datetime(2026, 9, 28, 2, 0, tzinfo=timezone.utc)  # 10:00 in China; National Day week follows
+MONDAY = datetime(2026, 9, 28, 2, 0, tzinfo=UTC)  # 10:00 in China; National Day week follows
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_an_appeal_becomes_a_routed_ticket_with_a_working_day_deadline(bot, clie
     assert ticket.number == "YQ-20260928-0001" and ticket.number in reply
     assert ticket.status == "assigned" and ticket.department.name == "国网市供电公司"  # keyword rule: 用电
     # three working days from Monday 28 September: 29, 30 September, then 8 October after the holiday
-    assert ticket.deadline == datetime(2026, 10, 8, 15, 59, 59, tzinfo=timezone.utc)
+    assert ticket.deadline == datetime(2026, 10, 8, 15, 59, 59, tzinfo=UTC)
     assert "2026年10月08日" in reply
     ent = db.scalars(select(Enterprise)).one()
     assert (ent.name, ent.phone) == ("城东精工机械有限公司", "13812345678")

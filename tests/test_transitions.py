@@ -5,21 +5,21 @@ exactly what tickets/transitions.py says, for each status and each kind of offic
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
+from core import ticket_number
 from core.errors import UserError
 from nlp import rules
 from tests.test_console import csrf, sign_in
-from core import ticket_number
 from tickets import service, transitions
+from tickets.accounts import token_hash
 from tickets.lifecycle import Actor, Forbidden, Lifecycle, TransitionError
 from tickets.models import Official, Ticket
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ROLES = ("scjg", "scjg_head", "yingshang", "gdgs")  # official, head, supervisor, another department
 
 

@@ -14,9 +14,9 @@ officials' 查看 in 企业微信, search — so that a rule changed here holds 
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, true
+from sqlalchemy import Select, or_, select, true
 from sqlalchemy.orm import Session
 
 from tickets import directory
@@ -26,11 +26,11 @@ ANONYMOUS = "匿名企业"
 ENTERPRISE = "enterprise"
 
 
-def supervises(official: Optional[Official]) -> bool:
+def supervises(official: Official | None) -> bool:
     return official is not None and official.active and official.supervises
 
 
-def may_see(official: Optional[Official], ticket: Ticket) -> bool:
+def may_see(official: Official | None, ticket: Ticket) -> bool:
     """Whether this official may see the ticket at all (elsewhere it is a 404, not a 403)."""
     return official is not None and official.active and (
         official.supervises or ticket.department_id == official.department_id)
@@ -44,23 +44,23 @@ def visible_tickets(official: Official) -> Select:
     return q
 
 
-def reporter_visible(ticket: Ticket, official: Optional[Official]) -> bool:
+def reporter_visible(ticket: Ticket, official: Official | None) -> bool:
     """An anonymous complaint's enterprise is seen by 营商办 supervisors only, nowhere else."""
     return not ticket.anonymous or supervises(official)
 
 
-def reporter(ticket: Ticket, official: Optional[Official]) -> dict[str, Optional[str]]:
+def reporter(ticket: Ticket, official: Official | None) -> dict[str, str | None]:
     """The enterprise as this official may see it: name and phone, or the anonymous stand-in."""
     if not reporter_visible(ticket, official):
         return {"name": ANONYMOUS, "phone": None}
     return {"name": ticket.enterprise.name, "phone": ticket.enterprise.phone}
 
 
-def reporter_name(ticket: Ticket, official: Optional[Official], unnamed: str = "—") -> str:
+def reporter_name(ticket: Ticket, official: Official | None, unnamed: str = "—") -> str:
     return reporter(ticket, official)["name"] or unnamed
 
 
-def actor_label(actor: str, ticket: Ticket, official: Optional[Official]) -> str:
+def actor_label(actor: str, ticket: Ticket, official: Official | None) -> str:
     """How a history entry's actor is shown. Stored as `kind:id`; an enterprise's id is its chat
     id, shown to supervisors only: others read its name, or 匿名企业 on an anonymous ticket."""
     kind, _, _ = actor.partition(":")

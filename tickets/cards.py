@@ -12,17 +12,15 @@ tapper's rights are asked again (handlers/groups.py).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Optional
 
-from core import timefmt
+from core import ticket_number, timefmt
 from nlp.categories import label as category_label
-from core import ticket_number
 from tickets import access, timeline
 from tickets.models import Official, Ticket
 from tickets.transitions import STATUS
-from tickets.workdays import CHINA
 
 # What a card offers in each status, in order; 查看 (the ticket page) is always added.
 BUTTONS = {"assigned": ("accept", "return"), "accepted": ("resolve", "return")}
@@ -45,7 +43,7 @@ def key(action: str, number: str, listed: bool = False) -> str:
     return "|".join((_KEY, action, number) + (("list",) if listed else ()))
 
 
-def parse_key(value: Optional[str]) -> Optional[Tap]:
+def parse_key(value: str | None) -> Tap | None:
     """A button key of ours, or None (anything else is ignored, not guessed at)."""
     parts = (value or "").split("|")
     if len(parts) not in (3, 4) or parts[0] != _KEY or parts[1] not in LABELS:
@@ -59,7 +57,7 @@ def ticket_url(public_url: str, number: str) -> str:
     return f"{public_url.rstrip('/')}/console/tickets/{number}" if public_url else ""
 
 
-def _day(moment: Optional[datetime]) -> str:
+def _day(moment: datetime | None) -> str:
     return timefmt.month_day(moment)
 
 
@@ -78,7 +76,7 @@ def deadline_line(ticket: Ticket) -> str:
     return "—"
 
 
-def last_act(ticket: Ticket, viewer: Optional[Official]) -> Optional[str]:
+def last_act(ticket: Ticket, viewer: Official | None) -> str | None:
     """Who did the last thing that changed the ticket, and what: 王某（市供电公司）签收."""
     for event in reversed(ticket.events):
         if event.action in ("note", "remind", "request_extension"):
@@ -88,14 +86,14 @@ def last_act(ticket: Ticket, viewer: Optional[Official]) -> Optional[str]:
     return None
 
 
-def enterprise_shown(ticket: Ticket, viewer: Optional[Official], in_group: bool) -> str:
+def enterprise_shown(ticket: Ticket, viewer: Official | None, in_group: bool) -> str:
     """The enterprise as the card may show it: never an anonymous reporter in a group."""
     shown = access.reporter(ticket, None if in_group else viewer)
     return shown["name"] or "未填写"
 
 
-def ticket_card(ticket: Ticket, *, task_id: str, public_url: str = "", viewer: Optional[Official] = None,
-                in_group: bool = True, note: Optional[str] = None) -> dict:
+def ticket_card(ticket: Ticket, *, task_id: str, public_url: str = "", viewer: Official | None = None,
+                in_group: bool = True, note: str | None = None) -> dict:
     """The card of one ticket in its present state, with the buttons the status offers."""
     dept = ticket.department.name if ticket.department else "待营商办分办"
     rows = [{"keyname": "企业", "value": _cut(enterprise_shown(ticket, viewer, in_group), 26)},

@@ -3,7 +3,7 @@ one-tap rating links, and policy pushes with what became of each."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,20 +21,20 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(128))  # who sent it (owner until a ticket takes it)
-    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # image | voice | video | file
     media_id: Mapped[str] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | stored | rejected | failed
-    content_type: Mapped[Optional[str]] = mapped_column(String(100))
-    size: Mapped[Optional[int]] = mapped_column(Integer)
-    store: Mapped[Optional[str]] = mapped_column(String(8))  # local | s3
-    key: Mapped[Optional[str]] = mapped_column(String(300))  # where the store keeps it
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)
+    store: Mapped[str | None] = mapped_column(String(8))  # local | s3
+    key: Mapped[str | None] = mapped_column(String(300))  # where the store keeps it
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[Optional[str]] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    fetched_at: Mapped[Optional[datetime]]
+    fetched_at: Mapped[datetime | None]
 
-    ticket: Mapped[Optional[Ticket]] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
 
     # The second index serves `attachments.adopt`, asked on every new ticket.
     __table_args__ = (UniqueConstraint("channel", "media_id"), Index("ix_attachments_owner", "channel", "user_id"))
@@ -50,8 +50,8 @@ class RatingLink(Base):
     resolved_at: Mapped[datetime]  # the answer it rates: a reopened and answered-again ticket gets a new one
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
-    opened_at: Mapped[Optional[datetime]]  # the enterprise saw the answer on the page
-    used_at: Mapped[Optional[datetime]]
+    opened_at: Mapped[datetime | None]  # the enterprise saw the answer on the page
+    used_at: Mapped[datetime | None]
 
     ticket: Mapped[Ticket] = relationship()
 
@@ -68,7 +68,7 @@ class PolicyPush(Base):
     published_by: Mapped[str] = mapped_column(String(160), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    targets: Mapped[list["PolicyPushTarget"]] = relationship(back_populates="push", order_by="PolicyPushTarget.id")
+    targets: Mapped[list[PolicyPushTarget]] = relationship(back_populates="push", order_by="PolicyPushTarget.id")
 
 
 class PolicyPushTarget(Base):
@@ -81,8 +81,8 @@ class PolicyPushTarget(Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
     notified: Mapped[bool] = mapped_column(default=False)  # a notice was written (it has a chat to go to)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    opened_at: Mapped[Optional[datetime]]
-    asked_at: Mapped[Optional[datetime]]
+    opened_at: Mapped[datetime | None]
+    asked_at: Mapped[datetime | None]
 
     push: Mapped[PolicyPush] = relationship(back_populates="targets")
     enterprise: Mapped[Enterprise] = relationship()

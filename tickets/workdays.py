@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 import chinese_calendar
 
 from core.errors import AppealbotError
-
 from core.timefmt import CHINA, local_date  # noqa: F401  (re-exported: the calendar speaks China time)
+
 END_OF_DAY = time(23, 59, 59)
 
 
@@ -42,7 +42,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
         day += timedelta(days=1)
         if is_workday(day):
             counted += 1
-    return datetime.combine(day, END_OF_DAY, CHINA).astimezone(timezone.utc)
+    return datetime.combine(day, END_OF_DAY, CHINA).astimezone(UTC)
 
 
 def working_days_between(start: datetime, end: datetime) -> int:
@@ -87,10 +87,10 @@ def add_service_minutes(start: datetime, minutes: int, hours: str) -> datetime:
                 if begin >= end:
                     continue
                 if end - begin >= left:
-                    return (begin + left).astimezone(timezone.utc)
+                    return (begin + left).astimezone(UTC)
                 left -= end - begin
         moment = datetime.combine(day + timedelta(days=1), time(0, 0), CHINA)
-    return (start + timedelta(minutes=minutes)).astimezone(timezone.utc)
+    return (start + timedelta(minutes=minutes)).astimezone(UTC)
 
 
 # -- the clock in working time ---------------------------------------------------------------------
@@ -131,7 +131,7 @@ def add_working_time(moment: datetime, amount: timedelta) -> datetime:
             start = max(local, _day_start(day))
             room = _day_start(day + DAY) - start
             if amount < room:
-                return (start + amount).astimezone(timezone.utc)
+                return (start + amount).astimezone(UTC)
             amount -= room
         day += DAY
 

@@ -9,8 +9,8 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels import platform
-from core.errors import RequestRejected
 from bot.state import appstate
+from core.errors import RequestRejected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)

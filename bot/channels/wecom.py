@@ -11,8 +11,8 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels import platform
-from core.errors import RequestRejected
 from bot.state import appstate
+from core.errors import RequestRejected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wecom", __name__)

@@ -11,9 +11,9 @@ import logging
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.state import appstate
 from core import settings
 from core.errors import UserError
-from bot.state import appstate
 from nlp.categories import label
 from tickets import policy_push, rating_links
 from tickets.lifecycle import RATINGS, Actor, Lifecycle
