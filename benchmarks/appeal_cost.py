@@ -65,8 +65,8 @@ def main() -> int:
 
     from bot.app import create_app
     from bot.channels.platform import sha1_signature
+    from bot.demo import load_demo_data
     from bot.schema import upgrade
-    from tickets.demo import load_demo_data
 
     schema, url = None, args.database_url
     if url.startswith("postgresql"):

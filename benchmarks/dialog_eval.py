@@ -30,11 +30,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot.app import create_app
+    from bot.demo import load_demo_data
     from bot.schema import upgrade
     from knowledge.bundled import ingest_bundled
     from nlp.training import ensure_model
     from tests.dialogs import runner
-    from tickets.demo import load_demo_data
 
     tmp = Path(tempfile.mkdtemp())
     model = str(ROOT / "var" / "model.joblib")

@@ -54,13 +54,12 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import ticket_number  # noqa: E402  (no imports of its own: cheap for the generator)
+from core import ticket_number  # no imports of its own: cheap for the generator
 
 TOKEN = "loadtest-wechat-token-7Hq2"
 APPID = "wxload0000000001"
@@ -210,7 +209,7 @@ class User:
     phone: str
     step: int = 0  # messages answered so far
     state: str = "active"  # active | done | broken
-    ticket: Optional[str] = None
+    ticket: str | None = None
     confirm_sent: bool = False  # a "1" was sent: a ticket may exist even if its answer was lost
     last_prompt: str = ""
 
@@ -220,15 +219,15 @@ class Delivery:
     kind: str  # first | retry | duplicate
     path: str
     body: bytes
-    user: Optional[User] = None
+    user: User | None = None
     text: str = ""
-    original: Optional["Delivery"] = None
-    group: list["Delivery"] = field(default_factory=list)  # a message sent twice at once
+    original: Delivery | None = None
+    group: list[Delivery] = field(default_factory=list)  # a message sent twice at once
     scheduled: float = 0.0
     started: float = 0.0
     latency: float = 0.0
     status: int = 0
-    reply: Optional[str] = None
+    reply: str | None = None
     error: str = ""
     done: bool = False  # answered (or failed) and judged
 
@@ -238,8 +237,8 @@ class Connection:
 
     def __init__(self, port: int):
         self.port = port
-        self.reader: Optional[asyncio.StreamReader] = None
-        self.writer: Optional[asyncio.StreamWriter] = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         # A connection the server closed while idle (gunicorn's keep-alive timeout) is opened anew;
@@ -472,7 +471,7 @@ class Generator:
 
 # -- measuring --------------------------------------------------------------------------------
 
-def thread_priority(nice: int) -> Optional[int]:
+def thread_priority(nice: int) -> int | None:
     """Sets this thread's nice value (Linux: per thread); the one it had, or None when not allowed."""
     tid = threading.get_native_id()
     try:
@@ -546,7 +545,7 @@ class CpuMeter:
     """CPU seconds used by the web server's and the queue worker's process trees, the databases (every
     PostgreSQL and Redis process on the machine) and the whole machine, between two samples."""
 
-    def __init__(self, web: int, worker: Optional[int] = None):
+    def __init__(self, web: int, worker: int | None = None):
         self.roots = {"web": web, "worker": worker}
 
     def sample(self) -> dict[str, float]:
@@ -593,7 +592,7 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90) -> N
     raise SystemExit(f"server on port {port} did not answer /healthz within {timeout:.0f} s")
 
 
-def stop(process: Optional[subprocess.Popen]) -> None:
+def stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
@@ -626,8 +625,8 @@ class Deployment:
                     # Every request comes from 127.0.0.1 here, as WeChat's callbacks come from a few
                     # addresses of its own: the per-address limit would only measure itself.
                     "APPEALBOT_RATE_LIMIT_ADDR": "0"}
-        self.server: Optional[subprocess.Popen] = None
-        self.worker: Optional[subprocess.Popen] = None
+        self.server: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
         self.logs: list = []
         self.engine = None
 
@@ -641,8 +640,8 @@ class Deployment:
         admin.dispose()
         subprocess.run([str(ROOT / ".venv" / "bin" / "appealbot"), "db", "upgrade"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir)
+        from bot.demo import load_demo_data
         from tickets.accounts import hash_password
-        from tickets.demo import load_demo_data
         from tickets.models import Official
 
         self.engine = create_engine(self.url)
@@ -852,7 +851,7 @@ ROWS = [("achieved rate /s", "rate", "{:22.1f}"), ("latency p50 ms", "p50", "{:2
 RATIO_OF = ("p50", "p95", "p99", "cpu_web_ms")
 
 
-def report(args, bare: Optional[dict], bot: dict, tickets: dict, inbox: dict, notices: dict,
+def report(args, bare: dict | None, bot: dict, tickets: dict, inbox: dict, notices: dict,
            probes: list[float]) -> bool:
     print()
     print(f"appealbot load test: {os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads "

@@ -22,8 +22,9 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -96,9 +97,9 @@ def classifier_figures(classifier, examples: list[Any]) -> dict[str, float]:
 
 def build_app(model_path: str):
     from bot.app import create_app
+    from bot.demo import load_demo_data
     from bot.schema import upgrade
     from knowledge.bundled import ingest_bundled
-    from tickets.demo import load_demo_data
 
     tmp = Path(tempfile.mkdtemp())
     config = {"DATABASE_URL": f"sqlite:///{tmp / 'off_topic.db'}", "VAR_DIR": str(tmp), "MODEL_PATH": model_path,

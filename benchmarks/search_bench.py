@@ -18,14 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.schema import upgrade
-from core.db import make_engine, make_sessionmaker  # noqa: E402
-from knowledge.bundled import CORPUS, ingest_bundled  # noqa: E402
-from knowledge.evaluation import load_questions  # noqa: E402
-from knowledge.ingest import ingest_bytes  # noqa: E402
-from knowledge import index as library  # noqa: E402
-from knowledge.answer import answer  # noqa: E402
-from knowledge.ingest import _chinese  # noqa: E402
-from nlp.tokenizer import warm_up  # noqa: E402
+from core.db import make_engine, make_sessionmaker
+from knowledge import index as library
+from knowledge.answer import answer
+from knowledge.bundled import CORPUS, ingest_bundled
+from knowledge.evaluation import load_questions
+from knowledge.ingest import (
+    _chinese,
+    ingest_bytes,
+)
+from nlp.tokenizer import warm_up
 
 
 def latency(Session, questions, rounds=3):

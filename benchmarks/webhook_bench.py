@@ -26,7 +26,7 @@ from wechatpy.crypto import WeChatCrypto
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bot.channels.platform import sha1_signature  # noqa: E402
+from bot.channels.platform import sha1_signature
 
 TOKEN, APPID, KEY = "bench-token", "wxbench000000001", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TEXTS = ["你好", "厂里用电增容报装一个月了还没批下来", "想问下小微企业贷款有没有贴息", "谢谢",

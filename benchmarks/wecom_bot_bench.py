@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +35,10 @@ def main() -> None:
     from sqlalchemy import select
 
     from bot.app import create_app
+    from bot.demo import load_demo_data
     from bot.schema import upgrade
     from tests.platforms import WeComBotServer
     from tickets import groups, service
-    from tickets.demo import load_demo_data
     from tickets.models import Department, Official
 
     var = tempfile.mkdtemp(prefix="botbench-")
@@ -48,7 +48,7 @@ def main() -> None:
                       "WECOM_BOT_TOKEN": TOKEN, "WECOM_BOT_AES_KEY": AES_KEY, "RATE_LIMIT_USER": 0,
                       "MAX_CLOCK_SKEW": 0})
     state = app.extensions["appealbot"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with state.Session() as s, s.begin():
         load_demo_data(s)
         gdgs = s.scalars(select(Department).where(Department.code == "gdgs")).one()
@@ -68,8 +68,8 @@ def main() -> None:
             number = service.create_ticket(s, channel="web", user_id=f"e{i}", text=f"第{i}家：变压器带不动，申请增容",
                                            kind="appeal", category="operations").number
         timed("待办 (card)", lambda: bot.say("待办", user="gdgs", chat=GROUP))
-        card = timed("查看 (card)", lambda: bot.say(f"查看 {number}", user="gdgs", chat=GROUP))["template_card"]
-        answer = timed("签收 tap", lambda: bot.tap(f"yq|accept|{number}", card["task_id"], user="gdgs2", chat=GROUP))
+        card = timed("查看 (card)", lambda n=number: bot.say(f"查看 {n}", user="gdgs", chat=GROUP))["template_card"]
+        answer = timed("签收 tap", lambda n=number, c=card: bot.tap(f"yq|accept|{n}", c["task_id"], user="gdgs2", chat=GROUP))
         assert answer["template_card"]["main_title"]["title"].startswith("办理中"), answer
     print(f"{args.n} rounds on {url.split(':')[0]}")
     for name, values in times.items():

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Flask, g, jsonify, request
-from sqlalchemy.exc import OperationalError
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from bot import config as settings
-from core.db import make_engine, make_sessionmaker
-from core.errors import RequestRejected
 from bot.ratelimit import RateLimiter, seconds_to_next_window
 from bot.state import AppState
+from core.db import make_engine, make_sessionmaker
+from core.errors import RequestRejected
 from handlers.context import Services
 from handlers.groups import GroupRouter
 from handlers.inbox import Inbox
@@ -23,7 +25,7 @@ from handlers.router import DialogueRouter
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings.defaults())
     app.config.from_prefixed_env(settings.ENV_PREFIX)
@@ -33,7 +35,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     settings.finalize(cfg)
     app.config.update(cfg)
     app.config["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
-    app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
+    cast(DefaultJSONProvider, app.json).ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.secret_key = cfg["SECRET_KEY"]
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=str(cfg.get("PUBLIC_URL", "")).startswith("https://"),
@@ -56,11 +58,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     if cfg["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_COUNT"], x_proto=cfg["PROXY_COUNT"])
+        # Flask's documented way to wrap the WSGI app; mypy takes the attribute for a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["PROXY_COUNT"], x_proto=cfg["PROXY_COUNT"])  # type: ignore[method-assign]
     _register_rate_limit(app)
-    from tickets import queue
+    from delivery import queue
 
-    queue.install(app)
+    queue.install(app.config, state)
 
     from flask_wtf.csrf import CSRFProtect
 
@@ -204,7 +207,7 @@ ERROR_PAGES = {
 }
 
 
-def error_page(code: int, detail: Optional[str] = None):
+def error_page(code: int, detail: str | None = None):
     """A Chinese page for browsers; `detail` only when it is a sentence written for users (Chinese)."""
     from flask import render_template
 

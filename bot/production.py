@@ -11,7 +11,8 @@ import gc
 import io
 import multiprocessing
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import ConfigError
@@ -45,7 +46,7 @@ def check_accounts(Session) -> None:
     from sqlalchemy import select
     from werkzeug.security import check_password_hash
 
-    from tickets.demo import demo_password
+    from bot.demo import demo_password
     from tickets.models import Official
 
     with Session() as session:
@@ -108,7 +109,7 @@ class BodyDeadline:
         except OSError:  # TimeoutError, or the client went away
             start_response("408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"),
                                                    ("Connection", "close")])
-            return ["请求超时：请求内容未能及时送达，请重新提交".encode("utf-8")]
+            return ["请求超时：请求内容未能及时送达，请重新提交".encode()]
         finally:
             sock.settimeout(before)
         environ["wsgi.input"] = io.BytesIO(bytes(body))

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Optional
 
 log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
@@ -39,21 +38,21 @@ class RateLimiter:
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._max_keys = max_keys
-        self._redis_failed_at: Optional[float] = None
+        self._redis_failed_at: float | None = None
 
-    def allow(self, scope: str, key: str, limit: int, now: Optional[float] = None) -> bool:
+    def allow(self, scope: str, key: str, limit: int, now: float | None = None) -> bool:
         """Count one hit; False once `limit` hits fell in the current window. limit 0: no limit."""
         return not limit or self._count(_window_key(scope, key, now), limit)[0] <= limit
 
-    def admit(self, user: str, limit: int, delivery: str, now: Optional[float] = None) -> tuple[bool, bool]:
+    def admit(self, user: str, limit: int, delivery: str, now: float | None = None) -> tuple[bool, bool]:
         """Count a message of `user` against its limit a minute (0: none) and note its delivery key:
         (allowed, seen before). Without Redis nothing counts as seen: the database tells."""
         count, first = self._count(_window_key("user", user, now), limit, f"appealbot:seen:{delivery}")
         return not limit or count <= limit, not first
 
-    def _count(self, name: str, limit: int, delivery: Optional[str] = None) -> tuple[int, bool]:
+    def _count(self, name: str, limit: int, delivery: str | None = None) -> tuple[int, bool]:
         """(hits in the window so far, whether the delivery key was new); per process without Redis."""
-        if self.redis is not None and not (self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5):
+        if self._hit is not None and not (self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5):
             try:
                 count, first = self._hit(keys=[name, delivery] if delivery else [name], args=[WINDOW * 2, limit, SEEN_TTL])
                 self._redis_failed_at = None
@@ -73,11 +72,11 @@ class RateLimiter:
             return count
 
 
-def seconds_to_next_window(now: Optional[float] = None) -> int:
+def seconds_to_next_window(now: float | None = None) -> int:
     """When a user over the limit may send again: the current window's remaining seconds."""
     moment = now if now is not None else time.time()
     return max(1, int(WINDOW - moment % WINDOW + 0.999))
 
 
-def _window_key(scope: str, key: str, now: Optional[float]) -> str:
+def _window_key(scope: str, key: str, now: float | None) -> str:
     return f"appealbot:rl:{scope}:{key}:{int((now or time.time()) // WINDOW)}"

@@ -1,7 +1,7 @@
 """What `make run` needs on a fresh machine, each step skipped when already done."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from bot.schema import upgrade
 from bot.state import AppState
@@ -9,9 +9,9 @@ from bot.state import AppState
 
 def initialise(app) -> Iterator[str]:
     """Yield one line of progress per step. Each package owns its step's function."""
+    from bot import demo
     from knowledge import bundled
     from nlp import training
-    from tickets import demo
 
     state: AppState = app.extensions["appealbot"]
     upgrade(app.config["DATABASE_URL"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from flask import current_app
 from sqlalchemy.engine import Engine
@@ -19,16 +19,16 @@ class AppState:
     Session: sessionmaker
     services: Services
     inbox: Inbox
-    wechat_key: Optional[bytes] = None
+    wechat_key: bytes | None = None
     wechat_crypto: Any = None
-    wecom_key: Optional[bytes] = None
+    wecom_key: bytes | None = None
     wecom_crypto: Any = None
     redis: Any = None  # redis.Redis when APPEALBOT_REDIS_URL is set
     limiter: RateLimiter = None  # type: ignore[assignment]
-    huey: Any = None  # the job queue (tickets/queue.py)
-    bot_inbox: Optional[Inbox] = None  # the 智能机器人 channel and card taps (handlers/groups.py)
-    wecom_bot_key: Optional[bytes] = None
-    tasks: Optional[dict] = None
+    huey: Any = None  # the job queue (delivery/queue.py)
+    bot_inbox: Inbox | None = None  # the 智能机器人 channel and card taps (handlers/groups.py)
+    wecom_bot_key: bytes | None = None
+    tasks: dict | None = None
 
 
 def appstate() -> AppState:

@@ -5,8 +5,9 @@ Functions elsewhere take a `Session`; whoever starts the work owns the transacti
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,14 +35,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -50,7 +51,9 @@ class Base(DeclarativeBase):
 
 
 # INSERT … ON CONFLICT is spelled per dialect in SQLAlchemy; these are the two the project runs on.
-DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Typed Any: each `insert` returns its dialect's own Insert class (both have on_conflict_do_nothing),
+# which the inferred common type would lose, so callers could not type-check.
+DIALECT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def per_dialect(build):
@@ -66,7 +69,7 @@ def autocommit(engine: Engine) -> Connection:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -3,10 +3,11 @@ the bot is not sure about at all."""
 from __future__ import annotations
 
 from handlers import texts
+from handlers.clarify import clarify
 from handlers.context import Context
 from handlers.messages import Reply
+from handlers.offer import show_answer
 from handlers.registry import intent
-from handlers.understanding import Understanding
 
 
 @intent("chitchat")
@@ -29,17 +30,13 @@ def off_topic(message, ctx: Context) -> Reply:
 @intent("unsure")
 def unsure(message, ctx: Context) -> Reply:
     """The classifier's best guess is a non-ticket intent below its threshold."""
-    u: Understanding = ctx.understanding
+    u = ctx.understood
     if u.question:
         found = u.answer(ctx.session)
         if found is not None:
-            from handlers.policy import show_answer
-
             return show_answer(ctx, u, found, kind=u.ticket_kind, category=u.ticket_guess() or "policy")
     guess = u.ticket_guess()
     best_ticket_p = max((p for _, c, p in u.alternatives if c == guess), default=0.0)
     if guess and (len(u.text) >= 8 or best_ticket_p >= 0.2):
-        from handlers.clarify import clarify
-
         return clarify(message, ctx)
     return Reply(texts.NOT_UNDERSTOOD)

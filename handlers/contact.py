@@ -7,10 +7,11 @@ service hours and working days (a request at 23:07 on a Friday is due on Monday 
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from sqlalchemy import select
 
+from contacts import book, callouts
+from contacts.models import CallOut, ContactCard
 from handlers import texts
 from handlers.context import Context
 from handlers.conversation import Conversation
@@ -18,9 +19,8 @@ from handlers.messages import Reply
 from handlers.registry import answers, intent
 from handlers.understanding import CONTACT, Understanding
 from nlp import rules
-from tickets import contacts, inspections, service
-from tickets.inspections_models import CallOut, ContactCard, ServiceOfficer
-from tickets.models import Official
+from tickets import service
+from tickets.models import Official, ServiceOfficer
 
 MY_OFFICERS = re.compile(r"我的(联系人|包联|服务专员|首席服务员)|包联干部|服务专员是谁")
 CALL_ME = re.compile(r"请.{0,6}联系我|联系一下我|给我回(个)?电话|回电|上门|来一趟|过来一下|叫.{0,4}(人|干部)来|派(个)?人")
@@ -29,7 +29,7 @@ CONFIRMED = re.compile(r"^(已经?联系上了?|联系上了|已上门|已经来
 
 @intent("contact_lookup")
 def contact_lookup(message, ctx: Context) -> Reply:
-    u: Understanding = ctx.understanding
+    u = ctx.understood
     text = u.text
     conv = Conversation(ctx.state, ctx.now)
     if rules.COMMANDS.get(text.strip(" 。.!！")) == "contact_lookup":  # the menu button: ask for the matter
@@ -55,12 +55,12 @@ def _matter(text: str) -> str:
 
 
 def cards_for(ctx: Context, matter: str) -> Reply:
-    cards = contacts.lookup(ctx.session, matter)
+    cards = book.lookup(ctx.session, matter)
     Conversation(ctx.state, ctx.now).talked_about(kind="contact", matter=matter)
     if cards:
-        return Reply("\n\n".join(contacts.card_text(c) for c in cards), data={"cards": [_card(c) for c in cards]})
-    duty = contacts.duty_card(ctx.session)
-    fallback = f"\n\n{contacts.card_text(duty)}" if duty else ""
+        return Reply("\n\n".join(book.card_text(c) for c in cards), data={"cards": [_card(c) for c in cards]})
+    duty = book.duty_card(ctx.session)
+    fallback = f"\n\n{book.card_text(duty)}" if duty else ""
     return Reply(f"没有找到办理“{_short(matter)}”的对口联系人，先不给您一个可能不对的电话。"
                  f"您可以联系营商办值班人员，由他们帮您找到负责的部门：{fallback}\n"
                  "也可以直接描述要办的事，我们转给负责的部门。",
@@ -76,7 +76,7 @@ def _short(text: str, n: int = 20) -> str:
 
 
 @answers("contact_matter")
-def contact_matter(u: Understanding, ctx: Context) -> Optional[Reply]:
+def contact_matter(u: Understanding, ctx: Context) -> Reply | None:
     """After "一叫就到": the next message is the matter ("社保"), unless it is a command."""
     if u.source == "rule":
         return None
@@ -106,7 +106,8 @@ def call_me(ctx: Context, text: str) -> Reply:
     """Notify the enterprise's officer, or 营商办 when it has none; promise a time within service hours."""
     ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
     officers = _officers(ctx)
-    duty = contacts.duty_card(ctx.session)
+    duty = book.duty_card(ctx.session)
+    official: Official | None
     if officers:
         official, who = officers[0].official, f"您的{officers[0].role}{officers[0].official.name}"
         card = ctx.session.scalars(select(ContactCard).where(ContactCard.wecom_user_id == official.wecom_user_id)).first()
@@ -117,13 +118,13 @@ def call_me(ctx: Context, text: str) -> Reply:
             return Reply("暂时无法安排回电。请拨打营商办电话，或直接描述您的问题，我们转给负责的部门。")
         who = f"营商办{duty.person if duty else official.name}"
         minutes, hours = (duty.promise_minutes, duty.hours) if duty else (120, "")
-    item = inspections.call_out(ctx.session, ent, official, text, ctx.now, promise_minutes=minutes, hours=hours)
+    item = callouts.call_out(ctx.session, ent, official, text, ctx.now, promise_minutes=minutes, hours=hours)
     need = "" if ent.phone else "\n您还没有留联系电话，请直接发送手机号，方便对方联系您。"
-    return Reply(f"已通知{who}，承诺于{inspections.due_local(item)}前与您联系（按工作时间计算）。"
+    return Reply(f"已通知{who}，承诺于{callouts.due_local(item)}前与您联系（按工作时间计算）。"
                  f"联系上后请回复“已联系上”。{need}", data={"call_out": item.id, "due": item.due_at.isoformat()})
 
 
-def _office_official(ctx: Context, duty: Optional[ContactCard]) -> Optional[Official]:
+def _office_official(ctx: Context, duty: ContactCard | None) -> Official | None:
     if duty is not None and duty.wecom_user_id:
         found = ctx.session.scalars(select(Official).where(Official.wecom_user_id == duty.wecom_user_id,
                                                            Official.active)).first()
@@ -135,7 +136,7 @@ def _office_official(ctx: Context, duty: Optional[ContactCard]) -> Optional[Offi
                                .order_by(Official.role.desc(), Official.id)).first()
 
 
-def confirm_call_out(u: Understanding, ctx: Context) -> Optional[Reply]:
+def confirm_call_out(u: Understanding, ctx: Context) -> Reply | None:
     """The enterprise says the officer got in touch: the call-out is closed with the time."""
     if not CONFIRMED.match(u.text.strip(" 。.!！")):
         return None

@@ -1,13 +1,17 @@
 """What a handler sees: the database session of this message, the services, and the user's state."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+
+if TYPE_CHECKING:  # the understanding imports the classifier protocol defined here
+    from handlers.understanding import Understanding
 
 
 class Prediction(Protocol):
@@ -26,18 +30,18 @@ class Services:
     """Long-lived collaborators, built once per process by the app factory (or a test)."""
 
     config: dict[str, Any]
-    classifier: Optional[Classifier] = None
+    classifier: Classifier | None = None
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class ConversationState:
-    flow: Optional[str] = None
+    flow: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
     stored: bool = False  # a row exists for this user: clearing the flow deletes it
-    version: Optional[datetime] = None  # the row's updated_at when read (handlers/router.consume_state)
+    version: datetime | None = None  # the row's updated_at when read (handlers/store.consume_state)
 
     def start(self, flow: str, **data: Any) -> None:
         self.flow, self.data, self.changed = flow, dict(data), True
@@ -58,4 +62,10 @@ class Context:
     now: datetime
     channel: str
     user_id: str
-    understanding: Optional[Any] = None  # handlers.understanding.Understanding, once understood
+    understanding: Understanding | None = None  # set by the router before any handler runs
+
+    @property
+    def understood(self) -> Understanding:
+        """The message as understood; intent handlers run only after the router has set it."""
+        assert self.understanding is not None, "a handler ran before the message was understood"
+        return self.understanding

@@ -21,17 +21,16 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional
 
 from sqlalchemy import select
 
+from core import ticket_number
 from handlers.context import Context, ConversationState, Services
 from handlers.details import CANCEL, one_of
 from handlers.messages import IncomingMessage, Reply
 from handlers.models import DialogueState
 from handlers.official import COMMAND, VERBS, perform_verb, todo_lines, todo_tickets
 from nlp import rules
-from core import ticket_number
 from tickets import access, cards, groups, service, timeline, transitions
 from tickets.lifecycle import Actor, _local
 from tickets.models import Official, Ticket, WecomGroup
@@ -86,21 +85,24 @@ class Scope:
     """Which tickets an official may handle here: their own rights, narrowed to the group's."""
 
     official: Official
-    group: Optional[WecomGroup]
+    group: WecomGroup | None
 
     @property
     def department_id(self) -> int:
-        return self.group.department_id if self.group is not None else self.official.department_id
+        if self.group is not None and self.group.department_id is not None:
+            return self.group.department_id
+        return self.official.department_id
 
     @property
     def department_name(self) -> str:
-        return self.group.department.name if self.group is not None else self.official.department.name
+        return (self.group.department if self.group is not None and self.group.department is not None
+                else self.official.department).name
 
     def may_show(self, ticket: Ticket) -> bool:
         return access.may_see(self.official, ticket) and groups.shows(self.group, ticket)
 
 
-def official_of(session, user_id: str) -> Optional[Official]:
+def official_of(session, user_id: str) -> Official | None:
     return session.scalars(select(Official).where(Official.wecom_user_id == user_id, Official.active)).first()
 
 
@@ -108,7 +110,7 @@ def _member(official: Official, group: WecomGroup) -> bool:
     return official.supervises or official.department_id == group.department_id
 
 
-def converse(ctx: Context, message: IncomingMessage, group: Optional[WecomGroup]) -> Reply:
+def converse(ctx: Context, message: IncomingMessage, group: WecomGroup | None) -> Reply:
     if message.type != "text":
         return Reply(ONLY_TEXT)
     official = official_of(ctx.session, ctx.user_id)
@@ -117,7 +119,7 @@ def converse(ctx: Context, message: IncomingMessage, group: Optional[WecomGroup]
     if official is None:
         return Reply(NOT_OFFICIAL.format(user_id=ctx.user_id))
     if group is not None and not _member(official, group):
-        return Reply(OTHER_GROUP.format(department=group.department.name))
+        return Reply(OTHER_GROUP.format(department=group.department.name if group.department else "其他部门"))
     scope = Scope(official, group)
     text = rules.normalise(message.text or "")
     quoted, m = ticket_number.parse(message.quoted), COMMAND.match(text)
@@ -173,7 +175,7 @@ def act(ctx: Context, scope: Scope, number: str, verb: str, rest: str) -> Reply:
     return perform_verb(ctx, scope.official, ticket, verb, rest)
 
 
-def find(ctx: Context, scope: Scope, verb: str, number: Optional[str]):
+def find(ctx: Context, scope: Scope, verb: str, number: str | None):
     """The ticket a command names, or the only one it can apply to here; a Reply when there is none."""
     if number:
         number = ticket_number.canonical(number)
@@ -211,7 +213,7 @@ def overdue(ctx: Context, scope: Scope) -> Reply:
             if t.status in ("assigned", "accepted") and t.deadline is not None and t.deadline < ctx.now]
     if not rows:
         return Reply(f"{scope.department_name}目前没有超期工单。")
-    lines = [f"{t.number} {STATUS[t.status]} · 期限 {_local(t.deadline)} · 已超 {(ctx.now - t.deadline).days} 天"
+    lines = [f"{t.number} {STATUS[t.status]} · 期限 {_local(t.deadline)} · 已超 {(ctx.now - t.deadline).days if t.deadline else 0} 天"
              for t in rows[:20]]
     more = f"\n另有 {len(rows) - 20} 件，请在后台查看。" if len(rows) > 20 else ""
     return Reply(f"{scope.department_name}超期工单（{len(rows)} 件）：\n" + "\n".join(lines) + more)
@@ -219,7 +221,7 @@ def overdue(ctx: Context, scope: Scope) -> Reply:
 
 # -- taps ------------------------------------------------------------------------------------------
 
-def tap(ctx: Context, message: IncomingMessage, group: Optional[WecomGroup]) -> Reply:
+def tap(ctx: Context, message: IncomingMessage, group: WecomGroup | None) -> Reply:
     """A button tapped on a ticket card. The answer is the card as it is now (for everyone in the
     group when the ticket changed, for the tapper alone otherwise), with a line that says what
     happened; in the app, the tapped card is shown anew through its ResponseCode and the line comes
@@ -240,7 +242,7 @@ def tap(ctx: Context, message: IncomingMessage, group: Optional[WecomGroup]) -> 
     everyone = not pressed.listed  # a list card (待办) is everyone's: only the tapper's copy changes
     if official is None:
         note, everyone = NOT_OFFICIAL.format(user_id=ctx.user_id), False
-    elif not scope.may_show(ticket) or (group is not None and not _member(official, group)):
+    elif scope is None or not scope.may_show(ticket) or (group is not None and not _member(official, group)):
         note, everyone = f"工单 {ticket.number} 不属于您所在的部门，不能操作。", False
     else:
         note, changed = _tap_action(ctx, message, scope, ticket, pressed)
@@ -302,7 +304,7 @@ def set_prompt(ctx: Context, channel: str, user_key: str, action: str, number: s
                                     expires_at=ctx.now + ttl, updated_at=ctx.now))
 
 
-def get_prompt(ctx: Context, channel: str, user_key: str) -> Optional[dict]:
+def get_prompt(ctx: Context, channel: str, user_key: str) -> dict | None:
     row = ctx.session.get(DialogueState, (channel, user_key))
     if row is None or row.flow != PROMPT or row.expires_at <= ctx.now:
         return None
@@ -320,7 +322,7 @@ def answer_prompt(ctx: Context, scope: Scope, prompt: dict, text: str) -> Reply:
     return act(ctx, scope, str(prompt.get("number", "")), verb, text)
 
 
-def answer_app_prompt(ctx: Context, official: Official, written: str) -> Optional[Reply]:
+def answer_app_prompt(ctx: Context, official: Official, written: str) -> Reply | None:
     """The app's 1:1 chat (handlers/officials.py): the message after a tapped 退回/办结."""
     if ctx.state.flow != PROMPT:
         return None
@@ -329,7 +331,7 @@ def answer_app_prompt(ctx: Context, official: Official, written: str) -> Optiona
     written = (written or "").strip()
     text = rules.normalise(written)
     if one_of(text, CANCEL):
-        return Reply(f"好的，工单 {prompt.get('number')} 不{cards.LABELS.get(prompt.get('action'), '操作')}了。")
+        return Reply(f"好的，工单 {prompt.get('number')} 不{cards.LABELS.get(str(prompt.get('action')), '操作')}了。")
     if COMMAND.match(text):
         return None  # a command of its own: the question is dropped
     return answer_prompt(ctx, Scope(official, None), prompt, written)

@@ -26,16 +26,14 @@ import time
 import traceback
 import uuid
 from datetime import timedelta
+from typing import Protocol
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import autocommit, per_dialect, utcnow
+from core.db import autocommit, utcnow
 from core.errors import UserError
-from handlers import texts
+from handlers import store, texts
 from handlers.messages import IncomingMessage, Reply
-from handlers.models import InboundMessage
-from handlers.router import DialogueRouter
 
 log = logging.getLogger(__name__)
 CLAIM_GRACE = 2.0  # seconds a fresh claim stands before its owner must hold the lock
@@ -44,38 +42,6 @@ CLAIM_GRACE = 2.0  # seconds a fresh claim stands before its owner must hold the
 def _storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; it carries no meaning in a chat message anyway."""
     return text.replace("\x00", "") if text else text
-
-
-# Built once, as they run for every message; plain table statements (not ORM-enabled ones, which
-# cost twice as much here), and the session has no copy of the row to keep in step.
-_MESSAGES = InboundMessage.__table__
-_ID, _OWNER = _MESSAGES.c.id == bindparam("row_id"), _MESSAGES.c.owner == bindparam("owner_")
-# INSERT … ON CONFLICT DO NOTHING RETURNING id: a retry is told apart without an error.
-_STORE = per_dialect(lambda insert: insert(_MESSAGES).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                     .returning(_MESSAGES.c.id))
-# PostgreSQL: the first statement of the owner's handling transaction. It still owns the message,
-# and from here to its commit it holds the row's lock, which is what tells a retry it is alive.
-_CLAIM = (_MESSAGES.update().where(_ID, _OWNER, _MESSAGES.c.status == "received")
-          .values(lease_until=bindparam("until")))
-_HANDLED = (_MESSAGES.update().where(_ID, _OWNER)
-            .values(status="handled", reply=bindparam("reply_"), handled_at=bindparam("at")))
-_SEEN = select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.reply, _MESSAGES.c.owner,
-               _MESSAGES.c.lease_until).where(_MESSAGES.c.dedupe_key == bindparam("key"))
-# A retry takes over a delivery whose handling failed (and so changed nothing), or one whose owner
-# holds no lock past its lease (it died); the conditions let one retry win when several race.
-_RECLAIM = (_MESSAGES.update().where(_ID, _MESSAGES.c.status == "failed")
-            .values(status="received", error=None, owner=bindparam("new_owner"), lease_until=bindparam("until")))
-# (Rows stored before owners were recorded have none: IS NOT DISTINCT FROM matches them too.)
-_SEEN_OWNER = _MESSAGES.c.owner.is_not_distinct_from(bindparam("owner_"))
-_UNHELD = (select(_MESSAGES.c.id).where(_ID, _SEEN_OWNER, _MESSAGES.c.status == "received")
-           .with_for_update(skip_locked=True))  # PostgreSQL: no row while its owner holds it
-_TAKE_OVER = (_MESSAGES.update().where(_ID, _SEEN_OWNER, _MESSAGES.c.status == "received",
-                                       or_(_MESSAGES.c.lease_until.is_(None),
-                                           _MESSAGES.c.lease_until <= bindparam("now")))
-              .values(owner=bindparam("new_owner"), lease_until=bindparam("until")))
-_MARK = (_MESSAGES.update().where(_ID, _OWNER, _MESSAGES.c.status == "received")
-         .values(status=bindparam("status_"), error=bindparam("error_"), handled_at=bindparam("at"),
-                 reply=bindparam("reply_")))
 
 
 class _LostClaim(Exception):
@@ -90,15 +56,21 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else "")
 
 
+class Router(Protocol):
+    """What the inbox hands a stored message to: the dialogue router, or the group robot's."""
+
+    def handle(self, session: Session, message: IncomingMessage) -> Reply: ...
+
+
 class Inbox:
-    def __init__(self, Session: sessionmaker, router: DialogueRouter, retry_wait: float = 3.0,
+    def __init__(self, Session: sessionmaker, router: Router, retry_wait: float = 3.0,
                  claim_grace: float = CLAIM_GRACE):
         self.Session = Session
         self.router = router
         self.retry_wait = retry_wait
         self.claim_grace = claim_grace
         self.engine = Session.kw["bind"]
-        self._insert = _STORE[self.engine.dialect.name]
+        self._insert = store.STORE_MESSAGE[self.engine.dialect.name]
         self._row_locks = self.engine.dialect.name == "postgresql"
         self._handling: set[int] = set()  # rows this process's threads are handling now
         self._handling_lock = threading.Lock()
@@ -143,7 +115,7 @@ class Inbox:
         first_look = True
         with autocommit(self.engine) as conn:
             while True:
-                row = conn.execute(_SEEN, {"key": key}).first()
+                row = conn.execute(store.SEEN, {"key": key}).first()
                 if row is None:
                     return None  # the first delivery died before storing it (or is storing it now)
                 if row.status == "handled" and row.reply is not None:
@@ -152,7 +124,7 @@ class Inbox:
                     if not first_look:
                         return Reply.empty()  # failed while we waited: that delivery has apologised
                     owner = uuid.uuid4().hex
-                    if conn.execute(_RECLAIM, {"row_id": row.id, "new_owner": owner, "until": self._lease()}).rowcount:
+                    if conn.execute(store.RECLAIM, {"row_id": row.id, "new_owner": owner, "until": self._lease()}).rowcount:
                         return row.id, owner
                 elif (row.status == "received" and row.id not in self._handling
                       and (row.lease_until is None or row.lease_until <= utcnow())):
@@ -171,12 +143,12 @@ class Inbox:
         if self._row_locks:
             # Ask without waiting: a locked row is being handled right now, however slowly.
             with self.engine.begin() as txn:
-                if txn.execute(_UNHELD, params).first() is None:
+                if txn.execute(store.UNHELD, params).first() is None:
                     return None
-                taken = txn.execute(_TAKE_OVER, params).rowcount
+                taken = txn.execute(store.TAKE_OVER, params).rowcount
         else:
             # SQLite: no thread of this process handles it (asked above), and its lease is over.
-            taken = conn.execute(_TAKE_OVER, params).rowcount
+            taken = conn.execute(store.TAKE_OVER, params).rowcount
         return (row.id, owner) if taken == 1 else None
 
     def _handle(self, row_id: int, owner: str, message: IncomingMessage) -> Reply | None:
@@ -185,11 +157,11 @@ class Inbox:
             self._handling.add(row_id)
         try:
             with self.Session() as session, session.begin():
-                if self._row_locks and session.execute(_CLAIM, {"row_id": row_id, "owner_": owner,
+                if self._row_locks and session.execute(store.CLAIM, {"row_id": row_id, "owner_": owner,
                                                                 "until": self._lease()}).rowcount != 1:
                     raise _LostClaim()
                 reply = self.router.handle(session, message)
-                if session.execute(_HANDLED, {"row_id": row_id, "owner_": owner, "reply_": reply.to_dict(),
+                if session.execute(store.HANDLED, {"row_id": row_id, "owner_": owner, "reply_": reply.to_dict(),
                                               "at": utcnow()}).rowcount != 1:
                     raise _LostClaim()  # taken over meanwhile (see the module's note): undo everything
             return reply
@@ -210,5 +182,5 @@ class Inbox:
     def _mark(self, row_id: int, owner: str, status: str, reply: Reply | None = None, error: str | None = None) -> None:
         """Records the outcome of a handling that was rolled back, unless another delivery owns it now."""
         with self.Session() as session, session.begin():
-            session.execute(_MARK, {"row_id": row_id, "owner_": owner, "status_": status, "error_": error,
+            session.execute(store.MARK, {"row_id": row_id, "owner_": owner, "status_": status, "error_": error,
                                     "at": utcnow(), "reply_": reply.to_dict() if reply else None})

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from sqlalchemy import select
 
 from handlers.context import Context
 from handlers.conversation import Conversation, Option, numbered
+from handlers.form import draft_of
 from handlers.messages import Reply
 from handlers.understanding import Understanding
-from tickets import inspections, service
+from inspections import filings
+from tickets import service
 from tickets.access import short_names
 from tickets.models import Department
 from tickets.workdays import local_date
@@ -21,7 +22,7 @@ ASKS = re.compile(r"(检查|执法|查|检测|抽查).{0,20}(备案|报备|批�
 REPORT = Option("submit", "反映“随意检查”问题（已为您填好情况，可匿名）", ("反映", "举报", "投诉", "要反映", "提交"))
 
 
-def check(u: Understanding, ctx: Context) -> Optional[Reply]:
+def check(u: Understanding, ctx: Context) -> Reply | None:
     text = u.text
     if u.details.inspection_code:
         return _by_code(ctx, u.details.inspection_code)
@@ -31,13 +32,11 @@ def check(u: Understanding, ctx: Context) -> Optional[Reply]:
     named = next((d for d in ctx.session.scalars(select(Department)) if any(v in text for v in short_names(d))), None)
     if not ent.name:
         return Reply("请先告诉我们贵企业的名称（例如回复“企业名称：某某有限公司”），或直接发送检查人员出示的 6 位备案码。")
-    filings = inspections.covering(ctx.session, ent, local_date(ctx.now), named.name if named else None)
-    if filings:
-        return Reply("查到今天对贵企业的已批准检查备案：\n\n" + "\n\n".join(inspections.describe(f) for f in filings) +
+    found = filings.covering(ctx.session, ent, local_date(ctx.now), named.name if named else None)
+    if found:
+        return Reply("查到今天对贵企业的已批准检查备案：\n\n" + "\n\n".join(filings.describe(f) for f in found) +
                      "\n\n请核对执法人员与证件。检查结束后可扫码对本次检查匿名评价。")
     who = named.name if named else "相关部门"
-    from handlers.appeal import draft_of
-
     draft = draft_of(u, text=f"{who}今天到我企业检查，未查到检查备案。企业原话：{text}", kind="complaint",
                      category="random_inspection")
     Conversation(ctx.state, ctx.now).ask("offer", [REPORT], draft=draft)
@@ -46,7 +45,7 @@ def check(u: Understanding, ctx: Context) -> Optional[Reply]:
 
 
 def _by_code(ctx, code: str) -> Reply:
-    filing = inspections.find_by_code(ctx.session, code)
+    filing = filings.find_by_code(ctx.session, code)
     if filing is None or filing.status != "approved":
         return Reply(f"备案码 {code} 不存在或未获批准，请向执法人员核实。如属未经批准的检查，可直接向我们反映。")
     today = local_date(ctx.now)
@@ -56,4 +55,4 @@ def _by_code(ctx, code: str) -> Reply:
     ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
     mine = any(t.enterprise_id == ent.id for t in filing.targets)
     note = "" if mine or not ent.name else "\n注意：该备案的检查对象不包括贵企业。"
-    return Reply("备案有效：\n" + inspections.describe(filing) + note)
+    return Reply("备案有效：\n" + filings.describe(filing) + note)

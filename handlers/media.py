@@ -12,23 +12,22 @@ latest ticket, and the enterprise's profile when it has none.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
 
 from sqlalchemy import select
 
+from handlers import form
 from handlers.context import Context
 from handlers.conversation import Conversation
 from handlers.messages import IncomingMessage, Reply
-from tickets import attachments, notify, service
+from tickets import attachments, outbox, service
 from tickets.lifecycle import Actor, Lifecycle
 from tickets.models import Department, RoutingRule, Ticket
 from tickets.transitions import OPEN
 
-FORM = ("anonymity", "company_name", "phone", "confirm")
 MEDIA = ("image", "voice", "video", "shortvideo", "file")
 
 
-def receive(message: IncomingMessage, ctx: Context) -> Optional[Reply]:
+def receive(message: IncomingMessage, ctx: Context) -> Reply | None:
     """The reply to a media or location message, or None when it is neither (or carries nothing
     to keep: the router answers as before)."""
     if message.type == "location":
@@ -56,7 +55,7 @@ def receive(message: IncomingMessage, ctx: Context) -> Optional[Reply]:
         Lifecycle(ctx.session, ctx.now, ctx.services.config).note(
             recent, Actor("enterprise", ctx.user_id), f"企业补充了{what}（见附件）")
         if recent.department is not None:
-            notify.department(ctx.session, recent, f"企业补充了材料：{recent.number}", f"企业发来{what}，请在工单页面查看。")
+            outbox.department(ctx.session, recent, f"企业补充了材料：{recent.number}", f"企业发来{what}，请在工单页面查看。")
         return Reply(f"已收到{what}，已附在诉求 {recent.number} 上，承办部门可以看到。",
                      data={"ticket": recent.number, "attachment": what})
     attachments.record(ctx.session, ctx.channel, ctx.user_id, message.type, media_id, ctx.now)
@@ -66,21 +65,19 @@ def receive(message: IncomingMessage, ctx: Context) -> Optional[Reply]:
 
 def _to_draft(ctx: Context, conv: Conversation, message: IncomingMessage, media_id: str, what: str) -> Reply:
     att = attachments.record(ctx.session, ctx.channel, ctx.user_id, message.type, media_id, ctx.now)
-    draft = dict(conv.draft)
+    draft = dict(conv.draft or {})
     extra = dict(draft.get("extra") or {})
     extra["attachments"] = [*[i for i in extra.get("attachments") or [] if i != att.id], att.id]
     draft["extra"] = extra
     conv.keep(draft)
     note = f"已收到{what}（共 {len(extra['attachments'])} 个附件），提交时一并转给承办部门。\n"
-    if conv.asking in FORM:
-        from handlers import appeal
-
-        return appeal.next_step(ctx, note)  # the form's question again, after the acknowledgement
+    if conv.asking in form.SLOTS:
+        return form.next_step(ctx, note)  # the form's question again, after the acknowledgement
     return Reply(note + "回复“继续”接着提交诉求。" if not conv.asking else note + "请先回答上面的问题。",
                  data={"attachment": what})
 
 
-def _recent(ctx: Context, mine: list[Ticket]) -> Optional[Ticket]:
+def _recent(ctx: Context, mine: list[Ticket]) -> Ticket | None:
     since = ctx.now - timedelta(seconds=int(ctx.services.config.get("STATE_TTL") or 1800))
     latest = mine[0] if mine else None
     if latest is not None and latest.created_at >= since and latest.status in (*OPEN, "resolved"):
@@ -96,7 +93,7 @@ def known_regions(session) -> list[str]:
     return sorted((n for n in names if n), key=len, reverse=True)
 
 
-def region_of(session, label: str) -> Optional[str]:
+def region_of(session, label: str) -> str | None:
     return next((r for r in known_regions(session) if r in (label or "")), None)
 
 
@@ -117,10 +114,8 @@ def location(message: IncomingMessage, ctx: Context) -> Reply:
         draft["extra"] = {**(draft.get("extra") or {}), "location": where}
         conv.keep(draft)
         note = f"已记录位置：{shown}" + (f"（{region}）" if region else "") + "，提交时一并转给承办部门。\n"
-        if conv.asking in FORM:
-            from handlers import appeal
-
-            return appeal.next_step(ctx, note)
+        if conv.asking in form.SLOTS:
+            return form.next_step(ctx, note)
         return Reply(note + "回复“继续”接着提交诉求。", data={"location": where})
     recent = _recent(ctx, service.tickets_of(ctx.session, ctx.channel, ctx.user_id, limit=5))
     if recent is not None:

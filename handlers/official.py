@@ -7,16 +7,15 @@ only on their department's tickets; each answer states the ticket's new status.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from sqlalchemy import select
 
+from core import ticket_number
 from core.errors import UserError
 from handlers.messages import Reply
 from handlers.registry import intent
 from nlp import rules
 from nlp.categories import label
-from core import ticket_number
 from tickets import access, service, timeline, transitions
 from tickets.lifecycle import OPEN, STATUS, Actor, Lifecycle, _local
 from tickets.models import Official, Ticket
@@ -33,16 +32,16 @@ HELP = ("可用指令（工单号可省略，仅一件待办时自动匹配）�
 
 
 @intent("official")
-def official_command(message, ctx) -> Optional[Reply]:
+def official_command(message, ctx) -> Reply | None:
     text = rules.normalise(message.text or "")
     m = COMMAND.match(text)
     official = ctx.session.scalars(select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)).first()
     if official is None:
         return None  # not an official: an ordinary conversation
     if text in ("已联系", "已回应", "已联系企业"):  # 一叫就到: the officer answers the call-out
-        from tickets import inspections
+        from contacts import callouts
 
-        item = inspections.respond(ctx.session, official, ctx.now)
+        item = callouts.respond(ctx.session, official, ctx.now)
         return Reply(f"已记录：您已回应{item.enterprise.name or '企业'}的联系请求。" if item else "您没有待回应的联系请求。")
     if m is None:
         return Reply(HELP) if text in ("指令", "帮助", "help") else None
@@ -81,7 +80,7 @@ def _visible(official: Official, ticket: Ticket) -> bool:
     return access.may_see(official, ticket)
 
 
-def _ticket(ctx, official: Official, verb: str, number: Optional[str]):
+def _ticket(ctx, official: Official, verb: str, number: str | None):
     if number:
         number = ticket_number.canonical(number)
         ticket = service.find(ctx.session, number)

@@ -9,7 +9,6 @@ an acknowledgement.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from handlers.context import Context
 from handlers.messages import Reply
@@ -30,7 +29,7 @@ SIZE_OF = {"小微企业": "小型", "小型企业": "小型", "微型企业": "
            "个体户": "个体户", "个体工商户": "个体户"}
 
 
-def preferences(u, ctx: Context) -> Optional[Reply]:
+def preferences(u, ctx: Context) -> Reply | None:
     text = u.text.strip()
     if len(text) <= SHORT:
         if STOP_SMS.search(text):
@@ -65,10 +64,10 @@ def profile_statement(text: str, ctx: Context) -> list[str]:
         elif word in SIZE_OF:
             fields["size"] = SIZE_OF[word]
             learned.append(word)
-    m = INDUSTRY.search(text)
-    if m and not re.search(r"什么|哪|怎么|吗|这|那|了", m.group(1)):
-        fields["industry"] = m.group(1)[:64]
-        learned.append(f"行业：{m.group(1)}")
+    industry = INDUSTRY.search(text)
+    if industry and not re.search(r"什么|哪|怎么|吗|这|那|了", industry.group(1)):
+        fields["industry"] = industry.group(1)[:64]
+        learned.append(f"行业：{industry.group(1)}")
     if re.search(_SELF + r"(?:在|位于|地址在)", text):
         from handlers.media import region_of
 

@@ -14,20 +14,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
-from core.db import per_dialect
-from handlers import media, texts
-from handlers.context import Context, ConversationState, Services
+from handlers import form, media, texts
+from handlers.context import Context, Services
 from handlers.conversation import Conversation
 from handlers.details import CANCEL, CONTINUE, YES, number, one_of
 from handlers.messages import IncomingMessage, Reply
-from handlers.models import DialogueState
 from handlers.registry import ANSWERS, INTENTS
+from handlers.store import load_writer, save_state
 from handlers.understanding import Understanding, understand
-from tickets import notify, service
-from tickets.models import Enterprise
+from tickets import outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +36,6 @@ MENU_KEYS = {
     "MY_TICKETS": "我的诉求",
 }
 UNSUPPORTED = {"image", "location", "link", "file", "video", "shortvideo"}
-FORM = ("anonymity", "company_name", "phone", "confirm")
 
 
 class DialogueRouter:
@@ -56,7 +52,7 @@ class DialogueRouter:
         chat = message.channel != "wecom" and message.type != "event" or message.event == "click"
         # One message never carries two numbered menus: held notices wait for a reply that asks nothing.
         if chat and not reply.choices and not reply.data.get("asking") \
-                and (held or notify.held_since_flush(session, message.channel, message.user_id)):
+                and (held or outbox.held_since_flush(session, message.channel, message.user_id)):
             reply = with_held_notices(ctx, reply, after_number=number(message.text or "") is not None)
         if state.changed:
             save_state(session, message, state, now, now + timedelta(seconds=self.services.config["STATE_TTL"]))
@@ -94,7 +90,7 @@ class DialogueRouter:
         reply = anytime(u, ctx, conv)
         if reply is None:
             reply = INTENTS[u.intent](message, ctx)
-        if conv.draft and Conversation(ctx.state, ctx.now).asking not in FORM + ("category",):
+        if conv.draft and Conversation(ctx.state, ctx.now).asking not in form.SLOTS + ("category",):
             reply = Reply(f"{reply.text}\n\n{texts.RESUME_HINT}", choices=reply.choices, data=reply.data)
         return reply
 
@@ -112,21 +108,21 @@ class DialogueRouter:
 
 def anytime(u: Understanding, ctx: Context, conv: Conversation):
     """What a message means whatever was asked before."""
-    from handlers import appeal, contact, inspection, outreach, status
+    from handlers import contact, inspection, outreach, status
 
     if one_of(u.text, CONTINUE):
-        return appeal.resume(ctx)
+        return form.resume(ctx)
     if conv.draft and one_of(u.text, CANCEL):
-        return appeal.cancel(ctx)
+        return form.cancel(ctx)
     if conv.draft and one_of(u.text, YES):  # "确认提交" before the form is complete: what is still missing
-        return appeal.next_step(ctx, "还差一点信息才能提交：\n")
+        return form.next_step(ctx, "还差一点信息才能提交：\n")
     if conv.draft and conv.draft["kind"] == "complaint" and u.details.anonymous and len(u.text) <= 20:
         draft = {**conv.draft, "anonymous": True}
         conv.keep(draft)
-        return appeal.next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
+        return form.next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
     if u.only_details:
         return details_alone(u, ctx, conv)
-    for check in (outreach.preferences, appeal.change_details, status.rating_anytime, status.supplement,
+    for check in (outreach.preferences, form.change_details, status.rating_anytime, status.supplement,
                   contact.confirm_call_out, inspection.check):
         reply = check(u, ctx)
         if reply is not None:
@@ -140,15 +136,13 @@ def anytime(u: Understanding, ctx: Context, conv: Conversation):
 def details_alone(u: Understanding, ctx: Context, conv: Conversation) -> Reply:
     """A name or a phone with nothing asked for it: it goes into the appeal being put together, or is
     kept for the next one — never dropped, never read as a new subject."""
-    from handlers import appeal
-
     if conv.draft is not None:
         draft = dict(conv.draft)
-        appeal.fill(draft, u)
+        form.fill(draft, u)
         conv.keep(draft)
-        return appeal.next_step(ctx, "收到。\n")
+        return form.next_step(ctx, "收到。\n")
     kept: dict = {}
-    appeal.fill(kept, u)
+    form.fill(kept, u)
     conv.talked_about(details=kept)
     return Reply("收到。请问需要办理什么事？直接描述遇到的问题，提交诉求时会用这些信息。")
 
@@ -157,7 +151,7 @@ def with_held_notices(ctx: Context, reply: Reply, after_number: bool = False) ->
     """Notices that could not be pushed (web chat, closed 公众号 window) go with the next reply; a
     resolution's rating request among them becomes the question a bare digit answers. A rating
     request does not follow a bare number (a repeated tap would answer it): it waits once more."""
-    held = notify.take_held(ctx.session, ctx.channel, ctx.user_id, ctx.now)
+    held = outbox.take_held(ctx.session, ctx.channel, ctx.user_id, ctx.now)
     if not held:
         return reply
     from handlers.status import ask_rating
@@ -178,71 +172,3 @@ def with_held_notices(ctx: Context, reply: Reply, after_number: bool = False) ->
     body = "\n\n".join(shown)
     text = f"{reply.text}\n\n【诉求动态】\n{body}" if reply.text else f"【诉求动态】\n{body}"
     return Reply(text, choices=reply.choices, data=reply.data)
-
-
-def _same_writer(columns):
-    return and_(columns.channel == bindparam("channel"), columns.user_id == bindparam("user_id"))
-
-
-_STATES = DialogueState.__table__
-# What nearly every message needs, in one round trip: the open flow, the enterprise (remembered for
-# the handlers) and whether notices wait to go with the reply. The state is read and written as
-# plain table rows, which cost half what ORM statements do on this path; the enterprise is an ORM
-# object because handlers change it. Built once, like the statements below: they run for every message.
-_WRITER = (select(_STATES.c.flow, _STATES.c.data, _STATES.c.expires_at, _STATES.c.updated_at, Enterprise,
-                  notify.HELD_EXISTS)
-           .select_from(select(literal(1).label("one")).subquery("writer"))
-           .outerjoin(_STATES, _same_writer(_STATES.c))
-           .outerjoin(Enterprise, _same_writer(Enterprise)))
-
-
-def _upsert_state(insert):
-    stmt = insert(_STATES).values(channel=bindparam("channel"), user_id=bindparam("user_id"), flow=bindparam("flow"),
-                                  data=bindparam("data"), expires_at=bindparam("expires_at"),
-                                  updated_at=bindparam("now"))
-    # An upsert: two first messages of one user at once leave one state, not a unique violation.
-    return stmt.on_conflict_do_update(index_elements=["channel", "user_id"], set_={
-        name: stmt.excluded[name] for name in ("flow", "data", "expires_at", "updated_at")})
-
-
-_SAVE_STATE = per_dialect(_upsert_state)
-_CLEAR_STATE = _STATES.delete().where(_same_writer(_STATES.c))
-
-
-def load_writer(session: Session, channel: str, user_id: str, now) -> tuple[ConversationState, bool]:
-    """The user's conversation state, and whether held notices wait for them."""
-    flow, data, expires_at, updated_at, enterprise, held = session.execute(_WRITER, {
-        "channel": channel, "user_id": user_id, "held_channel": notify.held_channel(channel)}).one()
-    service.remember_enterprise(session, channel, user_id, enterprise)
-    if flow is None or expires_at <= now:
-        return ConversationState(changed=flow is not None, stored=flow is not None, version=updated_at), bool(held)
-    return ConversationState(flow=flow, data=dict(data or {}), stored=True, version=updated_at), bool(held)
-
-
-_CONSUME = _STATES.delete().where(_same_writer(_STATES.c), _STATES.c.updated_at == bindparam("version"))
-
-
-def consume_state(ctx: Context) -> bool:
-    """Take the conversation for a ticket, once: a conditional delete of the row as it was read.
-    Of two confirmations racing, the second finds the row changed or gone (PostgreSQL waits on the
-    first one's row lock, then sees it deleted; SQLite has one writer at a time) and creates nothing."""
-    state = ctx.state
-    if not state.stored:
-        return True
-    taken = ctx.session.execute(_CONSUME, {"channel": ctx.channel, "user_id": ctx.user_id, "version": state.version})
-    if taken.rowcount != 1:
-        return False
-    state.stored = False  # saved again (an upsert) at the end of the message, as a new row
-    return True
-
-
-def save_state(session: Session, message: IncomingMessage, state: ConversationState, now, expires_at) -> None:
-    key = {"channel": message.channel, "user_id": message.user_id}
-    if state.flow is not None:
-        # now may equal the version read (a fast clock): a consumed row must never be taken twice
-        if state.version is not None and now <= state.version:
-            now = state.version + timedelta(microseconds=1)
-        session.execute(_SAVE_STATE[session.bind.dialect.name], {
-            **key, "flow": state.flow, "data": dict(state.data), "expires_at": expires_at, "now": now})
-    elif state.stored:
-        session.execute(_CLEAR_STATE, key)

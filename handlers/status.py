@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Optional
 
+from core import ticket_number
 from handlers.context import Context
 from handlers.conversation import Conversation, Option, numbered, pick
 from handlers.details import number
@@ -17,7 +17,6 @@ from handlers.messages import Reply
 from handlers.registry import answers, intent
 from handlers.understanding import Understanding
 from nlp.categories import label
-from core import ticket_number
 from tickets import service
 from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle, _local
 from tickets.models import Ticket
@@ -36,7 +35,7 @@ SUPPLEMENT = re.compile(rf"^补充\s*({ticket_number.TEXT})?\s*[:：]?\s*(.+)$",
 
 @intent("ticket_status")
 def ticket_status(message, ctx: Context) -> Reply:
-    u: Understanding = ctx.understanding
+    u = ctx.understood
     if u.details.ticket:
         return timeline(ctx, u.details.ticket)
     mine = service.tickets_of(ctx.session, ctx.channel, ctx.user_id)
@@ -48,7 +47,7 @@ def ticket_status(message, ctx: Context) -> Reply:
 
 
 @answers("my_tickets")
-def pick_ticket(u: Understanding, ctx: Context) -> Optional[Reply]:
+def pick_ticket(u: Understanding, ctx: Context) -> Reply | None:
     conv = Conversation(ctx.state, ctx.now)
     choice = pick(u.text, conv.menu)
     if choice is None:
@@ -87,7 +86,7 @@ def ask_rating(ctx: Context, ticket: Ticket) -> None:
                                          ticket=ticket.number)
 
 
-def _rating_value(u: Understanding) -> Optional[int]:
+def _rating_value(u: Understanding) -> int | None:
     value = u.details.rating
     if value is None:
         n = number(u.text)
@@ -100,7 +99,7 @@ def awaiting_rating(ctx: Context) -> list[Ticket]:
 
 
 @answers("rating")
-def rating_given(u: Understanding, ctx: Context) -> Optional[Reply]:
+def rating_given(u: Understanding, ctx: Context) -> Reply | None:
     conv = Conversation(ctx.state, ctx.now)
     value = _rating_value(u)
     if value is None:
@@ -112,7 +111,7 @@ def rating_given(u: Understanding, ctx: Context) -> Optional[Reply]:
     return rate(ctx, ticket, value)
 
 
-def rating_anytime(u: Understanding, ctx: Context) -> Optional[Reply]:
+def rating_anytime(u: Understanding, ctx: Context) -> Reply | None:
     """A rating outside an open rating question: in words whenever a ticket waits for one; as a bare
     digit only if the rating request came after the last numbered menu the user was shown."""
     value = u.details.rating
@@ -123,6 +122,7 @@ def rating_anytime(u: Understanding, ctx: Context) -> Optional[Reply]:
     if not waiting:
         return None
     if value is None:
+        assert bare_digit is not None  # one of the two is set, checked above
         shown_at = Conversation(ctx.state, ctx.now).shown_at
         latest = waiting[0].resolved_at
         if not (1 <= bare_digit <= 5) or (shown_at and latest and latest <= datetime.fromisoformat(shown_at)):
@@ -137,7 +137,7 @@ def rating_anytime(u: Understanding, ctx: Context) -> Optional[Reply]:
 
 
 @answers("rating_which")
-def rating_which(u: Understanding, ctx: Context) -> Optional[Reply]:
+def rating_which(u: Understanding, ctx: Context) -> Reply | None:
     conv = Conversation(ctx.state, ctx.now)
     choice = pick(u.text, conv.menu)
     if choice is None:
@@ -159,7 +159,7 @@ def rate(ctx: Context, ticket: Ticket, value: int) -> Reply:
 
 # -- supplements -------------------------------------------------------------------------------------
 
-def supplement(u: Understanding, ctx: Context) -> Optional[Reply]:
+def supplement(u: Understanding, ctx: Context) -> Reply | None:
     m = SUPPLEMENT.match(u.text)
     if not m:
         return None

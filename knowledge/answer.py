@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from sqlalchemy.orm import Session
 
-from knowledge.models import Clause
+from knowledge.index import Entry
 from knowledge.search import Hit, Query, model, parse_query, rank
 
 SECOND_WITHIN = 0.75  # a second clause is shown when it is nearly as likely to answer as the first
@@ -24,7 +23,7 @@ SENTENCE = re.compile(r"(?<=[。；;！？!?\n])")
 class Shown:
     """One clause as the reply shows it: from the sentence that answers, within the room given."""
 
-    clause: Clause
+    clause: Entry  # as the search index holds it (knowledge/index.py), not the stored row
     excerpt: str
     confidence: float
 
@@ -46,7 +45,7 @@ class Answer:
         return [s.citation for s in self.shown]
 
 
-def answer(session: Session, question: str, room: int = 420, region: Optional[str] = None) -> Optional[Answer]:
+def answer(session: Session, question: str, room: int = 420, region: str | None = None) -> Answer | None:
     """`room`: characters the excerpts may take together (the reply must stay one WeChat message)."""
     threshold = model().threshold
     hits = [h for h in rank(session, question, k=3, region=region) if h.confidence >= threshold]

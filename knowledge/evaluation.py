@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ SETS = {
 QUESTIONS = SETS["tune"][0]
 
 
-def load_questions(path: Optional[str] = None) -> list[dict]:
+def load_questions(path: str | None = None) -> list[dict]:
     """One file, or a named set ("tune", "independent": all of its files that exist)."""
     paths = SETS.get(path or "tune") or [Path(path)]  # type: ignore[arg-type]
     questions = []
@@ -35,7 +34,7 @@ def load_questions(path: Optional[str] = None) -> list[dict]:
 
 
 def wanted(q: dict) -> list[tuple[str, str]]:
-    return [(q["source"], q["clause"])] + [tuple(x) for x in q.get("also", [])]  # type: ignore[misc]
+    return [(q["source"], q["clause"])] + [tuple(x) for x in q.get("also", [])]
 
 
 def is_right(source: str, path: str, q: dict) -> bool:
@@ -47,12 +46,12 @@ def is_right(source: str, path: str, q: dict) -> bool:
 @dataclass
 class Outcome:
     question: dict
-    rank: Optional[int]  # of the first right clause, None if not in the top 10 (or unanswerable)
-    top: Optional[tuple[str, str]]
+    rank: int | None  # of the first right clause, None if not in the top 10 (or unanswerable)
+    top: tuple[str, str] | None
     confidence: float  # of the first hit, 0 when none
 
 
-def run(session: Session, questions: list[dict], ranking: Optional[RankingModel] = None) -> list[Outcome]:
+def run(session: Session, questions: list[dict], ranking: RankingModel | None = None) -> list[Outcome]:
     outcomes = []
     for q in questions:
         hits = rank(session, q["question"], k=10, ranking=ranking)
@@ -63,7 +62,7 @@ def run(session: Session, questions: list[dict], ranking: Optional[RankingModel]
     return outcomes
 
 
-def figures(outcomes: list[Outcome], threshold: Optional[float] = None) -> dict:
+def figures(outcomes: list[Outcome], threshold: float | None = None) -> dict:
     threshold = model().threshold if threshold is None else threshold
     floor = min(model().search_floor, threshold)
     answerable = [o for o in outcomes if o.question.get("source")]

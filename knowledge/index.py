@@ -11,14 +11,18 @@ and rebuilds when it moved. Building reads stored terms, so it does not segment 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import cast
+
 import numpy as np
 from scipy.sparse import csc_matrix, csr_matrix
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from knowledge.models import Clause, ClauseQuestion, KnowledgeRevision, PolicyDocument
@@ -45,7 +49,7 @@ def char_grams(value: str) -> list[str]:
     """Character unigrams and bigrams of the Chinese/alphanumeric characters: robust where the
     segmenter cuts a colloquial question differently from the text it should match."""
     chars = [ch for ch in value if ch.isalnum()]
-    return chars + [a + b for a, b in zip(chars, chars[1:])]
+    return chars + [a + b for a, b in itertools.pairwise(chars)]
 
 
 # -- the stored side: terms and the revision -------------------------------------------------------
@@ -58,7 +62,8 @@ def index_terms(clause: Clause) -> None:
 def bump(session: Session) -> None:
     """Call in the transaction of any change to documents, clauses or questions."""
     token = uuid.uuid4().hex
-    if session.execute(update(KnowledgeRevision).where(KnowledgeRevision.id == 1).values(revision=token)).rowcount == 0:
+    done = session.execute(update(KnowledgeRevision).where(KnowledgeRevision.id == 1).values(revision=token))
+    if cast(CursorResult, done).rowcount == 0:
         session.add(KnowledgeRevision(id=1, revision=token, terms_version=""))
     _changed.set()
 
@@ -77,7 +82,9 @@ def refresh_terms(session: Session) -> int:
         n += 1
     bump(session)
     session.flush()
-    session.get(KnowledgeRevision, 1).terms_version = TERMS_VERSION
+    stored = session.get(KnowledgeRevision, 1)
+    assert stored is not None  # bump() above wrote it if it was missing
+    stored.terms_version = TERMS_VERSION
     return n
 
 
@@ -147,7 +154,7 @@ class Field:
         indptr, indices, values = [0], [], []
         lengths = np.array([len(r) for r in rows], dtype=float)
         average = lengths.mean() if len(rows) and lengths.mean() > 0 else 1.0
-        for terms, length in zip(rows, lengths):
+        for terms, length in zip(rows, lengths, strict=True):
             counts: dict[int, int] = {}
             for t in terms:
                 j = vocabulary.get(t)
@@ -315,7 +322,7 @@ def current(session: Session) -> LibraryIndex:
 
     The revision is a random token, never a counter: an index built inside a transaction that was
     then rolled back is cached under a token no committed change will ever carry again."""
-    key = str(session.bind.url)
+    key = str(session.get_bind().engine.url)
     now = time.monotonic()
     cached = _cache.get(key)
     if cached is not None and now - cached[0] < CHECK_EVERY and not _changed.is_set():

@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -146,7 +145,7 @@ class Query:
         return merged
 
 
-def parse_query(question: str, expansion_weight: Optional[float] = None) -> Query:
+def parse_query(question: str, expansion_weight: float | None = None) -> Query:
     text = (question or "")[:MAX_QUERY_CHARS]
     weight = model().expansion_weight if expansion_weight is None else expansion_weight
     primary: dict[str, float] = {}
@@ -186,7 +185,7 @@ class Candidate:
     matched: list[str]
 
 
-def candidates(session: Session, question: str, ranking: RankingModel, region: Optional[str] = None,
+def candidates(session: Session, question: str, ranking: RankingModel, region: str | None = None,
                pool: int = POOL) -> tuple[library.LibraryIndex, list[Candidate]]:
     """The clauses worth ranking, with every feature; the best `pool` by the lexical part."""
     query = parse_query(question, ranking.expansion_weight)
@@ -240,8 +239,8 @@ def final_score(ranking: RankingModel, c: Candidate) -> float:
     return sum(w.get(name, 0.0) * c.features[name] for name in FEATURES)
 
 
-def rank(session: Session, question: str, k: int = 3, region: Optional[str] = None,
-         ranking: Optional[RankingModel] = None) -> list[Hit]:
+def rank(session: Session, question: str, k: int = 3, region: str | None = None,
+         ranking: RankingModel | None = None) -> list[Hit]:
     ranking = ranking or model()
     idx, found = candidates(session, question, ranking, region)
     if not found:
@@ -281,7 +280,7 @@ def _coverage(idx, query: Query, pool: list[int]):
     through = {t: [position[x] for x, phrase in query.sources.items() if x in position and (t in phrase or phrase in t)]
                for t in key}
     coverage, matched = {}, {}
-    for row, i in zip(held, pool):
+    for row, i in zip(held, pool, strict=True):
         got = sum(idf[t] for t in key if (t in position and row[position[t]]) or any(row[j] for j in through[t]))
         coverage[i] = got / total
         matched[i] = [t for t in terms if row[position[t]]]
@@ -300,11 +299,11 @@ def confidence(ranking: RankingModel, score: float, margin: float, features: dic
     """The logistic curve fitted on the tuning questions: P(this clause answers the question)."""
     values = confidence_inputs(score, margin, features)
     z = ranking.confidence_intercept + sum(ranking.confidence_coef.get(name, 0.0) * v
-                                           for name, v in zip(CONFIDENCE_INPUTS, values))
+                                           for name, v in zip(CONFIDENCE_INPUTS, values, strict=True))
     return float(1 / (1 + np.exp(-z)))
 
 
-def search(session: Session, question: str, k: int = 3, region: Optional[str] = None) -> list[Hit]:
+def search(session: Session, question: str, k: int = 3, region: str | None = None) -> list[Hit]:
     """The k best clauses for a question (the policies page, `appealbot search`); none when even the
     best one most likely does not answer it (below the model's search floor)."""
     hits = rank(session, question, k=k, region=region)

@@ -16,14 +16,22 @@ The independent question set is never used here.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from knowledge.evaluation import is_right
-from knowledge.search import (CONFIDENCE_INPUTS, DEFAULT_MODEL, FEATURES, Candidate, RankingModel, candidates,
-                              confidence_inputs, final_score)
+from knowledge.search import (
+    CONFIDENCE_INPUTS,
+    DEFAULT_MODEL,
+    FEATURES,
+    Candidate,
+    RankingModel,
+    candidates,
+    confidence_inputs,
+    final_score,
+)
 
 PRECISION = 0.85
 ABSTAIN = 0.90
@@ -111,7 +119,7 @@ def fit_confidence(ranking: RankingModel, samples: list[Sample], log: Callable[[
     fitted = make().fit(x, y)
     threshold, floor = thresholds(out_of_fold, y, top3, answerable)
     log(f"  confidence: threshold {threshold:.3f}, search floor {floor:.3f} (out of fold)")
-    return dataclasses.replace(ranking, confidence_coef=dict(zip(CONFIDENCE_INPUTS, map(float, fitted.coef_[0]))),
+    return dataclasses.replace(ranking, confidence_coef=dict(zip(CONFIDENCE_INPUTS, map(float, fitted.coef_[0]), strict=True)),
                                confidence_intercept=float(fitted.intercept_[0]), threshold=threshold,
                                search_floor=floor)
 
@@ -144,6 +152,7 @@ def tune(session: Session, questions: list[dict], log: Callable[[str], None] = p
         log(f"expansion weight {expansion}: MRR {value:.4f}")
         if best is None or value > best[0]:
             best = (value, fitted, samples)
+    assert best is not None  # the loop above runs, and its first round sets it
     _, ranking, samples = best
     ranking = fit_confidence(ranking, samples, log)
     return dataclasses.replace(ranking, fitted_on=f"{len(questions)} tuning questions")

@@ -7,12 +7,13 @@ curves and stored with the model.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import joblib
 import numpy as np
@@ -59,7 +60,7 @@ class Words:
                  if t.strip() and any(ch.isalnum() for ch in t)]
         if self.pairs:
             precise = words if not self.search else [t for t in cut(text) if t.strip() and any(ch.isalnum() for ch in t)]
-            words = words + [f"{a} {b}" for a, b in zip(precise, precise[1:])]
+            words = words + [f"{a} {b}" for a, b in itertools.pairwise(precise)]
         return words
 
 
@@ -85,7 +86,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-def build_pipeline(seed: int = 0, options: Optional[dict[str, Any]] = None):
+def build_pipeline(seed: int = 0, options: dict[str, Any] | None = None):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import VotingClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -125,7 +126,7 @@ def build_pipeline(seed: int = 0, options: Optional[dict[str, Any]] = None):
     return Pipeline([("features", features), ("model", model)])
 
 
-def fit_params(options: Optional[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+def fit_params(options: dict[str, Any] | None, labels: list[str]) -> dict[str, Any]:
     """What the pipeline's fit needs besides texts and labels: per-class weights given by code become
     sample weights (the calibrator encodes the labels as numbers before its inner fits, so a
     class_weight keyed by code would not reach the SVM)."""
@@ -232,7 +233,7 @@ class CompiledModel:
         x = self.features(texts)
         if len(self.scorers) == 1:
             return self.scorers[0](x)
-        return sum(w * score(x) for w, score in zip(self.weights, self.scorers))
+        return sum(w * score(x) for w, score in zip(self.weights, self.scorers, strict=True))
 
 
 class Classifier:
@@ -246,7 +247,7 @@ class Classifier:
         self.intent_thresholds: dict[str, float] = dict(metadata.get("intent_thresholds") or {})
         self.labels: list[str] = list(pipeline.classes_)
         try:
-            self.compiled: Optional[CompiledModel] = CompiledModel(pipeline)
+            self.compiled: CompiledModel | None = CompiledModel(pipeline)
         except (AttributeError, KeyError, ValueError):
             log.warning("model has an unexpected shape: predicting through scikit-learn")
             self.compiled = None
@@ -263,16 +264,16 @@ class Classifier:
         return self.predict_many([text])[0]
 
     def predict_many(self, texts: list[str]) -> list[Prediction]:
-        results: list[Optional[Prediction]] = [self._rule(t) for t in texts]
+        results: list[Prediction | None] = [self._rule(t) for t in texts]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             probabilities = self.predict_proba([texts[i] for i in todo])
-            for i, row in zip(todo, probabilities):
+            for i, row in zip(todo, probabilities, strict=True):
                 results[i] = self._from_probabilities(row)
         return results  # type: ignore[return-value]
 
     @staticmethod
-    def _rule(text: str) -> Optional[Prediction]:
+    def _rule(text: str) -> Prediction | None:
         intent = rules.match(text)
         if intent is None:
             return None
@@ -301,7 +302,7 @@ class Classifier:
         os.replace(tmp, path)  # atomic: a running process never sees half a model
 
     @classmethod
-    def load(cls, path: str) -> "Classifier":
+    def load(cls, path: str) -> Classifier:
         data = joblib.load(path)
         return cls(data["pipeline"], data["threshold"], data["metadata"])
 
@@ -310,7 +311,7 @@ _cache: dict[tuple[str, float], Classifier] = {}
 _cache_lock = threading.Lock()
 
 
-def load_if_present(path: str) -> Optional[Classifier]:
+def load_if_present(path: str) -> Classifier | None:
     """The model at `path`, loaded once per process (and again only when the file changes)."""
     if not path or not os.path.exists(path):
         return None

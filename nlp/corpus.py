@@ -6,9 +6,9 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from nlp.categories import KIND_OF
 
@@ -91,7 +91,7 @@ def shortfalls(examples: Iterable[Example]) -> dict[str, int]:
 def corpus_hash(examples: Iterable[Example]) -> str:
     digest = hashlib.sha256()
     for e in examples:
-        digest.update(f"{e.kind}\t{e.category}\t{e.text}\n".encode("utf-8"))
+        digest.update(f"{e.kind}\t{e.category}\t{e.text}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -174,9 +174,9 @@ def check(paths: list[Path], against: list[Example]) -> list[str]:
     for a, b in _exact_pairs(everything):
         if is_mine[a] or is_mine[b]:
             problems.append(f"duplicate: {everything[a].text} | {everything[b].text}")
-    for a, b, sim in near_duplicates(everything, threshold=0.75):
-        if is_mine[position[id(a)]] or is_mine[position[id(b)]]:
-            problems.append(f"near-duplicate {sim}: {a.text} | {b.text}")
+    for x, y, sim in near_duplicates(everything, threshold=0.75):
+        if is_mine[position[id(x)]] or is_mine[position[id(y)]]:
+            problems.append(f"near-duplicate {sim}: {x.text} | {y.text}")
     return problems
 
 

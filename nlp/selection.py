@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
 from nlp.classifier import DEFAULT_OPTIONS, Classifier, build_pipeline, fit_params, prepare
 from nlp.corpus import Example, load_independent, load_independent2, load_training
@@ -65,9 +64,9 @@ def measure(classifier: Classifier, examples: list[Example]) -> dict[str, Any]:
     truth = [e.category for e in examples]
     s = score(truth, predicted)
     per = {c: s.report[c]["f1-score"] for c in TICKET_CATEGORIES if c in s.report}
-    worst = min(per, key=per.get)
-    off = [p for t, p in zip(truth, predicted) if t == "off_topic"]
-    tickets = [p for t, p in zip(truth, predicted) if KIND_OF[t] != "other"]
+    worst = min(per, key=per.__getitem__)
+    off = [p for t, p in zip(truth, predicted, strict=True) if t == "off_topic"]
+    tickets = [p for t, p in zip(truth, predicted, strict=True) if KIND_OF[t] != "other"]
     return {"macro_f1": s.macro_f1, "accuracy": s.accuracy, "worst": worst, "worst_f1": per[worst],
             "per_category": per,
             "off_topic_missed": sum(p != "off_topic" for p in off) / len(off) if off else None,

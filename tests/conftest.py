@@ -15,10 +15,10 @@ for _name in list(os.environ):
     if _name.startswith("APPEALBOT_") and not _name.startswith("APPEALBOT_TEST_"):
         del os.environ[_name]
 
-from bot.app import create_app  # noqa: E402
+from bot.app import create_app
 from bot.schema import upgrade
-from core.db import Base  # noqa: E402
-from tests.platforms import WeChatServer, WeComServer  # noqa: E402
+from core.db import Base
+from tests.platforms import WeChatServer, WeComServer
 
 WECHAT = {"token": "wechat-test-token", "appid": "wx0123456789abcdef", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
 WECOM = {"token": "QDG6eK", "corp_id": "wx5823bf96d3bd56c7", "aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
@@ -126,7 +126,7 @@ def now() -> int:
 @pytest.fixture
 def demo(app):
     """The bundled demo departments, routing rules and officials."""
-    from tickets.demo import load_demo_data
+    from bot.demo import load_demo_data
 
     with app.extensions["appealbot"].Session() as session, session.begin():
         load_demo_data(session)
@@ -153,8 +153,8 @@ def trained_model_path():
 def assistant(config, trained_model_path):
     """The whole bot as an enterprise meets it: the trained classifier, the bundled policy library and
     the demo departments, contact cards and officials."""
+    from bot.demo import load_demo_data
     from knowledge.bundled import ingest_bundled
-    from tickets.demo import load_demo_data
 
     app = create_app({**config, "MODEL_PATH": trained_model_path})
     with app.extensions["appealbot"].Session() as session, session.begin():

@@ -17,9 +17,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
 from flask import jsonify, request
@@ -49,7 +49,7 @@ def free_port() -> int:
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
-def postgres_missing() -> Optional[str]:
+def postgres_missing() -> str | None:
     """Why the PostgreSQL fault tests cannot run here, or None."""
     engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
     try:
@@ -68,8 +68,8 @@ def private_schema() -> Iterator[str]:
     the URL selects it through the connection's search_path. Dropped afterwards."""
     from sqlalchemy.orm import Session
 
+    from bot.demo import load_demo_data
     from bot.schema import upgrade
-    from tickets.demo import load_demo_data
 
     schema = f"faults_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _on_server(f"CREATE SCHEMA {schema}")
@@ -104,7 +104,7 @@ def _on_server(statement: str, attempts: int = 10) -> None:
             engine.dispose()
 
 
-def local_cluster() -> tuple[Optional[str], Optional[str]]:
+def local_cluster() -> tuple[str | None, str | None]:
     """(version, None) when PG_URL is this machine's `main` cluster and we may restart it; else (None, why)."""
     if not shutil.which("pg_ctlcluster") or not os.path.isdir("/etc/postgresql"):
         return None, "pg_ctlcluster is not installed (no Debian PostgreSQL cluster to restart)"
@@ -149,7 +149,7 @@ def reset_stale_pools() -> None:
 
 # -- Redis ----------------------------------------------------------------------------------------
 
-def redis_missing() -> Optional[str]:
+def redis_missing() -> str | None:
     import redis
 
     try:
@@ -186,10 +186,10 @@ class PrivateRedis:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen | None = None
 
     @staticmethod
-    def missing() -> Optional[str]:
+    def missing() -> str | None:
         return None if shutil.which("redis-server") else "redis-server is not installed"
 
     def start(self) -> None:

@@ -5,19 +5,18 @@ without anyone remembering to add it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
 from tests.test_console import sign_in
 from tickets import service
+from tickets.accounts import token_hash
 from tickets.models import Official
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ROLES = ("scjg", "scjg_head", "yingshang", "admin")  # official, head, supervisor, administrator
 ADMIN_ONLY = ("/console/admin",)
 SUPERVISION = ("/console/notifications", "/console/extensions", "/console/enterprises",
@@ -111,5 +110,5 @@ def test_every_console_form_refuses_a_post_without_a_csrf_token(demo, client, wo
     for rule in demo.url_map.iter_rules():
         if rule.rule.startswith("/console") and "POST" in rule.methods:
             samples = {"number": world["mine"], "action": "note", "decision": "approve", "code": "ABC234"}
-            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples.get(m.group(1), "1"), rule.rule)
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, values=samples: values.get(m.group(1), "1"), rule.rule)
             assert client.post(path, data={"text": "x"}).status_code == 400, path

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.demo import demo_password
 from tickets import service
-from tickets.demo import demo_password
 from tickets.models import Ticket
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_admin_adds_a_routing_rule(client, tickets, db):
 
 
 def test_file_and_approve_an_inspection_in_the_console(client, tickets, db):
-    from tickets.inspections_models import InspectionFiling
+    from inspections.models import InspectionFiling
 
     sign_in(client, "scjg")
     r = client.post("/console/inspections", data={
@@ -152,14 +152,14 @@ def test_file_and_approve_an_inspection_in_the_console(client, tickets, db):
 
 
 def test_contact_cards_import_all_or_nothing(client, tickets, db):
-    from tickets.inspections_models import ContactCard
     from bot.console.field import CARD_COLUMNS
+    from contacts.models import ContactCard
 
     sign_in(client, "admin")
     before = len(db.scalars(select(ContactCard)).all())
     header = ",".join(CARD_COLUMNS)
     good = f"{header}\n市税务局,社保费缴纳,钱多多,科员,0571-1234,,工作日,60\n".encode("gb18030")  # Excel's Chinese CSV
-    bad = f"{header}\n市税务局,发票,张三,科员,0571-1,,,60\n不存在的局,发票,李四,科员,0571-2,,,60\n".encode("utf-8")
+    bad = f"{header}\n市税务局,发票,张三,科员,0571-1,,,60\n不存在的局,发票,李四,科员,0571-2,,,60\n".encode()
     token = csrf(client, "/console/admin/contacts")
     r = client.post("/console/admin/contacts/import", data={"csrf_token": token, "file": (io.BytesIO(bad), "cards.csv")},
                     content_type="multipart/form-data", follow_redirects=True)

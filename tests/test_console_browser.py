@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from bot.demo import demo_password
 from nlp.classifier import Prediction
 from tests.stubs import StubClassifier
-from tickets.demo import demo_password
 
 CHROMIUM = os.environ.get("APPEALBOT_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (Debian package `chromium`)")
@@ -134,10 +134,11 @@ def phone():
 def busy(demo):
     """A queue worth looking at: appeals and complaints of several departments, one overdue, one
     reopened for 重办 and under 督办, one anonymous, one waiting for an extension."""
+    from sqlalchemy import select
+
     from tickets import service
     from tickets.lifecycle import Actor, Lifecycle
     from tickets.models import Official
-    from sqlalchemy import select
 
     state = demo.extensions["appealbot"]
     moment = state.services.clock()

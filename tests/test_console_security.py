@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.demo import demo_password, load_demo_data
 from tests.test_console import csrf, sign_in
-from tickets.demo import demo_password, load_demo_data
 from tickets.models import Official
 
 

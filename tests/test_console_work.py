@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -13,9 +13,9 @@ from sqlalchemy import select
 from tests.test_console import csrf, sign_in
 from tickets import service
 from tickets.lifecycle import Actor, Lifecycle
-from tickets.models import Official, RoutingRule, Ticket
+from tickets.models import Official, RoutingRule
 
-NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in China
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in China
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_exports_are_typed_and_name_their_period(client, desk):
     assert "filename*=UTF-8''%E9%97%AE%E9%A2%98%E6%B8%85%E5%8D%95_2026-11-01%E8%87%B32026-11-30.xlsx" in r.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(r.data))["问题清单"]
     header = [c.value for c in sheet[1]]
-    rows = {row[0]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=2, values_only=True)}
+    rows = {row[0]: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)}
     named = rows[desk["named"]]
     assert named["内容"].startswith("=HYPERLINK")  # stored as text, without the CSV apostrophe
     assert sheet.cell(row=2, column=header.index("内容") + 1).data_type == "s"
@@ -144,7 +144,7 @@ def test_exports_are_typed_and_name_their_period(client, desk):
 
 
 def test_administrators_edit_rules_officials_and_cards_and_confirm_deletes(client, desk, db):
-    from tickets.inspections_models import ContactCard
+    from contacts.models import ContactCard
 
     sign_in(client, "admin")
     rule = db.scalars(select(RoutingRule).where(RoutingRule.keywords.contains("公积金"))).one()
@@ -178,13 +178,13 @@ def test_administrators_edit_rules_officials_and_cards_and_confirm_deletes(clien
 
 def test_re_importing_cards_updates_them_instead_of_duplicating(client, desk, db):
     from bot.console.field import CARD_COLUMNS
-    from tickets.inspections_models import ContactCard
+    from contacts.models import ContactCard
 
     sign_in(client, "admin")
     token = csrf(client, "/console/admin/contacts")
     header = ",".join(CARD_COLUMNS)
     for phone, minutes in (("0571-1234", 60), ("0571-9999", 30)):
-        body = f"{header}\n市税务局,社保费缴纳,钱某,科员,{phone},,工作日,{minutes}\n".encode("utf-8")
+        body = f"{header}\n市税务局,社保费缴纳,钱某,科员,{phone},,工作日,{minutes}\n".encode()
         r = client.post("/console/admin/contacts/import", data={"csrf_token": token, "file": (io.BytesIO(body), "c.csv")},
                         content_type="multipart/form-data", follow_redirects=True)
     assert "更新 1 张" in r.get_data(as_text=True)
@@ -193,7 +193,7 @@ def test_re_importing_cards_updates_them_instead_of_duplicating(client, desk, db
 
 
 def test_service_officers_are_chosen_by_name(client, desk, db):
-    from tickets.inspections_models import ServiceOfficer
+    from tickets.models import ServiceOfficer
 
     sign_in(client, "admin")
     page = client.get("/console/admin/contacts").get_data(as_text=True)
@@ -206,7 +206,7 @@ def test_service_officers_are_chosen_by_name(client, desk, db):
 
 
 def test_inspections_for_an_unknown_enterprise_a_reasoned_rejection_and_ratings(client, desk, db):
-    from tickets.inspections_models import InspectionFiling, InspectionTarget
+    from inspections.models import InspectionFiling, InspectionTarget
 
     sign_in(client, "scjg")
     form = {"kind": "special", "start": "2026-11-26", "end": "2026-11-26", "inspectors": "执法证 3301",
@@ -240,15 +240,15 @@ def test_inspections_for_an_unknown_enterprise_a_reasoned_rejection_and_ratings(
 def test_a_filing_made_by_credit_code_covers_the_enterprise_when_it_writes_in(demo, db):
     from datetime import date
 
-    from tickets import inspections
+    from inspections import filings
 
     officials = {o.login: o for o in db.scalars(select(Official).where(Official.login.in_(("scjg", "scjg_head"))))}
-    filing = inspections.file_inspection(
+    filing = filings.file_inspection(
         db, officials["scjg"], enterprises=["91110000600037341L"], kind="special", matters="计量器具检查",
         legal_basis="《计量法》", inspectors="执法证 3301", start=date(2026, 11, 26), end=date(2026, 11, 26),
         today=date(2026, 11, 25))
-    inspections.decide(db, filing, officials["scjg_head"], True, NOW)
+    filings.decide(db, filing, officials["scjg_head"], True, NOW)
     chat = service.enterprise_for(db, "wechat", "oNew0001", name="某某科技有限公司", credit_code="91110000600037341L")
     db.flush()
-    assert inspections.covering(db, chat, date(2026, 11, 26)) == [filing]
-    assert inspections.covering(db, chat, date(2026, 11, 27)) == []
+    assert filings.covering(db, chat, date(2026, 11, 26)) == [filing]
+    assert filings.covering(db, chat, date(2026, 11, 27)) == []

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from tickets.accounts import token_hash
+from contacts.models import CallOut
+from inspections.models import InspectionFiling
 from nlp.classifier import Prediction
 from tests.platforms import web_say
 from tests.stubs import StubClassifier
 from tickets import service
-from tickets.inspections_models import CallOut, InspectionFiling, ServiceOfficer
-from tickets.models import Enterprise, Official, Ticket
+from tickets.accounts import token_hash
+from tickets.models import Enterprise, Official, ServiceOfficer, Ticket
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 23 November, 10:00 in China
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 23 November, 10:00 in China
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """One appeal, one ticket: two confirmations at once (a double tap) create one ticket, on SQLite and
 on PostgreSQL, because the step that creates it consumes the dialogue state with a conditional
-delete (handlers/router.consume_state)."""
+delete (handlers/store.consume_state)."""
 from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -16,7 +16,7 @@ from tickets.models import Ticket
 
 
 def _message(user: str, text: str) -> IncomingMessage:
-    return IncomingMessage(channel="web", user_id=user, type="text", text=text, created_at=datetime.now(timezone.utc),
+    return IncomingMessage(channel="web", user_id=user, type="text", text=text, created_at=datetime.now(UTC),
                            message_id=uuid.uuid4().hex)
 
 
@@ -27,16 +27,16 @@ def test_two_confirmations_at_once_make_one_ticket(demo, monkeypatch):
     for text in ("申请增容两个月了还没批", "城东精工机械有限公司", "13812345678"):
         inbox.receive(_message(user, text))
 
-    import handlers.router
+    import handlers.store
 
-    real = handlers.router.consume_state
+    real = handlers.store.consume_state
     both_read = threading.Barrier(2, timeout=10)
 
     def consume_when_both_have_read(ctx):
         both_read.wait()  # each confirmation has loaded the state as "asking: confirm"
         return real(ctx)
 
-    monkeypatch.setattr(handlers.router, "consume_state", consume_when_both_have_read)
+    monkeypatch.setattr(handlers.store, "consume_state", consume_when_both_have_read)
     replies: list[str] = []
 
     def confirm() -> None:

@@ -12,22 +12,39 @@ import os
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
+from core import ticket_number
+from delivery import deliver as outbound
+from delivery import sender as senders
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
 from tests.fake_platform import FakePlatform
-from tests.fault_helpers import (REDIS_URL, Misbehaviour, PrivateRedis, RetryingWeChat, Worker, app_env, cli,
-                                 forget_queue, local_cluster, postgres_missing, private_schema, redis_missing,
-                                 reset_stale_pools, restart_cluster, sends_to, wait_for)
+from tests.fault_helpers import (
+    REDIS_URL,
+    Misbehaviour,
+    PrivateRedis,
+    RetryingWeChat,
+    Worker,
+    app_env,
+    cli,
+    forget_queue,
+    local_cluster,
+    postgres_missing,
+    private_schema,
+    redis_missing,
+    reset_stale_pools,
+    restart_cluster,
+    sends_to,
+    wait_for,
+)
 from tests.platforms import WeChatServer, message_xml
-from core import ticket_number
-from tickets import notify, service
+from tickets import service
 from tickets.models import Notification
 
 POWER = "厂里变压器容量不够，申请增容报装一个多月了还没批下来"  # operations → 国网市供电公司 (gdgs)
@@ -81,7 +98,7 @@ def platform_keys(platform) -> dict:
 
 
 def with_demo(app):
-    from tickets.demo import load_demo_data
+    from bot.demo import load_demo_data
 
     with app.extensions["appealbot"].Session() as s, s.begin():
         load_demo_data(s)
@@ -157,28 +174,28 @@ def test_wecom_errors_and_timeouts_back_off_then_end_failed_listed_and_nothing_i
     app = create_app(settings)
     state = app.extensions["appealbot"]
     try:
-        sender = notify.Sender(app.config, state.Session)
+        sender = senders.Sender(app.config, state.Session)
         sender.wecom.timeout = 0.3  # the client's patience, shortened: a hang becomes a timeout quickly
         power = new_ticket(app)
         loan = new_ticket(app, LOAN, "finance", user="oFault2")
-        moment = datetime.now(timezone.utc)
-        assert len(script) == notify.MAX_ATTEMPTS
+        moment = datetime.now(UTC)
+        assert len(script) == senders.MAX_ATTEMPTS
         for attempt, answer in enumerate(script, 1):
             calls = misbehaving.calls.get("gdgs", 0)
-            notify.deliver_pending(state.Session, sender, moment)
+            outbound.deliver_pending(state.Session, sender, moment)
             row = notices(app)["gdgs"]
             assert misbehaving.calls["gdgs"] == calls + 1 and row.attempts == attempt
             assert expected_error[answer] in row.last_error
-            if attempt == notify.MAX_ATTEMPTS:
+            if attempt == senders.MAX_ATTEMPTS:
                 break
             backoff = timedelta(seconds=30 * 2 ** (attempt - 1))
             assert row.status == "pending" and row.next_attempt_at == moment + backoff
-            notify.deliver_pending(state.Session, sender, moment + backoff - timedelta(seconds=1))
+            outbound.deliver_pending(state.Session, sender, moment + backoff - timedelta(seconds=1))
             assert misbehaving.calls["gdgs"] == calls + 1  # not a moment before its time
             moment += backoff
 
         rows = notices(app)
-        assert rows["gdgs"].status == "failed" and rows["gdgs"].attempts == notify.MAX_ATTEMPTS
+        assert rows["gdgs"].status == "failed" and rows["gdgs"].attempts == senders.MAX_ATTEMPTS
         assert rows["jrb"].status == "sent" and misbehaving.calls["jrb"] == 2  # a hang, then delivered
         assert len(sends_to(platform, "jrb", loan)) == 1 and not sends_to(platform, "gdgs")
         assert {n.status for n in rows.values()} == {"sent", "failed"}  # nothing left in between, nothing gone
@@ -186,7 +203,7 @@ def test_wecom_errors_and_timeouts_back_off_then_end_failed_listed_and_nothing_i
         listed = cli(app_env(settings), "notifications", "--status", "failed")
         assert listed.returncode == 0, listed.stderr
         lines = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert [(n["recipient"], n["attempts"]) for n in lines] == [("gdgs", notify.MAX_ATTEMPTS)]
+        assert [(n["recipient"], n["attempts"]) for n in lines] == [("gdgs", senders.MAX_ATTEMPTS)]
         assert power in lines[0]["title"] and "WeChatClientException" in lines[0]["error"]
     finally:
         state.engine.dispose()
@@ -201,12 +218,12 @@ def test_two_deliveries_running_at_once_send_a_notice_once(config, pg_url, platf
     try:
         number = new_ticket(app)
         start = threading.Barrier(2)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
 
         def deliver():
-            sender = notify.Sender(app.config, state.Session)
+            sender = senders.Sender(app.config, state.Session)
             start.wait()
-            notify.deliver_pending(state.Session, sender, now)
+            outbound.deliver_pending(state.Session, sender, now)
 
         threads = [threading.Thread(target=deliver) for _ in range(2)]
         for t in threads:
@@ -289,7 +306,7 @@ def test_a_message_whose_handling_died_with_the_database_is_handled_on_the_retry
         patch.setattr(inbox, "_mark", _database_down)
         assert wechat.post(xml).status_code == 503  # WeChat will retry
     with app.extensions["appealbot"].Session() as s, s.begin():  # ... five seconds later
-        five_seconds_ago = datetime.now(timezone.utc) - timedelta(seconds=5)
+        five_seconds_ago = datetime.now(UTC) - timedelta(seconds=5)
         s.execute(update(InboundMessage).values(received_at=five_seconds_ago, lease_until=five_seconds_ago))
     retry = wechat.post(xml)  # the database is back
     assert retry.status_code == 200 and "企业名称" in wechat.reply_of(retry).get("Content", "")

@@ -127,8 +127,8 @@ def _ready(demo) -> str:
 
 
 def _api_app(demo):
-    from tickets.accounts import token_hash
     from tickets import service
+    from tickets.accounts import token_hash
     from tickets.models import Official
 
     with demo.extensions["appealbot"].Session() as s, s.begin():
@@ -329,8 +329,8 @@ def test_a_lone_surrogate_or_a_control_character_in_a_chat_message_is_stripped_a
 
 
 def test_a_next_parameter_with_cr_lf_or_another_site_is_not_followed(demo):
+    from bot.demo import demo_password
     from tests.test_console import csrf
-    from tickets.demo import demo_password
 
     for target in ("/console/%0d%0aSet-Cookie:%20x=1", "//evil.example/console", "/console\\@evil.example",
                    "https://evil.example/console", "/console/\x00"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 
 import pytest
 from sqlalchemy import func, select
@@ -109,7 +110,7 @@ def test_a_retry_after_a_failure_is_handled_again(wechat, db, monkeypatch):
 
 def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, monkeypatch):
     # Each opens a flow; the second to commit keeps its own (an upsert, not a unique violation).
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from handlers.messages import IncomingMessage
     from handlers.models import DialogueState
@@ -125,7 +126,7 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
 
     def send(n: int) -> str:
         return inbox.receive(IncomingMessage(channel="web", user_id="wTwin", type="text", text=f"第{n}条：厂区停电",
-                                             created_at=datetime.now(timezone.utc), message_id=f"twin-{n}")).text
+                                             created_at=datetime.now(UTC), message_id=f"twin-{n}")).text
 
     replies, errors = at_once(send, 2)
     assert errors == [] and sorted(replies) == ["开始：第0条：厂区停电", "开始：第1条：厂区停电"]
@@ -168,7 +169,7 @@ def door(request, config):
     """The app as deployed: the database alone, or with Redis noting deliveries at the door (a
     retry is then looked up before anything is inserted)."""
     from bot.app import create_app
-    from tickets.demo import load_demo_data
+    from bot.demo import load_demo_data
 
     settings = dict(config)
     if request.param == "redis":
@@ -190,12 +191,11 @@ def test_a_slow_handler_is_waited_for_not_taken_over(door, monkeypatch, writes_f
     # The audit: a retry took over a delivery that was slow, not dead, after RETRY_WAIT, and one
     # message made two tickets. (On SQLite a handler that has written holds the database's write
     # lock, which used to hide the fault; one that is slow before it writes did not.)
+    import random
     import time
 
     from tests.conftest import WECHAT
     from tests.platforms import WeChatServer
-
-    import random
 
     demo = door
     inbox = demo.extensions["appealbot"].inbox
@@ -228,11 +228,12 @@ def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
     real_store = inbox._store
     monkeypatch.setattr(inbox, "_store", lambda message: (lambda claim: claim and (claim[0], "not-the-owner"))(
         real_store(message)))
+    from datetime import datetime
+
     from handlers.messages import IncomingMessage
-    from datetime import datetime, timezone
 
     message = IncomingMessage(channel="web", user_id="wFence", type="text", text="停电三天了",
-                              created_at=datetime.now(timezone.utc), message_id="fence-1")
+                              created_at=datetime.now(UTC), message_id="fence-1")
     reply = inbox.receive(message)
     assert reply.text.startswith("已受理 YQ-") and tickets_of(demo) == 1
     with demo.extensions["appealbot"].Session() as s:
@@ -243,7 +244,7 @@ def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
 def test_a_held_row_is_not_taken_over_and_a_released_one_is(app, monkeypatch, database_url):
     """PostgreSQL: the owner's row lock is what says it is alive; its lease only covers the moment
     before it takes the lock. (SQLite has no row locks: the process's own list says it there.)"""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import create_engine, text
 
@@ -260,7 +261,7 @@ def test_a_held_row_is_not_taken_over_and_a_released_one_is(app, monkeypatch, da
     with app.extensions["appealbot"].Session() as s, s.begin():  # stored by a delivery that then stalled
         s.add(InboundMessage(channel="wechat", dedupe_key="wechat:id:77002", user_id="oHeld", msg_type="text",
                              text="用气报装", raw="", status="received", owner="a" * 32,
-                             lease_until=datetime.now(timezone.utc) - timedelta(seconds=5)))
+                             lease_until=datetime.now(UTC) - timedelta(seconds=5)))
     engine = create_engine(database_url)
     holder = engine.connect()
     holder.begin()

@@ -7,8 +7,7 @@ import pytest
 from nlp.categories import TICKET_CATEGORIES
 from nlp.classifier import Classifier
 from nlp.corpus import load_independent2, load_training
-from nlp.training import (choose_loss_threshold, choose_threshold, coverage_curve, evaluate, loss_curve, split,
-                          train)
+from nlp.training import choose_loss_threshold, choose_threshold, coverage_curve, evaluate, loss_curve, split, train
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +202,8 @@ def test_evaluate_reports_all_four_splits(monkeypatch):
     the corpus here, to keep it quick)."""
     from click.testing import CliRunner
 
-    from nlp import cli, training
+    from bot.cli import classifier as cli
+    from nlp import training
 
     real = training.train
     monkeypatch.setattr(training, "train", lambda examples, **kw: real(examples[::4], **kw))

@@ -6,27 +6,29 @@ policy push (exactly the matching enterprises, once)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.demo import load_demo_data
 from core.errors import ConfigError
+from delivery import deliver as outbound
+from delivery import reach
+from delivery import sender as senders
+from delivery.queue import drain
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
 from tests.fake_outreach import JPEG, OutreachPlatform
 from tests.platforms import WeChatServer, message_xml
-from tickets import jobs, notify, service
-from tickets.demo import load_demo_data
-from tickets.inspections_models import ServiceOfficer
+from tickets import jobs, service
 from tickets.lifecycle import SYSTEM, Lifecycle
-from tickets.models import Enterprise, Notification, Official, Ticket
+from tickets.models import Enterprise, Notification, Official, ServiceOfficer
 from tickets.outreach_models import Attachment, PolicyPushTarget, RatingLink
-from tickets.queue import drain
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in China
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in China
 PUBLIC = "https://yqby.example.gov.cn"
 TEMPLATES = {
     "accept": {"template_id": "TPL-ACCEPT", "data": {"character_string1": "{number}", "thing2": "{department}",
@@ -127,7 +129,7 @@ def sweep(app, moment):
     at(app, moment)
     state = app.extensions["appealbot"]
     done = jobs.sweep(state.Session, app.config, moment)
-    notify.deliver_pending(state.Session, notify.Sender(app.config, state.Session), moment, PUBLIC)
+    outbound.deliver_pending(state.Session, senders.Sender(app.config, state.Session), moment, PUBLIC)
     return done
 
 
@@ -189,11 +191,11 @@ def test_a_user_who_unfollowed_gets_the_notice_held_and_a_busy_platform_is_retri
     assert accept.status == "held" and "43004" in accept.last_error
     act(oapp, number, ("resolve", "已办结"))
     state = oapp.extensions["appealbot"]
-    sender = notify.Sender(oapp.config, state.Session)
-    notify.deliver_pending(state.Session, sender, NOW)
+    sender = senders.Sender(oapp.config, state.Session)
+    outbound.deliver_pending(state.Session, sender, NOW)
     (answer,) = notices(oapp, recipient="oEnt1", kind="resolve")
     assert answer.status == "pending" and answer.next_attempt_at == NOW + timedelta(seconds=30)
-    notify.deliver_pending(state.Session, sender, NOW + timedelta(seconds=31))
+    outbound.deliver_pending(state.Session, sender, NOW + timedelta(seconds=31))
     assert notices(oapp, recipient="oEnt1", kind="resolve")[0].status == "sent"
     assert len(fake.templates(to="oEnt1")) == 1
 
@@ -252,10 +254,10 @@ def test_a_number_gets_at_most_the_daily_cap_and_the_rest_the_next_morning(oapp,
     sweep(oapp, NOW + timedelta(hours=49))
     assert len(fake.sms) == 2  # SMS_DAILY_CAP
     (waiting,) = notices(oapp, channel="sms", status="pending")
-    assert waiting.next_attempt_at == datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)  # Thursday 08:00 in China
-    sweep(oapp, datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc))  # 22:00 in China: neither cap nor hour allow
+    assert waiting.next_attempt_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # Thursday 08:00 in China
+    sweep(oapp, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # 22:00 in China: neither cap nor hour allow
     assert len(fake.sms) == 2
-    sweep(oapp, datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc))
+    sweep(oapp, datetime(2026, 11, 26, 1, 0, tzinfo=UTC))
     assert len(fake.sms) == 3 and len(notices(oapp, channel="sms", status="sent")) == 3
 
 
@@ -372,9 +374,8 @@ def test_the_menu_is_created_from_the_configuration_once(cli_env, fake):
 
 
 def test_menu_clicks_reach_the_conversation(oapp):
-    from handlers.router import MENU_KEYS
-
     from bot.wechat_menu import default_menu
+    from handlers.router import MENU_KEYS
 
     keys = [b.get("key") for top in default_menu(PUBLIC)["button"] for b in top.get("sub_button") or [top]]
     assert all(k in MENU_KEYS for k in keys if k)
@@ -415,7 +416,7 @@ def finish_form(server, user):
 
 
 def sign_in(client, login):
-    from tickets.demo import demo_password
+    from bot.demo import demo_password
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
     return client.post("/console/login", data={"login": login, "password": demo_password(login), "csrf_token": token})
@@ -594,7 +595,7 @@ def test_a_published_policy_reaches_exactly_the_matching_enterprises_once(oapp, 
     WeChatServer(oapp.test_client(), **WECHAT).say("关于支持棉花加工企业技术改造的若干措施 我们能申请吗", user="oCotton")
     with session(oapp) as s, s.begin():
         push = s.scalars(select(policy_push.PolicyPush)).one()
-        figures = policy_push.figures(s, push, NOW + timedelta(minutes=6))
+        figures = reach.figures(s, push, NOW + timedelta(minutes=6))
     assert figures == {"matched": 3, "notified": 2, "reached": 1, "waiting": 1, "opened": 1, "asked": 1}
     table = client.get("/console/pushes").get_data(as_text=True)
     assert "关于支持棉花加工企业技术改造" in table and "仅" not in table.split("推送记录")[1][:20]

@@ -7,16 +7,16 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 
 from bot.app import create_app
+from bot.demo import load_demo_data
+from delivery.queue import GATHER_SECONDS, start_consumer
 from tests.fake_platform import FakePlatform
 from tickets import service
-from tickets.demo import load_demo_data
-from tickets.queue import GATHER_SECONDS, start_consumer
 
 
 def _wait_for(predicate, timeout=20.0):
@@ -93,7 +93,7 @@ def test_a_separate_worker_process_delivers_from_the_redis_queue(config, tmp_pat
 
 @pytest.mark.skipif(_redis_url() is None, reason="no Redis at 127.0.0.1:6379")
 def test_wake_ups_are_coalesced_and_none_is_lost(config, tmp_path):
-    from tickets.queue import drain
+    from delivery.queue import drain
 
     with FakePlatform() as platform:
         name = f"appealbot-test-{uuid.uuid4().hex[:8]}"
@@ -108,7 +108,7 @@ def test_wake_ups_are_coalesced_and_none_is_lost(config, tmp_path):
             assert len(huey) == 1  # the second commit found a wake-up already waiting
             assert drain(huey) == 1 and huey.scheduled_count() == 1  # not due yet: it gathers for a moment
             assert not [m for m in platform.sent if m["api"] == "message/send"]
-            (wake_up,) = huey.read_schedule(datetime.now(timezone.utc).replace(tzinfo=None)
+            (wake_up,) = huey.read_schedule(datetime.now(UTC).replace(tzinfo=None)
                                             + timedelta(seconds=GATHER_SECONDS + 1))  # as the scheduler will
             huey.execute(wake_up)
             titles = [_text(m) for m in platform.sent if m["api"] == "message/send"]

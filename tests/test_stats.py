@@ -15,7 +15,7 @@ Thursday 3 December 10:00):
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -37,16 +37,17 @@ def at(day: int, hour: int = 10, month: int = 11) -> datetime:
 @pytest.fixture
 def history(demo):
     state = demo.extensions["appealbot"]
-    state.services.clock = lambda: NOW.astimezone(timezone.utc)
+    state.services.clock = lambda: NOW.astimezone(UTC)
     with state.Session() as s, s.begin():
         people = {o.wecom_user_id: Actor.of(o) for o in s.scalars(select(Official))}
 
         def life(when):
-            return Lifecycle(s, when.astimezone(timezone.utc), CONFIG)
+            return Lifecycle(s, when.astimezone(UTC), CONFIG)
 
-        def new(text, category, user="e1", when=at(23, 9)):
+        def new(text, category, user="e1", when=None):
+            when = when or at(23, 9)
             return service.create_ticket(s, channel="web", user_id=user, text=text, kind="appeal", category=category,
-                                         now=when.astimezone(timezone.utc), config=CONFIG)
+                                         now=when.astimezone(UTC), config=CONFIG)
 
         def enterprise(user):
             return Actor("enterprise", user)
@@ -154,5 +155,5 @@ def test_the_dashboard_follows_its_filters(history, client):
 def test_the_monthly_summary_uses_the_same_charges(history, client):
     sign_in(client, "yingshang")
     body = client.get("/console/summary.csv?month=2026-11").get_data(as_text=True)
-    line = next(l for l in body.splitlines() if "国网市供电公司" in l)
+    line = next(row for row in body.splitlines() if "国网市供电公司" in row)
     assert line.split(",")[2:5] == ["3", "0", "2"]  # 受理 T1 T2 T4, 办结 none, 超期 T1 and T4

@@ -1,18 +1,18 @@
 """The state machine, deadlines in working days, the clock's jobs, and routing."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from core.errors import UserError
 from tickets import credit_code, jobs, service
-from tickets.lifecycle import SYSTEM, Actor, Forbidden, Lifecycle, TransitionError
+from tickets.lifecycle import Actor, Forbidden, Lifecycle, TransitionError
 from tickets.models import Department, Notification, Official, Ticket
 from tickets.workdays import CalendarError, add_working_days, is_workday
 
-MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)  # 09:00 in China
+MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in China
 
 
 @pytest.fixture
@@ -39,15 +39,15 @@ def life(s, now=MONDAY) -> Lifecycle:
 
 def test_working_days_skip_weekends_and_holidays_and_count_make_up_days():
     assert not is_workday(date(2026, 10, 1)) and is_workday(date(2026, 10, 10))  # 10 Oct 2026 is a make-up Saturday
-    friday = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
+    friday = datetime(2026, 11, 27, 8, tzinfo=UTC)
     assert add_working_days(friday, 1).date() == date(2026, 11, 30)
-    assert add_working_days(datetime(2026, 9, 30, 3, tzinfo=timezone.utc), 5).astimezone(timezone.utc) == \
-        datetime(2026, 10, 13, 15, 59, 59, tzinfo=timezone.utc)  # 8, 9, 10 (Sat, make-up), 12, 13 October
+    assert add_working_days(datetime(2026, 9, 30, 3, tzinfo=UTC), 5).astimezone(UTC) == \
+        datetime(2026, 10, 13, 15, 59, 59, tzinfo=UTC)  # 8, 9, 10 (Sat, make-up), 12, 13 October
 
 
 def test_a_year_the_calendar_does_not_know_fails_clearly():
     with pytest.raises(CalendarError, match="2031"):
-        add_working_days(datetime(2031, 3, 1, tzinfo=timezone.utc), 3)
+        add_working_days(datetime(2031, 3, 1, tzinfo=UTC), 3)
 
 
 # -- credit codes, numbers, routing --------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_credit_code_check_digit():
 
 
 def test_numbers_count_per_china_day(s):
-    late = datetime(2026, 11, 23, 16, 30, tzinfo=timezone.utc)  # already 24 November in China
+    late = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # already 24 November in China
     assert [new(s).number, new(s).number, new(s, now=late).number] == \
         ["YQ-20261123-0001", "YQ-20261123-0002", "YQ-20261124-0001"]
 
@@ -155,9 +155,9 @@ def test_waiting_over_a_weekend_moves_a_friday_deadline_to_monday_not_saturday(s
 
     t = new(s, "营业执照变更", "gov_service")  # 5 working days: due Monday 30 November
     life(s).accept(t, official(s, "shenpi"))
-    t.deadline = datetime(2026, 11, 27, 15, 59, 59, tzinfo=timezone.utc)  # Friday 23:59:59 China time
-    life(s, datetime(2026, 11, 27, 2, tzinfo=timezone.utc)).request_info(t, official(s, "shenpi"), "请补充章程")
-    life(s, datetime(2026, 11, 30, 2, tzinfo=timezone.utc)).supplement(t, Actor("enterprise", "e1"), "已上传")  # Monday 10:00
+    t.deadline = datetime(2026, 11, 27, 15, 59, 59, tzinfo=UTC)  # Friday 23:59:59 China time
+    life(s, datetime(2026, 11, 27, 2, tzinfo=UTC)).request_info(t, official(s, "shenpi"), "请补充章程")
+    life(s, datetime(2026, 11, 30, 2, tzinfo=UTC)).supplement(t, Actor("enterprise", "e1"), "已上传")  # Monday 10:00
     assert t.deadline.astimezone(CHINA).strftime("%a %H:%M") == "Mon 23:59"
 
 
@@ -211,7 +211,7 @@ def test_reminder_then_supervision_then_escalation(demo, s):
     config = {"ESCALATE_GRACE_DAYS": 2, "REMIND_AT": 0.75}
     t = new(s)  # 3 working days: due Thursday 26 November, 23:59 China time
     number = t.number
-    assert jobs.sweep(Session, config, MONDAY + timedelta(days=1)) == {"reminded": 0, "supervised": 0, "escalated": 0, "call_outs_reminded": 0}
+    assert jobs.sweep(Session, config, MONDAY + timedelta(days=1)) == {"reminded": 0, "supervised": 0, "escalated": 0}
     assert jobs.sweep(Session, config, MONDAY + timedelta(days=3))["reminded"] == 1
     assert jobs.sweep(Session, config, MONDAY + timedelta(days=3, hours=1))["reminded"] == 0  # once
     assert jobs.sweep(Session, config, MONDAY + timedelta(days=4))["supervised"] == 1  # Friday: overdue
@@ -231,7 +231,7 @@ def test_a_waiting_ticket_is_not_swept(demo, s):
     life(s).request_info(t, official(s, "gdgs"), "请提供户号")
     s.commit()
     assert jobs.sweep(demo.extensions["appealbot"].Session, {}, MONDAY + timedelta(days=30)) == \
-        {"reminded": 0, "supervised": 0, "escalated": 0, "call_outs_reminded": 0}
+        {"reminded": 0, "supervised": 0, "escalated": 0}
 
 
 def test_the_history_cannot_be_edited_or_deleted(s):

@@ -1,22 +1,24 @@
 """Notifications go through the job queue to a fake WeCom/公众号 API that answers as the real one does."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.demo import load_demo_data
+from delivery import deliver as outbound
+from delivery import sender as senders
+from delivery.queue import drain
 from handlers.models import InboundMessage
-from tickets import notify, service
-from tickets.demo import load_demo_data
-from tickets.models import Department, Notification, Ticket
-from tickets.queue import drain
-from tickets.workdays import CHINA
 from tests.fake_platform import FakePlatform
 from tests.platforms import web_say
+from tickets import service
+from tickets.models import Department, Notification, Ticket
+from tickets.workdays import CHINA
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def test_a_burst_to_one_official_becomes_one_digest(napp, platform):
 def test_past_the_per_minute_limit_notices_wait_and_are_not_lost(napp, platform):
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
-        for i in range(notify.PER_MINUTE["wecom_app"]):
+        for i in range(outbound.PER_MINUTE["wecom_app"]):
             s.add(Notification(channel="wecom_app", recipient="gdgs", title="t", body="b", status="sent",
                                sent_at=NOW - timedelta(seconds=30), batch=f"b{i}"))
     new_ticket(napp)
@@ -120,12 +122,12 @@ def test_past_the_per_minute_limit_notices_wait_and_are_not_lost(napp, platform)
     (waiting,) = notices(napp, recipient="gdgs", status="pending")
     # put off until the oldest of the 30 sends leaves the minute, and the job comes back then
     assert waiting.next_attempt_at == NOW + timedelta(seconds=30)
-    sender = notify.Sender(napp.config, state.Session)
-    assert notify.deliver_pending(state.Session, sender, NOW + timedelta(seconds=29)) == {}
+    sender = senders.Sender(napp.config, state.Session)
+    assert outbound.deliver_pending(state.Session, sender, NOW + timedelta(seconds=29)) == {}
     etas = [t.eta for t in state.huey.scheduled() if t.name.endswith("deliver")]  # naive UTC, real clock
-    assert len(etas) == 1 and 25 <= (etas[0] - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds() <= 31
+    assert len(etas) == 1 and 25 <= (etas[0] - datetime.now(UTC).replace(tzinfo=None)).total_seconds() <= 31
     state.services.clock = lambda: NOW + timedelta(seconds=61)
-    notify.deliver_pending(state.Session, notify.Sender(napp.config, state.Session), NOW + timedelta(seconds=61))
+    outbound.deliver_pending(state.Session, senders.Sender(napp.config, state.Session), NOW + timedelta(seconds=61))
     assert [m for m in platform.sent if m["to"] == "gdgs"]
 
 
@@ -133,24 +135,24 @@ def test_failed_sends_back_off_then_stay_visible_as_failed(napp, platform):
     state = napp.extensions["appealbot"]
     platform.fail("message/send", *[(500, {"errcode": -1, "errmsg": "system busy"})] * 20)
     new_ticket(napp)
-    sender = notify.Sender(napp.config, state.Session)
+    sender = senders.Sender(napp.config, state.Session)
     moment = NOW
-    for _ in range(notify.MAX_ATTEMPTS):
-        notify.deliver_pending(state.Session, sender, moment)
+    for _ in range(senders.MAX_ATTEMPTS):
+        outbound.deliver_pending(state.Session, sender, moment)
         moment += timedelta(hours=3)
     failed = notices(napp, recipient="gdgs")[0]
-    assert failed.status == "failed" and failed.attempts == notify.MAX_ATTEMPTS and "WeChatClientException" in failed.last_error
+    assert failed.status == "failed" and failed.attempts == senders.MAX_ATTEMPTS and "WeChatClientException" in failed.last_error
 
 
 def test_a_retry_after_one_error_succeeds(napp, platform):
     state = napp.extensions["appealbot"]
     platform.fail("message/send", (200, {"errcode": 45009, "errmsg": "api freq out of limit"}))
     new_ticket(napp)
-    sender = notify.Sender(napp.config, state.Session)
-    notify.deliver_pending(state.Session, sender, NOW)
+    sender = senders.Sender(napp.config, state.Session)
+    outbound.deliver_pending(state.Session, sender, NOW)
     pending = notices(napp, recipient="gdgs")[0]
     assert pending.status == "pending" and pending.next_attempt_at == NOW + timedelta(seconds=30)
-    notify.deliver_pending(state.Session, sender, NOW + timedelta(seconds=31))
+    outbound.deliver_pending(state.Session, sender, NOW + timedelta(seconds=31))
     assert notices(napp, recipient="gdgs")[0].status == "sent"
 
 
@@ -265,7 +267,7 @@ def test_workers_refreshing_at_once_fetch_one_token(napp, platform, store):
 
     import redis as redis_lib
 
-    from tickets.platforms import WeComClient, token_storage
+    from delivery.platforms import WeComClient, token_storage
 
     config = dict(napp.config)
     if store == "redis":

@@ -72,7 +72,7 @@ def test_someone_who_knows_an_enterprises_id_cannot_read_or_rate_its_tickets(dem
 
     state = demo.extensions["appealbot"]
     with state.Session() as s, s.begin():
-        ent = service.enterprise_for(s, "web", "wVictim", name="城东精工机械有限公司", phone="13899912345")
+        service.enterprise_for(s, "web", "wVictim", name="城东精工机械有限公司", phone="13899912345")
         ticket = service.create_ticket(s, channel="web", user_id="wVictim", text="变压器增容一个月没消息",
                                        kind="appeal", category="operations")
         life = Lifecycle(s, ticket.created_at, state.services.config)

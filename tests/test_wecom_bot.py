@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -13,16 +13,16 @@ from sqlalchemy import func, select
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.app import create_app
+from bot.demo import load_demo_data
+from delivery.queue import drain
 from handlers.models import InboundMessage
 from tests.conftest import WECOM_BOT
 from tests.fake_platform import FakePlatform
 from tests.platforms import WeComBotServer, WeComServer, wecom_signature
 from tickets import service
-from tickets.demo import load_demo_data
 from tickets.models import Department, Notification, Official, Ticket, TicketEvent, WecomGroup
-from tickets.queue import drain
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in China
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in China
 GROUP = "wrGdgsWorkGroup01"
 PUBLIC = "https://yqby.example.gov.cn"
 
@@ -426,12 +426,12 @@ def test_two_officials_tapping_accept_at_once_make_one_transition(bapp, platform
         number = new_ticket(bapp)
         start, answers = threading.Barrier(2), {}
 
-        def tap(user):
+        def tap(user, start, answers, number, round_):
             server = WeComBotServer(bapp.test_client(), WECOM_BOT["token"], WECOM_BOT["aes_key"], platform.base)
             start.wait()
             answers[user] = server.tap(f"yq|accept|{number}", f"yq-g{round_}", user=user, chat=GROUP)
 
-        threads = [threading.Thread(target=tap, args=(user,)) for user in ("gdgs", "gdgs2")]
+        threads = [threading.Thread(target=tap, args=(user, start, answers, number, round_)) for user in ("gdgs", "gdgs2")]
         for t in threads:
             t.start()
         for t in threads:

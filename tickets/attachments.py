@@ -14,12 +14,11 @@ import logging
 import os
 import uuid
 from datetime import datetime, timedelta
-from typing import Optional
 
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
-from core import settings
+from core import settings, unit
 from core.db import DIALECT_INSERTS
 from tickets.models import Ticket
 from tickets.outreach_models import Attachment
@@ -135,14 +134,14 @@ def store_named(config, name: str):
 # -- recording -----------------------------------------------------------------------------------
 
 def record(session: Session, channel: str, user_id: str, kind: str, media_id: str, now: datetime,
-           ticket: Optional[Ticket] = None) -> Attachment:
+           ticket: Ticket | None = None) -> Attachment:
     """The attachment of a media message, once per media id (a platform retry finds the first)."""
-    insert = DIALECT_INSERTS[session.bind.dialect.name]
+    insert = DIALECT_INSERTS[session.get_bind().dialect.name]
     session.execute(insert(Attachment).values(
         channel=channel, user_id=user_id, kind="video" if kind == "shortvideo" else kind, media_id=media_id[:256],
         ticket_id=ticket.id if ticket is not None else None, status="pending", attempts=0, created_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "media_id"]))
-    session.info["media_pending"] = True  # the queue fetches it after the commit
+    unit.notes(session).media_pending = True  # the queue fetches it after the commit
     return session.scalars(select(Attachment).where(Attachment.channel == channel,
                                                     Attachment.media_id == media_id[:256])).one()
 
@@ -238,21 +237,19 @@ def read(config, att: Attachment) -> bytes:
     return store_named(config, att.store or "local").get(att.key)
 
 
-def on_commit(Session, kick) -> None:
-    """Every session of this factory wakes the media job after a commit that recorded media."""
-    Session.kw.setdefault("info", {})["media_kick"] = kick
-
-
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    kick = session.info.get("media_kick")
-    if session.info.pop("media_pending", False) and kick is not None:
-        try:
-            kick()
-        except Exception:  # the periodic tick fetches it anyway
-            log.exception("could not enqueue the media download")
+    notes = unit.notes(session)
+    if notes.media_pending:
+        notes.media_pending = False
+        wake = unit.wakers(session).fetch_media
+        if wake is not None:
+            try:
+                wake()
+            except Exception:  # the periodic tick fetches it anyway
+                log.exception("could not enqueue the media download")
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop("media_pending", None)
+    unit.notes(session).media_pending = False

@@ -10,14 +10,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
+from core import unit
+from core.errors import UserError
 from tickets.models import Department, Official, RoutingRule, WecomGroup
 
 TTL = 10.0  # seconds
@@ -39,21 +40,23 @@ class Directory:
     rules: dict[str, tuple[Rule, ...]]  # by category
     departments: dict[int, Department]  # detached copies: never used in a session as they are
     recipients: dict[int, tuple[str, ...]]  # department id -> WeCom ids of its active officials
-    office_id: Optional[int]  # 营商办, the first department marked is_office
+    office_id: int | None  # 营商办, the first department marked is_office
     groups: dict[int, tuple[str, ...]] = field(default_factory=dict)  # department id -> bound 企业微信 group chats
 
 
-_copies: WeakKeyDictionary[Engine, Directory] = WeakKeyDictionary()  # one per database (tests have many)
+# One per database (tests have many), keyed by the sessions' bind: their engine here (a session
+# bound to a connection would get a copy of its own).
+_copies: WeakKeyDictionary[Engine | Connection, Directory] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def current(session: Session) -> Directory:
-    engine = session.get_bind()
-    directory = _copies.get(engine)
+    bind = session.get_bind()
+    directory = _copies.get(bind)
     if directory is None or time.monotonic() - directory.loaded_at > TTL:
         directory = _load(session)
         with _lock:
-            _copies[engine] = directory
+            _copies[bind] = directory
     return directory
 
 
@@ -62,6 +65,14 @@ def department(session: Session, department_id: int) -> Department:
     loaded it (perhaps with changes of its own), else merged from the copy."""
     present = session.identity_map.get(identity_key(Department, department_id))
     return present if present is not None else session.merge(current(session).departments[department_id], load=False)
+
+
+def office(session: Session) -> Department:
+    """营商办: where what no department holds goes (is_office)."""
+    office_id = current(session).office_id
+    if office_id is None:
+        raise UserError("尚未配置营商办（is_office 部门），无法分办")
+    return department(session, office_id)
 
 
 def _load(session: Session) -> Directory:
@@ -80,19 +91,21 @@ def _load(session: Session) -> Directory:
     officials = select(Official.department_id, Official.wecom_user_id).where(
         Official.active, Official.wecom_user_id.is_not(None)).order_by(Official.id)
     for department_id, wecom_user_id in session.execute(officials):
+        assert wecom_user_id is not None  # the query keeps only officials with one
         recipients.setdefault(department_id, []).append(wecom_user_id)
     office_id = min((d.id for d in departments.values() if d.is_office), default=None)
     groups: dict[int, list[str]] = {}
     bound = select(WecomGroup.department_id, WecomGroup.chat_id).where(WecomGroup.department_id.is_not(None))
-    for department_id, chat_id in session.execute(bound.order_by(WecomGroup.id)):
-        groups.setdefault(department_id, []).append(chat_id)
+    for bound_to, chat_id in session.execute(bound.order_by(WecomGroup.id)):
+        assert bound_to is not None  # the query keeps only bound groups
+        groups.setdefault(bound_to, []).append(chat_id)
     return Directory(loaded_at, {k: tuple(v) for k, v in rules.items()}, departments,
                      {k: tuple(v) for k, v in recipients.items()}, office_id, {k: tuple(v) for k, v in groups.items()})
 
 
-def forget(engine: Engine) -> None:
+def forget(bind: Engine | Connection) -> None:
     with _lock:
-        _copies.pop(engine, None)
+        _copies.pop(bind, None)
 
 
 _WATCHED = (Department, Official, RoutingRule, WecomGroup)
@@ -101,15 +114,17 @@ _WATCHED = (Department, Official, RoutingRule, WecomGroup)
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _flush_context) -> None:
     if any(isinstance(obj, _WATCHED) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info["directory_changed"] = True
+        unit.notes(session).directory_changed = True
 
 
 @event.listens_for(Session, "after_commit")
 def _reload_after_changes(session: Session) -> None:
-    if session.info.pop("directory_changed", False):
+    notes = unit.notes(session)
+    if notes.directory_changed:
+        notes.directory_changed = False
         forget(session.get_bind())
 
 
 @event.listens_for(Session, "after_rollback")
 def _changes_undone(session: Session) -> None:
-    session.info.pop("directory_changed", None)
+    unit.notes(session).directory_changed = False

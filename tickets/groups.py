@@ -18,21 +18,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from core import unit
 from core.db import DIALECT_INSERTS
-from tickets import cards
 from tickets.models import Department, Notification, Official, Ticket, WecomGroup
 
 log = logging.getLogger(__name__)
 REPLY_URL_LIFE = timedelta(minutes=55)  # WeCom: a response_url answers once, within an hour
-_GROUPS = WecomGroup.__table__
-_NOTICES = Notification.__table__
+_GROUPS: Table = cast(Table, WecomGroup.__table__)
+_NOTICES: Table = cast(Table, Notification.__table__)
 
 
 # -- which group is whose ---------------------------------------------------------------------------
@@ -40,13 +40,13 @@ _NOTICES = Notification.__table__
 def seen(session: Session, chat_id: str, now: datetime) -> WecomGroup:
     """The group, recorded unbound the first time the bot meets it (two first messages at once
     record it once)."""
-    insert = DIALECT_INSERTS[session.bind.dialect.name]
+    insert = DIALECT_INSERTS[session.get_bind().dialect.name]
     session.execute(insert(WecomGroup).values(chat_id=chat_id, name="", first_seen_at=now)
                     .on_conflict_do_nothing(index_elements=["chat_id"]))
     return session.scalars(select(WecomGroup).where(WecomGroup.chat_id == chat_id)).one()
 
 
-def bind(session: Session, group: WecomGroup, department: Optional[Department], name: str, by: str,
+def bind(session: Session, group: WecomGroup, department: Department | None, name: str, by: str,
          now: datetime) -> WecomGroup:
     group.department = department
     group.department_id = department.id if department is not None else None
@@ -55,7 +55,7 @@ def bind(session: Session, group: WecomGroup, department: Optional[Department], 
     return group
 
 
-def shows(group: Optional[WecomGroup], ticket: Ticket) -> bool:
+def shows(group: WecomGroup | None, ticket: Ticket) -> bool:
     """Whether a ticket may be shown in this group: its own department's, or anything in a 营商办
     group. A 1:1 chat (no group) leaves it to the official's own rights."""
     if group is None:
@@ -65,19 +65,20 @@ def shows(group: Optional[WecomGroup], ticket: Ticket) -> bool:
     return group.department.is_office or ticket.department_id == group.department_id
 
 
-def keep_reply_url(session: Session, group: WecomGroup, url: Optional[str], now: datetime) -> None:
+def keep_reply_url(session: Session, group: WecomGroup, url: str | None, now: datetime) -> None:
     """A callback's response_url the answer did not use: the group's way in for cards waiting to be
     posted, which are woken now. Plain statements: the directory's copy of the groups (bindings)
     must not reload for this."""
     if not url:
         return
     session.execute(_GROUPS.update().where(_GROUPS.c.id == group.id).values(reply_url=url[:600], reply_url_at=now))
-    woken = session.execute(_NOTICES.update().where(_NOTICES.c.channel == "wecom_group",
-                                                    _NOTICES.c.recipient == group.chat_id,
-                                                    _NOTICES.c.status == "held")
-                            .values(status="pending", next_attempt_at=None)).rowcount
+    result = session.execute(_NOTICES.update().where(_NOTICES.c.channel == "wecom_group",
+                                                     _NOTICES.c.recipient == group.chat_id,
+                                                     _NOTICES.c.status == "held")
+                             .values(status="pending", next_attempt_at=None))
+    woken = cast(CursorResult, result).rowcount
     if woken:
-        session.info["notified"] = True  # the delivery job runs after the commit
+        unit.notes(session).notified = True  # the delivery job runs after the commit
 
 
 _FRESHEST = select(_GROUPS.c.reply_url).where(_GROUPS.c.chat_id == bindparam("chat"), _GROUPS.c.reply_url.is_not(None),
@@ -86,26 +87,26 @@ _TAKE = (_GROUPS.update().where(_GROUPS.c.chat_id == bindparam("chat"), _GROUPS.
          .values(reply_url=None, reply_url_at=None))
 
 
-def take_reply_url(session: Session, chat_id: str, now: datetime) -> Optional[str]:
+def take_reply_url(session: Session, chat_id: str, now: datetime) -> str | None:
     """The group's freshest unused response_url, taken (it works once): it is cleared only where it
     is still the one read, so two deliveries never take the same one."""
     url = session.execute(_FRESHEST, {"chat": chat_id, "since": now - REPLY_URL_LIFE}).scalar()
-    if url is None or session.execute(_TAKE, {"chat": chat_id, "url": url}).rowcount != 1:
+    if url is None or cast(CursorResult, session.execute(_TAKE, {"chat": chat_id, "url": url})).rowcount != 1:
         return None
     return url
 
 
 # -- one tap, one transition ------------------------------------------------------------------------
 
-def lock_ticket(session: Session, number: str) -> Optional[Ticket]:
+def lock_ticket(session: Session, number: str) -> Ticket | None:
     """The ticket read afresh under a write lock, so that of two officials tapping 签收 at once the
     second one sees the first one's 签收, not the status both read before. PostgreSQL locks the
     row; SQLite has one writer at a time, taken here by a statement that changes nothing."""
     ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number))
     if ticket_id is None:
         return None
-    if session.bind.dialect.name == "sqlite":
-        table = Ticket.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        table = cast(Table, Ticket.__table__)
         session.execute(table.update().where(table.c.id == ticket_id).values(version=table.c.version))
         q = select(Ticket).where(Ticket.id == ticket_id)
     else:
@@ -121,122 +122,20 @@ def answer_later(session: Session, url: str, job: str, **params) -> None:
     body = json.dumps({"url": url, "job": job, **params}, ensure_ascii=False)
     session.add(Notification(channel="wecom_bot", recipient=hashlib.sha1(url.encode()).hexdigest(),
                              title=job, body=body, status="pending", presentation="job"))
-    session.info["notified"] = True
+    unit.notes(session).notified = True
 
 
-def update_app_card(session: Session, ticket: Ticket, official: Official, response_code: str, note: Optional[str]) -> None:
+def update_app_card(session: Session, ticket: Ticket, official: Official, response_code: str, note: str | None) -> None:
     """A tapped app card shown anew to who tapped it (through the tap's ResponseCode)."""
     body = json.dumps({"code": response_code, "note": note}, ensure_ascii=False)
     session.add(Notification(channel="wecom_app", recipient=official.wecom_user_id, ticket=ticket,
                              title=f"工单 {ticket.number}", body=body, status="pending", presentation="card_update"))
-    session.info["notified"] = True
-
-
-# -- delivering (notify.deliver_pending hands these over) ----------------------------------------------
-
-def deliver(s: Session, sender, channel: str, recipient: str, items: list[Notification], now: datetime,
-            public_url: str, outcome: dict, later: list) -> list[Notification]:
-    """Sends what needs more than a text: returns the notices left for the plain path."""
-    from tickets import notify
-
-    def sent(done: list[Notification]) -> None:
-        batch = uuid.uuid4().hex
-        for n in done:
-            n.status, n.sent_at, n.batch = "sent", now, batch
-        outcome["sent"] += len(done)
-
-    def failed(done: list[Notification], exc: Exception) -> None:
-        notify.record_failure(channel, recipient, done, exc, now, later)
-        outcome["error"] += len(done)
-
-    if channel == "wecom_bot":
-        for n in items:
-            try:
-                spec = json.loads(n.body)
-                sender.post_reply(spec["url"], {"msgtype": "markdown",
-                                                "markdown": {"content": run_job(s, spec, now)}})
-            except Exception as exc:  # kept and retried like any notice; a bad address fails at once
-                failed([n], exc)
-            else:
-                sent([n])
-        return []
-    if channel == "wecom_group":
-        return _to_group(s, sender, recipient, items, now, public_url, sent, failed, outcome)
-    plain = []
-    for n in items:
-        if n.presentation == "card_update":
-            try:
-                spec = json.loads(n.body)
-                official = _official(s, recipient)
-                card = cards.ticket_card(n.ticket, task_id=f"yq-u{n.id}", public_url=public_url, viewer=official,
-                                         in_group=False, note=spec.get("note"))
-                sender.update_card(recipient, spec["code"], card)
-            except Exception as exc:
-                failed([n], exc)
-            else:
-                sent([n])
-        else:
-            plain.append(n)
-    # One ticket to 签收 for one official: a card with buttons (a pile of notices stays a text card).
-    if len(plain) == 1 and plain[0].presentation == "ticket" and plain[0].ticket is not None and sender.cards:
-        n = plain[0]
-        card = cards.ticket_card(n.ticket, task_id=f"yq-n{n.id}", public_url=public_url,
-                                 viewer=_official(s, recipient), in_group=False)
-        try:
-            sender.send_card(recipient, card)
-        except Exception as exc:
-            failed([n], exc)
-        else:
-            sent([n])
-        return []
-    return plain
-
-
-def _official(s: Session, wecom_user_id: str) -> Optional[Official]:
-    return s.scalars(select(Official).where(Official.wecom_user_id == wecom_user_id, Official.active)).first()
-
-
-def _to_group(s, sender, chat_id, items, now, public_url, sent, failed, outcome) -> list:
-    group = s.scalars(select(WecomGroup).where(WecomGroup.chat_id == chat_id)).first()
-    # Only what is still the group's department's: a ticket returned or escalated since is not posted.
-    due = [n for n in items if n.ticket is not None and group is not None and group.department_id is not None
-           and n.ticket.department_id == group.department_id and n.ticket.status == "assigned"]
-    for n in items:
-        if n not in due:
-            n.status, n.last_error = "obsolete", "工单已不在本群所属部门待签收，不再发送"
-            outcome["obsolete"] += 1
-    if not due:
-        return []
-    url = take_reply_url(s, chat_id, now)
-    if url is None:
-        for n in due:
-            n.status = "held"  # posted when the group next writes to the bot (keep_reply_url)
-        outcome["held"] += len(due)
-        return []
-    if len(due) == 1:
-        card = cards.ticket_card(due[0].ticket, task_id=f"yq-g{due[0].id}", public_url=public_url, in_group=True)
-    else:
-        tickets = sorted({n.ticket.id: n.ticket for n in due}.values(), key=lambda t: (t.accept_due is None, t.accept_due))
-        card = cards.list_card(tickets, len(tickets), title=f"新诉求 {len(tickets)} 件待签收",
-                               desc=group.department.name, task_id=f"yq-g{due[0].id}", public_url=public_url)
-    try:
-        sender.post_reply(url, {"msgtype": "template_card", "template_card": card})
-    except Exception as exc:
-        failed(due, exc)
-    else:
-        sent(due)
-    return []
+    unit.notes(session).notified = True
 
 
 # -- answers that take a while ---------------------------------------------------------------------
 
-def run_job(session: Session, spec: dict, now: datetime) -> str:
-    if spec.get("job") == "weekly_stats":
-        return weekly_stats(session, int(spec["department_id"]), now)
-    raise ValueError(f"unknown job {spec.get('job')!r}")
-
-
-def _percent(value: Optional[float]) -> str:
+def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
@@ -259,4 +158,4 @@ def weekly_stats(session: Session, department_id: int, now: datetime) -> str:
 
 
 __all__ = ["seen", "bind", "shows", "keep_reply_url", "take_reply_url", "lock_ticket", "answer_later",
-           "update_app_card", "deliver", "run_job", "weekly_stats", "REPLY_URL_LIFE"]
+           "update_app_card", "weekly_stats", "REPLY_URL_LIFE"]

@@ -40,10 +40,6 @@ def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
                 done[what] += 1
         except StaleDataError:
             log.info("ticket %s changed while sweeping; the next sweep sees it again", ticket_id)
-    from tickets.inspections import overdue_call_outs
-
-    with Session() as s, s.begin():
-        done["call_outs_reminded"] = overdue_call_outs(s, now)
     from tickets.outreach import schedule_sms
 
     if config.get("SMS_PROVIDER"):
@@ -54,6 +50,7 @@ def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
 
 def _due(ticket: Ticket, config: dict, now: datetime):
     deadline = ticket.deadline
+    assert deadline is not None  # sweep passes only tickets with one
     if now > deadline:
         grace_end = add_working_days(deadline, int(settings.value(config, "ESCALATE_GRACE_DAYS")))
         if ticket.overdue_notified_at is None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from core import settings
-from core import timefmt
+from core import settings, timefmt
 from core.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES, label
-from tickets import access, directory, notify, transitions
+from tickets import access, directory, outbox, transitions
 from tickets.models import Department, Official, Ticket, TicketEvent
 from tickets.transitions import OPEN, STATUS
 from tickets.workdays import add_working_days, add_working_time, working_time_between
@@ -40,10 +39,10 @@ class Actor:
     kind: str  # official | enterprise | system
     id: str
     name: str = ""
-    official: Optional[Official] = None
+    official: Official | None = None
 
     @classmethod
-    def of(cls, official: Official) -> "Actor":
+    def of(cls, official: Official) -> Actor:
         return cls("official", official.wecom_user_id or official.login or str(official.id), official.name, official)
 
     @property
@@ -56,14 +55,7 @@ class Actor:
 SYSTEM = Actor("system", "appealbot", "系统")
 
 
-def office(session: Session) -> Department:
-    office_id = directory.current(session).office_id
-    if office_id is None:
-        raise UserError("尚未配置营商办（is_office 部门），无法分办")
-    return directory.department(session, office_id)
-
-
-def _reason(text: Optional[str], what: str) -> str:
+def _reason(text: str | None, what: str) -> str:
     text = (text or "").strip()
     if not text:
         raise UserError(f"{what}必须写明原因")
@@ -100,21 +92,21 @@ class Lifecycle:
             raise UserError(transitions.MISSING.get(missing[0], f"缺少参数：{missing[0]}"))
         return t.call(self, ticket, actor, params)
 
-    def record(self, ticket: Ticket, actor: Actor, action: str, before: Optional[str], note: Optional[str] = None,
+    def record(self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None = None,
                **data) -> TicketEvent:
         event = TicketEvent(ticket=ticket, **self._event(ticket, actor, action, before, note, data))
         self.session.add(event)
         ticket.updated_at = self.now
         return event
 
-    def _event(self, ticket: Ticket, actor: Actor, action: str, before: Optional[str], note: Optional[str],
+    def _event(self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None,
                data: dict) -> dict:
         # The responsibility after the event goes with it: who held the ticket, until when.
         return {"at": self.now, "actor": actor.label, "action": action, "from_status": before,
                 "to_status": ticket.status, "note": note, "data": data, "department_id": ticket.department_id,
                 "accept_due": ticket.accept_due, "deadline": ticket.deadline}
 
-    def _assign_to(self, ticket: Ticket, department: Department, days: Optional[int] = None) -> None:
+    def _assign_to(self, ticket: Ticket, department: Department, days: int | None = None) -> None:
         ticket.department = department
         ticket.department_id = department.id
         ticket.status = "assigned"
@@ -126,12 +118,12 @@ class Lifecycle:
         ticket.reminded_at = ticket.overdue_notified_at = None
         ticket.accepted_at = ticket.resolved_at = ticket.paused_at = None  # a reopened ticket is not 办结
 
-    def _escalation_target(self, ticket: Ticket, department: Optional[Department]) -> Department:
+    def _escalation_target(self, ticket: Ticket, department: Department | None) -> Department:
         """The parent department, or 营商办 at the top — and 营商办 when the parent is the very
         department a complaint is about (only a supervisor's confirmed assignment sends it there)."""
-        target = (department.parent if department is not None else None) or office(self.session)
+        target = (department.parent if department is not None else None) or directory.office(self.session)
         if access.names_department(self.session, ticket, target):
-            return office(self.session)
+            return directory.office(self.session)
         return target
 
     def _answer_notice(self, ticket: Ticket) -> None:
@@ -140,12 +132,12 @@ class Lifecycle:
 
         link = rating_links.issue(self.session, ticket, self.now, self.config)
         body = rating_request(ticket) + (f"\n或点此一键评价：{link}" if link else "")
-        notify.enterprise(self.session, ticket, body, kind="resolve", link=link)
+        outbox.enterprise(self.session, ticket, body, kind="resolve", link=link)
 
     # -- actions -------------------------------------------------------------------------------
 
-    def submit(self, ticket: Ticket, actor: Actor, department: Optional[Department], days: Optional[int] = None,
-               note: Optional[str] = None, **data) -> Ticket:
+    def submit(self, ticket: Ticket, actor: Actor, department: Department | None, days: int | None = None,
+               note: str | None = None, **data) -> Ticket:
         """Inserts a new ticket, assigned to `department` when routing found one; otherwise 营商办
         is asked to distribute it. The ticket goes in through the session; its first history
         entries and its notices go in as plain rows after it: this is the one write on the chat's
@@ -159,17 +151,17 @@ class Lifecycle:
             events.append(self._event(ticket, SYSTEM, "assign", "submitted", note, {"department": department.name}))
             title, body = _assignment_notice(ticket)
         else:
-            department = office(self.session)
+            department = directory.office(self.session)
             title, body = f"新诉求待分办：{ticket.number}", f"【{label(ticket.category)}】{ticket.text[:120]}"
         ticket.updated_at = self.now
         self.session.add(ticket)
         self.session.flush()  # the ticket alone: its id for the rows below
         self.session.execute(_EVENTS, [{**e, "ticket_id": ticket.id} for e in events])
-        notify.department_rows(self.session, ticket.id, department, title, body, card=card)
+        outbox.department_rows(self.session, ticket.id, department, title, body, card=card)
         return ticket
 
-    def assign(self, ticket: Ticket, actor: Actor, department: Department, days: Optional[int] = None,
-               note: Optional[str] = None, confirm_named: bool = False) -> Ticket:
+    def assign(self, ticket: Ticket, actor: Actor, department: Department, days: int | None = None,
+               note: str | None = None, confirm_named: bool = False) -> Ticket:
         """`confirm_named`: the supervisor confirmed assigning a complaint to the very department
         it is about (asked for, and recorded, only then)."""
         self.check(ticket, actor, "assign")  # distributing and reassigning are 营商办's call
@@ -183,19 +175,20 @@ class Lifecycle:
         if named:
             note = "督办人员确认分办至被反映部门" + (f"：{note}" if note else "")
         self.record(ticket, actor, "assign", before, note, department=department.name, **extra)
-        notify.department(self.session, ticket, *_assignment_notice(ticket), card=True)
+        outbox.department(self.session, ticket, *_assignment_notice(ticket), card=True)
         # 受理: the enterprise learns who handles it and by when (a ticket routed at submission
         # told it in the reply that created it).
-        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已受理，由{department.name}办理，"
+        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已受理，由{department.name}办理，"
                                                 f"承诺{_local(ticket.deadline)}前答复。", kind="assign")
         return ticket
 
     def accept(self, ticket: Ticket, actor: Actor) -> Ticket:
         self.check(ticket, actor, "accept")
+        assert ticket.department is not None  # 签收 starts from "assigned", which _assign_to enters with one
         before = ticket.status
         ticket.status, ticket.accepted_at = "accepted", self.now
         self.record(ticket, actor, "accept", before)
-        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已由{ticket.department.name}签收办理，"
+        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已由{ticket.department.name}签收办理，"
                                                 f"承诺{_local(ticket.deadline)}前答复。", kind="accept")
         return ticket
 
@@ -227,7 +220,7 @@ class Lifecycle:
         ticket.returned_count += 1
         ticket.accept_due = ticket.deadline = None
         self.record(ticket, actor, "return", before, reason, department=from_dept.name if from_dept else None)
-        notify.office(self.session, ticket, f"工单被退回待重新分办：{ticket.number}",
+        outbox.office(self.session, ticket, f"工单被退回待重新分办：{ticket.number}",
                       f"{from_dept.name if from_dept else ''}退回，原因：{reason}\n{_short(ticket.text)}")
         return ticket
 
@@ -243,9 +236,9 @@ class Lifecycle:
         self._assign_to(ticket, target)
         self.record(ticket, actor, "escalate", before, reason, to=target.name,
                     department=from_dept.name if from_dept else None)
-        notify.department(self.session, ticket, f"提级诉求待签收：{ticket.number}",
+        outbox.department(self.session, ticket, f"提级诉求待签收：{ticket.number}",
                           f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}", card=True)
-        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}办理，"
+        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}办理，"
                                                 f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
         return ticket
 
@@ -255,7 +248,7 @@ class Lifecycle:
         before = ticket.status
         ticket.status, ticket.paused_at = "waiting", self.now
         self.record(ticket, actor, "request_info", before, question)
-        notify.enterprise(self.session, ticket, f"办理诉求 {ticket.number} 需要您补充：{question}\n"
+        outbox.enterprise(self.session, ticket, f"办理诉求 {ticket.number} 需要您补充：{question}\n"
                                                 f"请回复“补充 {ticket.number} 内容”（照片、文件可直接发送）。"
                                                 "补充前办理期限暂停计算。", kind="request_info")
         return ticket
@@ -272,7 +265,7 @@ class Lifecycle:
             ticket.status, ticket.paused_at = "accepted", None
         self.record(ticket, actor, "supplement", before, text)
         if ticket.department is not None:
-            notify.department(self.session, ticket, f"企业补充了诉求 {ticket.number}", _short(text))
+            outbox.department(self.session, ticket, f"企业补充了诉求 {ticket.number}", _short(text))
         return ticket
 
     def request_extension(self, ticket: Ticket, actor: Actor, days: int, reason: str) -> Ticket:
@@ -282,24 +275,25 @@ class Lifecycle:
             raise UserError("延期天数应为 1 到 30 个工作日")
         ticket.extension = {"days": days, "reason": reason, "by": actor.label, "at": self.now.isoformat()}
         self.record(ticket, actor, "request_extension", ticket.status, reason, days=days)
-        notify.office(self.session, ticket, f"延期申请待审批：{ticket.number}", f"申请延期 {days} 个工作日，原因：{reason}")
+        outbox.office(self.session, ticket, f"延期申请待审批：{ticket.number}", f"申请延期 {days} 个工作日，原因：{reason}")
         return ticket
 
-    def decide_extension(self, ticket: Ticket, actor: Actor, approve: bool, note: Optional[str] = None) -> Ticket:
+    def decide_extension(self, ticket: Ticket, actor: Actor, approve: bool, note: str | None = None) -> Ticket:
         self.check(ticket, actor, "approve_extension" if approve else "reject_extension")
+        assert ticket.extension is not None  # check(): the guard refuses a ticket with none pending
         days = int(ticket.extension["days"])
         ticket.extension = None
         if approve:
             ticket.deadline = add_working_days(ticket.deadline or self.now, days)
             ticket.reminded_at = ticket.overdue_notified_at = None
-            notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。",
+            outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。",
                               kind="extension")
         self.record(ticket, actor, "approve_extension" if approve else "reject_extension", ticket.status, note, days=days)
-        notify.department(self.session, ticket, f"延期申请{'已批准' if approve else '未批准'}：{ticket.number}",
+        outbox.department(self.session, ticket, f"延期申请{'已批准' if approve else '未批准'}：{ticket.number}",
                           f"期限：{_local(ticket.deadline)}")
         return ticket
 
-    def rate(self, ticket: Ticket, actor: Actor, rating: int, comment: Optional[str] = None) -> Ticket:
+    def rate(self, ticket: Ticket, actor: Actor, rating: int, comment: str | None = None) -> Ticket:
         self.check(ticket, actor, "rate")
         if rating not in RATINGS:
             raise UserError("请回复 1 到 5 的数字评价")
@@ -314,14 +308,14 @@ class Lifecycle:
             ticket.redo_count += 1  # 重办: back to the same department, once
             self._assign_to(ticket, ticket.department)
             self.record(ticket, actor, "rate", before, comment, rating=rating, redo=True)
-            notify.department(self.session, ticket, f"企业不满意，请重办：{ticket.number}",
+            outbox.department(self.session, ticket, f"企业不满意，请重办：{ticket.number}",
                               f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}", card=True)
         else:
             ticket.supervised, kind = True, "supervise"  # 营商办 takes it over
-            self._assign_to(ticket, office(self.session))
+            self._assign_to(ticket, directory.office(self.session))
             self.record(ticket, actor, "rate", before, comment, rating=rating, supervise=True)
-            notify.office(self.session, ticket, f"重办后仍不满意，请督办：{ticket.number}", _short(ticket.text))
-        notify.enterprise(self.session, ticket, f"收到您的评价。诉求 {ticket.number} 已安排重新办理，"
+            outbox.office(self.session, ticket, f"重办后仍不满意，请督办：{ticket.number}", _short(ticket.text))
+        outbox.enterprise(self.session, ticket, f"收到您的评价。诉求 {ticket.number} 已安排重新办理，"
                                                 f"期限为{_local(ticket.deadline)}。",
                           kind=kind)
         return ticket
@@ -339,7 +333,7 @@ class Lifecycle:
         ticket.assignee = person
         self.record(ticket, actor, "delegate", ticket.status, f"指派给{person.name}", official=person.name)
         if person.wecom_user_id:
-            notify._add(self.session, "wecom_app", person.wecom_user_id, ticket, f"您被指派办理：{ticket.number}",
+            outbox.add(self.session, "wecom_app", person.wecom_user_id, ticket, f"您被指派办理：{ticket.number}",
                         f"【{label(ticket.category)}】{_short(ticket.text)}\n办结期限：{_local(ticket.deadline)}")
         return ticket
 
@@ -371,18 +365,18 @@ class Lifecycle:
     def remind(self, ticket: Ticket) -> None:
         ticket.reminded_at = self.now
         self.record(ticket, SYSTEM, "remind", ticket.status)
-        notify.department(self.session, ticket, f"诉求即将到期：{ticket.number}",
+        outbox.department(self.session, ticket, f"诉求即将到期：{ticket.number}",
                           f"请于{_local(ticket.deadline)}前办结。\n{_short(ticket.text)}")
 
     def mark_overdue(self, ticket: Ticket) -> None:
         ticket.overdue_notified_at = self.now
         ticket.supervised = True
         self.record(ticket, SYSTEM, "supervise", ticket.status, "已超期，转营商办督办")
-        notify.office(self.session, ticket, f"督办：诉求已超期 {ticket.number}",
+        outbox.office(self.session, ticket, f"督办：诉求已超期 {ticket.number}",
                       f"承办部门：{ticket.department.name if ticket.department else '未分办'}，"
                       f"期限：{_local(ticket.deadline)}\n{_short(ticket.text)}")
-        notify.department(self.session, ticket, f"督办：诉求已超期 {ticket.number}", "请立即办理并答复企业。")
-        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已超过承诺的办理期限，营商办已督办"
+        outbox.department(self.session, ticket, f"督办：诉求已超期 {ticket.number}", "请立即办理并答复企业。")
+        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已超过承诺的办理期限，营商办已督办"
                                                 f"{ticket.department.name if ticket.department else ''}，请耐心等待答复。",
                           kind="supervise")
 
@@ -396,8 +390,8 @@ class Lifecycle:
         self._assign_to(ticket, target)
         self.record(ticket, SYSTEM, "escalate", before, "超过宽限期未办结，自动提级", to=target.name,
                     department=dept.name if dept else None)
-        notify.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text), card=True)
-        notify.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
+        outbox.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text), card=True)
+        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
                                                 f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
 
 
@@ -418,7 +412,7 @@ def _assignment_notice(ticket: Ticket) -> tuple[str, str]:
             f"{_local(ticket.deadline)}前办结。" + (f"\n企业附了 {evidence} 份材料（照片等），见工单页面。" if evidence else ""))
 
 
-_EVENTS = TicketEvent.__table__.insert()  # append-only history: rows are only ever inserted
+_EVENTS = cast(Table, TicketEvent.__table__).insert()  # append-only history: rows are only ever inserted
 
 
 def _short(text: str, n: int = 120) -> str:
@@ -426,7 +420,7 @@ def _short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _local(moment: Optional[datetime]) -> str:
+def _local(moment: datetime | None) -> str:
     return timefmt.local(moment, missing="（未定）")
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -20,11 +20,11 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(32), default="")
     level: Mapped[int] = mapped_column(Integer, default=1)  # 1 市级, 2 县区级
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     is_office: Mapped[bool] = mapped_column(Boolean, default=False)  # 营商办: supervises, takes unrouted tickets
-    robot_url: Mapped[Optional[str]] = mapped_column(String(300))  # WeCom group robot webhook, optional
+    robot_url: Mapped[str | None] = mapped_column(String(300))  # WeCom group robot webhook, optional
 
-    parent: Mapped[Optional["Department"]] = relationship(remote_side="Department.id")
+    parent: Mapped[Department | None] = relationship(remote_side="Department.id")
 
 
 class Official(Base):
@@ -32,15 +32,15 @@ class Official(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    wecom_user_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    login: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[Optional[str]] = mapped_column(String(256))
-    api_token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    wecom_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     role: Mapped[str] = mapped_column(String(16), default="official")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[Optional[datetime]]  # sign-in lockout after repeated failures
+    locked_until: Mapped[datetime | None]  # sign-in lockout after repeated failures
 
     department: Mapped[Department] = relationship()
 
@@ -70,17 +70,17 @@ class Enterprise(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(128))  # 公众号 openid, or the web chat's id
-    name: Mapped[Optional[str]] = mapped_column(String(128))
-    credit_code: Mapped[Optional[str]] = mapped_column(String(18))
-    contact_name: Mapped[Optional[str]] = mapped_column(String(64))
-    phone: Mapped[Optional[str]] = mapped_column(String(32))
-    industry: Mapped[Optional[str]] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(128))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    contact_name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    industry: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(32), default="")
-    credit_tier: Mapped[Optional[str]] = mapped_column(String(8))  # A/B/C/D or the region's own scale
+    credit_tier: Mapped[str | None] = mapped_column(String(8))  # A/B/C/D or the region's own scale
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The profile policy pushes are matched against (tickets/policy_push.py): from what the enterprise
     # tells the bot, the console and the region's enterprise list.
-    size: Mapped[Optional[str]] = mapped_column(String(16))  # 微型 | 小型 | 中型 | 大型 | 个体户
+    size: Mapped[str | None] = mapped_column(String(16))  # 微型 | 小型 | 中型 | 大型 | 个体户
     specialized: Mapped[bool] = mapped_column(Boolean, default=False)  # 专精特新
     high_tech: Mapped[bool] = mapped_column(Boolean, default=False)  # 高新技术企业
     push_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # "不要再推送"
@@ -96,43 +96,43 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32))
-    confidence: Mapped[Optional[float]]
+    confidence: Mapped[float | None]
     text: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(32), default="")
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("officials.id"))  # set by the department head
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))  # set by the department head
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    accept_due: Mapped[Optional[datetime]]
-    deadline: Mapped[Optional[datetime]] = mapped_column(index=True)
+    accept_due: Mapped[datetime | None]
+    deadline: Mapped[datetime | None] = mapped_column(index=True)
     deadline_days: Mapped[int] = mapped_column(Integer, default=5)
-    paused_at: Mapped[Optional[datetime]]  # waiting for the enterprise: the clock stands still
-    assigned_at: Mapped[Optional[datetime]]  # start of the current deadline, for the 75% reminder
-    accepted_at: Mapped[Optional[datetime]]
-    resolved_at: Mapped[Optional[datetime]]
-    closed_at: Mapped[Optional[datetime]]
-    result: Mapped[Optional[str]] = mapped_column(Text)
-    rating: Mapped[Optional[int]]  # 5 非常满意 … 1 非常不满意
+    paused_at: Mapped[datetime | None]  # waiting for the enterprise: the clock stands still
+    assigned_at: Mapped[datetime | None]  # start of the current deadline, for the 75% reminder
+    accepted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None]  # 5 非常满意 … 1 非常不满意
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     returned_count: Mapped[int] = mapped_column(Integer, default=0)
     escalated_count: Mapped[int] = mapped_column(Integer, default=0)
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the department complained about
-    reminded_at: Mapped[Optional[datetime]]  # the 75% reminder, once per deadline
-    overdue_notified_at: Mapped[Optional[datetime]]
-    extension: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # a pending 延期 request
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))  # duplicates link here
+    reminded_at: Mapped[datetime | None]  # the 75% reminder, once per deadline
+    overdue_notified_at: Mapped[datetime | None]
+    extension: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a pending 延期 request
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))  # duplicates link here
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Optimistic locking: two processes acting on one ticket cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     enterprise: Mapped[Enterprise] = relationship()
-    department: Mapped[Optional[Department]] = relationship()
-    assignee: Mapped[Optional[Official]] = relationship()
-    events: Mapped[list["TicketEvent"]] = relationship(order_by="TicketEvent.id", back_populates="ticket")
+    department: Mapped[Department | None] = relationship()
+    assignee: Mapped[Official | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(order_by="TicketEvent.id", back_populates="ticket")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_tickets_department_status", "department_id", "status"),
@@ -151,13 +151,13 @@ class TicketEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(160))
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[Optional[str]] = mapped_column(String(16))
-    to_status: Mapped[Optional[str]] = mapped_column(String(16))
-    note: Mapped[Optional[str]] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"), index=True)
-    accept_due: Mapped[Optional[datetime]]
-    deadline: Mapped[Optional[datetime]]
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    accept_due: Mapped[datetime | None]
+    deadline: Mapped[datetime | None]
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
@@ -173,8 +173,8 @@ class RoutingRule(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
-    region: Mapped[Optional[str]] = mapped_column(String(32))
-    keywords: Mapped[Optional[str]] = mapped_column(String(500))  # separated by spaces or commas
+    region: Mapped[str | None] = mapped_column(String(32))
+    keywords: Mapped[str | None] = mapped_column(String(500))  # separated by spaces or commas
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     deadline_days: Mapped[int] = mapped_column(Integer, default=5)
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -200,28 +200,28 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     channel: Mapped[str] = mapped_column(String(16))  # wecom_app | wecom_robot | wecom_user | wechat | web
     recipient: Mapped[str] = mapped_column(String(300))  # WeCom userid, robot URL, openid
-    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     title: Mapped[str] = mapped_column(String(128), default="")
     body: Mapped[str] = mapped_column(Text)
     # pending|sent|failed|held, or obsolete: a group card for a ticket that left the group's department first
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[Optional[datetime]]
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
-    sent_at: Mapped[Optional[datetime]]
-    batch: Mapped[Optional[str]] = mapped_column(String(40))  # digest id when sent together
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    batch: Mapped[str | None] = mapped_column(String(40))  # digest id when sent together
     # What the notice reports (accept, resolve, escalate, policy …) and its fields, for a 公众号
     # template message or an SMS when no free-text channel is open (tickets/outreach.py).
-    kind: Mapped[Optional[str]] = mapped_column(String(32))
-    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # A notice that must go at most once (an SMS per answer, a policy per enterprise): unique.
-    once_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
+    once_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     # How a channel that can do more than text shows it (tickets/groups.py): "ticket" (a ticket to 签收:
     # a card with buttons), "card_update" (a tapped app card shown anew), "job" (an answer the
     # 智能机器人 posts later). None: a plain notice.
-    presentation: Mapped[Optional[str]] = mapped_column(String(16))
+    presentation: Mapped[str | None] = mapped_column(String(16))
 
-    ticket: Mapped[Optional[Ticket]] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
 
     # The second index serves the per-recipient send limits (sent in the last minute, since the
     # user's last message), asked before every send: without it each send scans the whole outbox.
@@ -235,8 +235,8 @@ class AccessToken(Base):
     __tablename__ = "access_tokens"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    token: Mapped[Optional[str]] = mapped_column(String(600))
-    expires_at: Mapped[Optional[datetime]]
+    token: Mapped[str | None] = mapped_column(String(600))
+    expires_at: Mapped[datetime | None]
 
 
 class WecomGroup(Base):
@@ -254,11 +254,26 @@ class WecomGroup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(128), unique=True)
     name: Mapped[str] = mapped_column(String(64), default="")
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    bound_at: Mapped[Optional[datetime]]
-    bound_by: Mapped[Optional[str]] = mapped_column(String(64))
-    reply_url: Mapped[Optional[str]] = mapped_column(String(600))
-    reply_url_at: Mapped[Optional[datetime]]
+    bound_at: Mapped[datetime | None]
+    bound_by: Mapped[str | None] = mapped_column(String(64))
+    reply_url: Mapped[str | None] = mapped_column(String(600))
+    reply_url_at: Mapped[datetime | None]
 
-    department: Mapped[Optional[Department]] = relationship()
+    department: Mapped[Department | None] = relationship()
+
+
+class ServiceOfficer(Base):
+    """包联干部 / 首席服务员: officers assigned to an enterprise (多包一)."""
+
+    __tablename__ = "service_officers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    role: Mapped[str] = mapped_column(String(32), default="包联干部")
+
+    enterprise: Mapped[Enterprise] = relationship()
+    official: Mapped[Official] = relationship()
+    __table_args__ = (UniqueConstraint("enterprise_id", "official_id"),)

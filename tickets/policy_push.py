@@ -17,19 +17,19 @@ import base64
 import hashlib
 import hmac
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import UserError
-from tickets import notify
-from tickets.inspections_models import ServiceOfficer
-from tickets.models import Enterprise, Notification, Ticket
+from tickets import outbox
+from tickets.models import Enterprise, Notification, ServiceOfficer
 from tickets.outreach_models import PolicyPush, PolicyPushTarget
 
-REGISTRY = "registry"  # tickets/inspections.py: enterprises known from a list, not from a chat
+REGISTRY = "registry"  # inspections/filings.py: enterprises known from a list, not from a chat
 SIZES = ("微型", "小型", "中型", "大型", "个体户")
 FLAGS = {"specialized": "专精特新", "high_tech": "高新技术企业"}
 CHAT_CHANNELS = ("wechat", "wecom", "web")
@@ -63,7 +63,7 @@ def describe(criteria: dict[str, Any]) -> str:
     return "；".join(parts) or "全部企业"
 
 
-def profile(ent: Enterprise, listed: Optional[Enterprise] = None) -> dict[str, Any]:
+def profile(ent: Enterprise, listed: Enterprise | None = None) -> dict[str, Any]:
     """The enterprise's profile, each empty field taken from its row in the enterprise list."""
     def pick(name):
         own = getattr(ent, name)
@@ -132,7 +132,7 @@ def link(target: PolicyPushTarget, config) -> str:
             f"{_signature(target.id, target.enterprise_id, config['SECRET_KEY'])}")
 
 
-def find_target(session: Session, token: str, secret: str) -> Optional[PolicyPushTarget]:
+def find_target(session: Session, token: str, secret: str) -> PolicyPushTarget | None:
     ident, _, signature = (token or "").partition(".")
     if not ident or len(ident) > 12 or not ident.isascii() or not ident.isalnum() or not signature:
         return None
@@ -181,12 +181,12 @@ def _notify_enterprise(session: Session, ent: Enterprise, target: PolicyPushTarg
     url = link(target, config)
     body = (f"【政策推送】{document.title}\n{summary}\n查看全文：{url}\n"
             "（有疑问可直接留言咨询；回复“不要再推送”不再接收政策推送）")
-    channel = notify.held_channel(ent.channel)
-    values = notify._values(channel, ent.user_id, f"政策推送：{document.title}", body)
+    channel = outbox.held_channel(ent.channel)
+    values = outbox.notice_values(channel, ent.user_id, f"政策推送：{document.title}", body)
     data = {"title": document.title, "summary": summary, "link": url, "issuer": document.issuer or "",
             "date": now.strftime("%Y-%m-%d")}
     session.add(Notification(kind="policy", data=data, once_key=f"policy:{target.push_id}:{ent.id}", **values))
-    notify._written(session, [values])
+    outbox.written(session, [values])
 
 
 def _notify_officers(session: Session, push: PolicyPush, document, enterprises: list[Enterprise]) -> None:
@@ -208,7 +208,7 @@ def _notify_officers(session: Session, push: PolicyPush, document, enterprises: 
             lists[row.official.wecom_user_id][ent.id] = ent
     for wecom_id, ents in lists.items():
         lines = [f"{i}. {_label(e)}" for i, e in enumerate(ents.values(), 1)]
-        notify._add(session, "wecom_app", wecom_id, None, f"政策推送：{document.title}"[:60],
+        outbox.add(session, "wecom_app", wecom_id, None, f"政策推送：{document.title}"[:60],
                     f"您包联的 {len(ents)} 家企业符合《{document.title}》的条件，请跟进解读：\n" + "\n".join(lines[:30])
                     + (f"\n…等共 {len(ents)} 家" if len(lines) > 30 else ""))
 
@@ -218,56 +218,7 @@ def _label(e: Enterprise) -> str:
     return (e.name or e.credit_code or "未登记名称的企业") + (f"（{extra}）" if extra else "")
 
 
-# -- what became of it ---------------------------------------------------------------------------
-
-def figures(session: Session, push: PolicyPush, now: datetime) -> dict[str, int]:
-    """matched · notified (has a chat) · reached (the notice went out) · waiting (held for the next
-    message) · opened the document page · asked about it afterwards (a question answered from the
-    document, a question naming it, or a policy ticket, after the notice reached it)."""
-    from handlers.models import InboundMessage
-
-    document = push_document(session, push)
-    targets = push.targets
-    notices = {n.once_key: n for n in session.scalars(select(Notification).where(
-        Notification.once_key.like(f"policy:{push.id}:%")))}
-    out = {"matched": len(targets), "notified": 0, "reached": 0, "waiting": 0, "opened": 0, "asked": 0}
-    for t in targets:
-        n = notices.get(f"policy:{push.id}:{t.enterprise_id}")
-        if t.notified:
-            out["notified"] += 1
-        if n is not None and n.status == "sent":
-            out["reached"] += 1
-            if t.asked_at is None and _asked(session, InboundMessage, t, n.sent_at, document):
-                t.asked_at = now
-        elif n is not None and n.status in ("held", "pending"):
-            out["waiting"] += 1
-        out["opened"] += t.opened_at is not None
-        out["asked"] += t.asked_at is not None
-    return out
-
-
 def push_document(session: Session, push: PolicyPush):
     from knowledge.models import PolicyDocument
 
     return session.get(PolicyDocument, push.document_id)
-
-
-def _asked(session: Session, InboundMessage, target: PolicyPushTarget, since: Optional[datetime], document) -> bool:
-    ent = target.enterprise
-    if since is None:
-        return False
-    policy_ticket = session.scalar(select(Ticket.id).where(Ticket.enterprise_id == ent.id, Ticket.category == "policy",
-                                                           Ticket.created_at >= since).limit(1))
-    if policy_ticket is not None:
-        return True
-    messages = session.execute(select(InboundMessage.text, InboundMessage.reply).where(
-        InboundMessage.channel == ent.channel, InboundMessage.user_id == ent.user_id,
-        InboundMessage.received_at >= since).limit(200)).all()
-    title = document.title.lstrip("#").strip()  # a Markdown heading keeps its "#" in the title
-    for text, reply in messages:
-        cited = ((reply or {}).get("data") or {}).get("citations") or []
-        if any(c.get("source") == document.source or c.get("title") == document.title for c in cited):
-            return True
-        if text and ((title and title in text) or (document.key and document.key in text)):
-            return True
-    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from core import ticket_number
 from tickets.models import Enterprise, Ticket
@@ -28,7 +28,7 @@ def matching(text: str, sees_reporters: bool):
         about_enterprise.append(phone.contains(digits))
     if _CREDIT_CODE.match(digits.upper()):
         about_enterprise.append(Enterprise.credit_code == digits.upper())
-    by_enterprise = Ticket.enterprise_id.in_(select(Enterprise.id).where(or_(*about_enterprise)))
+    by_enterprise: ColumnElement[bool] = Ticket.enterprise_id.in_(select(Enterprise.id).where(or_(*about_enterprise)))
     if not sees_reporters:
         by_enterprise = and_(by_enterprise, Ticket.anonymous.is_(False))
     conditions = [Ticket.text.contains(text), by_enterprise]

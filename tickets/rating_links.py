@@ -11,9 +11,10 @@ import base64
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from core import settings
@@ -47,7 +48,7 @@ def url(link: RatingLink, config) -> str:
     return f"{str(config['PUBLIC_URL']).rstrip('/')}/r/{token(link, config['SECRET_KEY'])}"
 
 
-def issue(session: Session, ticket: Ticket, now: datetime, config) -> Optional[str]:
+def issue(session: Session, ticket: Ticket, now: datetime, config) -> str | None:
     """A new link for the ticket's current answer (the answer notice carries it); None without a
     SECRET_KEY and PUBLIC_URL to sign and address it."""
     if not config.get("SECRET_KEY") or not config.get("PUBLIC_URL"):
@@ -60,7 +61,7 @@ def issue(session: Session, ticket: Ticket, now: datetime, config) -> Optional[s
     return url(link, config)
 
 
-def current(session: Session, ticket: Ticket, now: datetime, config) -> Optional[str]:
+def current(session: Session, ticket: Ticket, now: datetime, config) -> str | None:
     """The link of the ticket's current answer if it is still valid, else a new one (an SMS sent
     after the first link was lost or expired)."""
     if ticket.resolved_at is None or not config.get("SECRET_KEY") or not config.get("PUBLIC_URL"):
@@ -72,7 +73,7 @@ def current(session: Session, ticket: Ticket, now: datetime, config) -> Optional
     return url(link, config) if link is not None else issue(session, ticket, now, config)
 
 
-def find(session: Session, value: str, secret: str) -> Optional[RatingLink]:
+def find(session: Session, value: str, secret: str) -> RatingLink | None:
     """The link a token names, if its signature holds (a changed character is no link at all)."""
     ident, _, signature = (value or "").partition(".")
     if not ident or len(ident) > 12 or not signature or not ident.isascii() or not ident.isalnum():
@@ -101,7 +102,7 @@ def claim(session: Session, link: RatingLink, now: datetime) -> bool:
     """Marks the link used, once: of two taps racing, one gets it (a conditional update)."""
     done = session.execute(update(RatingLink).where(RatingLink.id == link.id, RatingLink.used_at.is_(None))
                            .values(used_at=now).execution_options(synchronize_session=False))
-    return done.rowcount == 1
+    return cast(CursorResult, done).rowcount == 1
 
 
 def opened(session: Session, link: RatingLink, now: datetime) -> None:

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
+from core import ticket_number, unit
 from core.db import DIALECT_INSERTS, autocommit, per_dialect, utcnow
 from core.errors import UserError
 from nlp.categories import KIND_OF, TICKET_CATEGORIES
-from core import ticket_number
 from tickets import access, directory
 from tickets.lifecycle import Actor, Lifecycle
 from tickets.models import Department, Enterprise, Ticket, TicketCounter
@@ -33,8 +33,9 @@ def next_number(session: Session, now: datetime) -> str:
     """
     local = now.astimezone(CHINA).date()
     day = local.strftime("%Y%m%d")
-    if session.bind.dialect.name == "postgresql":
-        with autocommit(session.bind.engine) as own:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        with autocommit(bind.engine) as own:
             last = own.execute(_NEXT_NUMBER["postgresql"], {"day": day}).scalar_one()
     else:
         last = session.execute(_NEXT_NUMBER["sqlite"], {"day": day}).scalar_one()
@@ -47,16 +48,16 @@ _ABSENT = object()  # remembered: this user has no enterprise (yet)
 
 
 def _known(session: Session) -> dict:
-    return session.info.setdefault("enterprises", {})
+    return unit.notes(session).enterprises
 
 
-def remember_enterprise(session: Session, channel: str, user_id: str, row: Optional[Enterprise]) -> None:
+def remember_enterprise(session: Session, channel: str, user_id: str, row: Enterprise | None) -> None:
     """Tell the session what a query that was made anyway found (handlers/router.py loads it
     with the dialogue state), so that find_enterprise asks nothing more this session."""
     _known(session)[(channel, user_id)] = _ABSENT if row is None else row
 
 
-def find_enterprise(session: Session, channel: str, user_id: str) -> Optional[Enterprise]:
+def find_enterprise(session: Session, channel: str, user_id: str) -> Enterprise | None:
     """The user's enterprise if there is one; remembered for the rest of the session's work,
     since one message asks for it several times (and each query would flush the session first)."""
     row = _known(session).get((channel, user_id))
@@ -73,7 +74,7 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
     """The user's enterprise with `fields` set, created on first use (with them, in one INSERT)."""
     row = find_enterprise(session, channel, user_id)
     if row is None:
-        insert = DIALECT_INSERTS[session.bind.dialect.name]
+        insert = DIALECT_INSERTS[session.get_bind().dialect.name]
         # The same user writing twice at once creates one enterprise: the second insert does
         # nothing, and the row the first one committed is read instead.
         stmt = (insert(Enterprise).values(channel=channel, user_id=user_id, **fields)
@@ -89,7 +90,7 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
     return row
 
 
-def route(session: Session, category: str, text: str, region: str = "") -> Optional[directory.Rule]:
+def route(session: Session, category: str, text: str, region: str = "") -> directory.Rule | None:
     """The most specific matching rule: keywords and region beat the category's default."""
     best, best_score = None, -1
     for rule in directory.current(session).rules.get(category, ()):
@@ -108,8 +109,8 @@ def route(session: Session, category: str, text: str, region: str = "") -> Optio
 
 
 def create_ticket(session: Session, *, channel: str, user_id: str, text: str, kind: str, category: str,
-                  confidence: Optional[float] = None, extra: Optional[dict[str, Any]] = None,
-                  now: Optional[datetime] = None, config: Optional[dict] = None, anonymous: bool = False) -> Ticket:
+                  confidence: float | None = None, extra: dict[str, Any] | None = None,
+                  now: datetime | None = None, config: dict | None = None, anonymous: bool = False) -> Ticket:
     if category not in TICKET_CATEGORIES or KIND_OF[category] != kind:
         raise UserError(f"未知的诉求类别：{kind}/{category}")
     text = (text or "").strip()
@@ -124,7 +125,7 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
                     text=text[:5000], channel=channel, region=region, enterprise=ent,
                     created_at=now, extra=dict(extra or {}), anonymous=anonymous and kind == "complaint")
     department = directory.department(session, rule.department_id) if rule else None
-    note = "按分办规则自动转办"
+    note: str | None = "按分办规则自动转办"
     if department is not None and access.names_department(session, ticket, department):
         # A rule would send the complaint to the department it is about: 营商办 distributes it
         # instead, and only a supervisor's explicit confirmation can send it there (Lifecycle.assign).
@@ -139,7 +140,7 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
     return ticket
 
 
-def find(session: Session, number: str) -> Optional[Ticket]:
+def find(session: Session, number: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.number == ticket_number.canonical(number))).first()
 
 
@@ -149,7 +150,7 @@ def tickets_of(session: Session, channel: str, user_id: str, limit: int = 10) ->
         .order_by(Ticket.id.desc()).limit(limit)))
 
 
-def department_by_name(session: Session, name: str) -> Optional[Department]:
+def department_by_name(session: Session, name: str) -> Department | None:
     return session.scalars(select(Department).where((Department.name == name) | (Department.code == name))).first()
 
 

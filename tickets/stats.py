@@ -22,10 +22,11 @@ charts follow them.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,11 +46,11 @@ class Turn:
     ticket: Ticket
     department_id: int
     start: datetime
-    accept_due: Optional[datetime]
-    deadline: Optional[datetime]
-    accepted_at: Optional[datetime] = None
-    end: Optional[datetime] = None
-    ended_by: Optional[str] = None  # resolve | return | escalate | assign | rate (reopened elsewhere) | None: holding
+    accept_due: datetime | None
+    deadline: datetime | None
+    accepted_at: datetime | None = None
+    end: datetime | None = None
+    ended_by: str | None = None  # resolve | return | escalate | assign | rate (reopened elsewhere) | None: holding
 
     def stopped_at(self, now: datetime) -> datetime:
         """Where the clock of this turn stands: its end, the start of a pause (补充材料), or now."""
@@ -62,13 +63,13 @@ class Turn:
     def late(self, now: datetime) -> bool:
         return self.deadline is not None and self.stopped_at(now) > self.deadline
 
-    def answered_on_time(self, now: datetime) -> Optional[bool]:
+    def answered_on_time(self, now: datetime) -> bool | None:
         """True/False for a turn that came due (answered, or past its deadline); None otherwise."""
         if self.ended_by == "resolve":
             return not self.late(now)
         return False if self.late(now) else None
 
-    def accepted_on_time(self, now: datetime) -> Optional[bool]:
+    def accepted_on_time(self, now: datetime) -> bool | None:
         if self.accept_due is None:
             return None
         if self.accepted_at is not None:
@@ -99,7 +100,7 @@ class Tally:
     hours_to_accept: list[float] = field(default_factory=list)
     hours_to_resolve: list[float] = field(default_factory=list)
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         for name in ("tickets", "resolved", "open_now", "overdue", "overdue_open", "supervised"):
             getattr(self, name).update(getattr(other, name))
         for name in ("turns", "answers", "on_time", "came_due", "accepted_on_time", "acceptance_due", "returns",
@@ -113,8 +114,8 @@ def turns_of(ticket: Ticket, events: Iterable[TicketEvent]) -> tuple[list[Turn],
     """Replays one ticket's history: its turns, and what each event charges to which department."""
     charged: dict[int, Tally] = defaultdict(Tally)
     turns: list[Turn] = []
-    current: Optional[Turn] = None
-    answered_by: Optional[int] = None  # the department whose answer the next rating judges
+    current: Turn | None = None
+    answered_by: int | None = None  # the department whose answer the next rating judges
     for e in events:
         data = e.data or {}
         reopened = e.action == "rate" and (data.get("redo") or data.get("supervise"))
@@ -182,17 +183,18 @@ def tally(tickets: list[Ticket], events: dict[int, list[TicketEvent]], now: date
             if turn.accepted_at is not None:
                 t.hours_to_accept.append((turn.accepted_at - turn.start).total_seconds() / 3600)
             if turn.ended_by == "resolve":
+                assert turn.end is not None  # set together with ended_by
                 t.hours_to_resolve.append((turn.end - turn.start).total_seconds() / 3600)
         if turns and ticket.status in ("resolved", "closed") and turns[-1].ended_by == "resolve":
             by_department[turns[-1].department_id].resolved.add(ticket.id)
     return by_department
 
 
-def _rate(part: int, whole: int) -> Optional[float]:
+def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _median(values: list[float]) -> Optional[float]:
+def _median(values: list[float]) -> float | None:
     return round(median(values), 2) if values else None
 
 
@@ -206,8 +208,8 @@ def _row(name: str, t: Tally) -> dict[str, Any]:
             "return_rate": _rate(t.returns, t.turns), "redo_rate": _rate(t.redos, t.answers)}
 
 
-def scope(since: Optional[datetime] = None, until: Optional[datetime] = None, department_id: Optional[int] = None,
-          region: Optional[str] = None):
+def scope(since: datetime | None = None, until: datetime | None = None, department_id: int | None = None,
+          region: str | None = None):
     """The tickets the figures are about: submitted in [since, until), of the region, and (for one
     department) those the department has held at some time."""
     q = select(Ticket)
@@ -222,8 +224,8 @@ def scope(since: Optional[datetime] = None, until: Optional[datetime] = None, de
     return q
 
 
-def report(session: Session, now: datetime, since: Optional[datetime] = None, until: Optional[datetime] = None,
-           department_id: Optional[int] = None, region: Optional[str] = None) -> dict[str, Any]:
+def report(session: Session, now: datetime, since: datetime | None = None, until: datetime | None = None,
+           department_id: int | None = None, region: str | None = None) -> dict[str, Any]:
     """Figures, 红黑榜 and weekly trend for the tickets the filters choose; with `department_id`, only
     what is charged to that department."""
     q = scope(since, until, department_id, region)
@@ -276,8 +278,8 @@ def report(session: Session, now: datetime, since: Optional[datetime] = None, un
     return {"figures": figures, "ranking": ranking, "weeks": sorted(weeks.items())}
 
 
-def figures(session: Session, now: datetime, since: Optional[datetime] = None, until: Optional[datetime] = None,
-            department_id: Optional[int] = None, region: Optional[str] = None) -> dict[str, Any]:
+def figures(session: Session, now: datetime, since: datetime | None = None, until: datetime | None = None,
+            department_id: int | None = None, region: str | None = None) -> dict[str, Any]:
     return report(session, now, since, until, department_id, region)["figures"]
 
 

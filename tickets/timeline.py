@@ -6,7 +6,7 @@ enterprise's name may be shown is the anonymity rule's call (`access.reporter_vi
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from nlp.categories import label as category_label
 from tickets.access import ANONYMOUS, reporter_visible, supervises
@@ -39,7 +39,8 @@ _OFFICIAL = re.compile(r"^official:[^(]*\((?P<name>.*)/(?P<department>[^/]*)\)$"
 def describe(event: TicketEvent) -> str:
     data: dict[str, Any] = dict(event.data or {})
     if event.action == "rate":
-        text = LABELS["rate"].format(rating=RATINGS.get(data.get("rating"), data.get("rating", "")))
+        rating: Any = data.get("rating", "")  # as stored (JSON), 1 to 5; shown as it is when not one of those
+        text = LABELS["rate"].format(rating=RATINGS.get(rating, rating))
         if data.get("redo"):
             return text + "，退回重办"
         if data.get("supervise"):
@@ -56,7 +57,7 @@ def describe(event: TicketEvent) -> str:
     return template.format(**values).strip()
 
 
-def actor_name(event: TicketEvent, ticket: Ticket, viewer: Optional[Official]) -> str:
+def actor_name(event: TicketEvent, ticket: Ticket, viewer: Official | None) -> str:
     """Who did it, as a person reads it: 王敏（市行政审批服务局）, 企业（名称）, 系统."""
     kind, _, rest = event.actor.partition(":")
     if kind == "official":

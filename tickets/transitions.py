@@ -12,9 +12,10 @@ the lifecycle object passed in), so every layer may import it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 STATUS = {
     "submitted": "待分办",
@@ -48,9 +49,15 @@ class _Official(Protocol):
 
 
 class _Actor(Protocol):
-    kind: str  # official | enterprise | system
-    id: str
-    official: Optional[Any]
+    # Read-only: the rules only read them, and the actors passed in are frozen dataclasses.
+    @property
+    def kind(self) -> str: ...  # official | enterprise | system
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def official(self) -> Any | None: ...
 
 
 # -- who may act -------------------------------------------------------------------------------
@@ -96,11 +103,11 @@ WHO: dict[str, tuple[Callable[[_Actor, Any], bool], str]] = {
 
 # -- conditions besides the status ---------------------------------------------------------------
 
-def _extension_pending(ticket: Any, now: Optional[datetime]) -> Optional[str]:
+def _extension_pending(ticket: Any, now: datetime | None) -> str | None:
     return None if ticket.extension else f"工单 {ticket.number} 没有待审批的延期申请"
 
 
-def _extension_possible(ticket: Any, now: Optional[datetime]) -> Optional[str]:
+def _extension_possible(ticket: Any, now: datetime | None) -> str | None:
     if ticket.extension:
         return f"工单 {ticket.number} 已有待审批的延期申请"
     if now is not None and ticket.deadline is not None and now > ticket.deadline:
@@ -117,11 +124,11 @@ class Transition:
     sources: tuple[str, ...]  # statuses it may start from
     who: str  # a key of WHO
     call: Callable[..., Any] = field(repr=False)  # (lifecycle, ticket, actor, params) -> ticket
-    text: Optional[str] = None  # the free text it needs (prompt), or None
+    text: str | None = None  # the free text it needs (prompt), or None
     text_required: bool = True
     params: tuple[str, ...] = ()  # other inputs: days, department, official, category, parent
     primary: bool = False  # offered among the first buttons when the status allows it
-    guard: Optional[Callable[[Any, Optional[datetime]], Optional[str]]] = field(default=None, repr=False)
+    guard: Callable[[Any, datetime | None], str | None] | None = field(default=None, repr=False)
     danger: bool = False  # hands the ticket away: the console asks before sending it
 
 
@@ -173,7 +180,7 @@ TABLE: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
 OFFICIAL_ACTIONS = tuple(t.name for t in TRANSITIONS if t.who not in ("enterprise",))
 
 
-def refusal(ticket: Any, actor: _Actor, name: str, now: Optional[datetime] = None) -> Optional[Refusal]:
+def refusal(ticket: Any, actor: _Actor, name: str, now: datetime | None = None) -> Refusal | None:
     """Why `actor` may not take action `name` on `ticket` now, or None when it may.
 
     The status is judged first (a refusal names the status), then who acts, then the conditions."""
@@ -200,7 +207,7 @@ class _OfficialActor:
     id: str = ""
 
 
-def allowed_actions(ticket: Any, official: _Official, now: Optional[datetime] = None) -> list[Transition]:
+def allowed_actions(ticket: Any, official: _Official, now: datetime | None = None) -> list[Transition]:
     """The actions this official may take on this ticket now, most likely next step first."""
     actor = _OfficialActor(official)
     return [t for t in TRANSITIONS if t.who != "enterprise" and refusal(ticket, actor, t.name, now) is None]

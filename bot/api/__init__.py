@@ -5,21 +5,20 @@ department's ticket is a 404, not a 403, so numbers cannot be probed); 营商办
 """
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from tickets.accounts import token_hash
 from bot import inputs
-from core.errors import RequestRejected, UserError
 from bot.state import appstate
-from nlp.categories import label
 from core import ticket_number
+from core.errors import RequestRejected, UserError
+from nlp.categories import label
 from tickets import access, stats, timeline
+from tickets.accounts import token_hash
 from tickets.lifecycle import STATUS, Actor, Forbidden, Lifecycle, NeedsConfirmation, TransitionError
 from tickets.models import Department, Official, Ticket
 from tickets.transitions import OFFICIAL_ACTIONS
@@ -84,12 +83,12 @@ def _now() -> datetime:
     return appstate().services.clock()
 
 
-def _date(name: str) -> Optional[datetime]:
+def _date(name: str) -> datetime | None:
     value = request.args.get(name)
     if not value:
         return None
     moment = inputs.moment(value, name)  # bounded years: 0001-01-01 and 9999-12-31 overflowed
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _department(value: Any) -> Department:
@@ -102,7 +101,7 @@ def _department(value: Any) -> Department:
 
 def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
     answered = t.status in ("resolved", "closed")
-    data = {
+    data: dict[str, Any] = {
         "number": t.number, "kind": t.kind, "category": t.category, "category_name": label(t.category),
         "confidence": t.confidence, "text": t.text, "status": t.status, "status_name": STATUS[t.status],
         "department": t.department.name if t.department else None, "region": t.region,
@@ -243,12 +242,12 @@ def filing_json(f) -> dict[str, Any]:
 
 
 def _iso_date(body: dict, name: str):
-    return inputs.day(inputs.text_field(body, name, required=True), name)
+    return inputs.day(inputs.text_field(body, name, required=True) or "", name)  # required: never None
 
 
 @bp.post("/inspections")
 def file_inspection():
-    from tickets import inspections
+    from inspections import filings
     from tickets.workdays import local_date
 
     body = request.get_json(silent=True)
@@ -259,7 +258,7 @@ def file_inspection():
     fields = {name: inputs.text_field(body, name, limit=2000) or "" for name in
               ("kind", "matters", "legal_basis", "inspectors")}
     try:
-        filing = inspections.file_inspection(
+        filing = filings.file_inspection(
             g.api_session, g.official, enterprises=[inputs.clean_text(e)[:200] for e in body["enterprises"]],
             start=_iso_date(body, "start"), end=_iso_date(body, "end"), today=local_date(_now()),
             reason=inputs.text_field(body, "reason", limit=2000) or None, config=appstate().services.config,
@@ -272,9 +271,9 @@ def file_inspection():
 
 
 def _filing(code: str):
-    from tickets import inspections
+    from inspections import filings
 
-    filing = inspections.find_by_code(g.api_session, code)
+    filing = filings.find_by_code(g.api_session, code)
     if filing is None or not (g.official.supervises or filing.department_id == g.official.department_id):
         raise ApiError(404, f"没有找到备案 {code}")
     return filing
@@ -283,7 +282,7 @@ def _filing(code: str):
 @bp.get("/inspections")
 def list_inspections():
     """Filings the official may see (their department's; 营商办 all), newest first."""
-    from tickets.inspections_models import InspectionFiling
+    from inspections.models import InspectionFiling
 
     q = select(InspectionFiling)
     if not g.official.supervises:
@@ -304,14 +303,14 @@ def get_inspection(code: str):
 
 @bp.post("/inspections/<code>/decision")
 def decide_inspection(code: str):
-    from tickets import inspections
+    from inspections import filings
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("approve") not in (True, False):
         raise ApiError(400, "approve 应为 true 或 false")
     filing = _filing(code)
     try:
-        inspections.decide(g.api_session, filing, g.official, body["approve"], _now(),
+        filings.decide(g.api_session, filing, g.official, body["approve"], _now(),
                            inputs.text_field(body, "note", limit=2000) or None)
         g.api_session.commit()
     except UserError as exc:

@@ -5,7 +5,8 @@ checked against these schemas there too, so the document cannot drift from what 
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Sequence
+from typing import Any
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
 RATE = {"type": "number", "nullable": True, "minimum": 0, "maximum": 1, "description": "0–1；无可计算的工单时为 null"}
@@ -96,7 +97,7 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _query(name: str, description: str, type_: str = "string", fmt: Optional[str] = None) -> dict:
+def _query(name: str, description: str, type_: str = "string", fmt: str | None = None) -> dict:
     schema: dict[str, Any] = {"type": type_}
     if fmt:
         schema["format"] = fmt
@@ -107,8 +108,8 @@ def _path(name: str, description: str) -> dict:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
 
 
-def _op(summary: str, ok: str, schema: str, errors: tuple[str, ...], *, params: list[dict] = (),
-        body: Optional[dict] = None, status: str = "200", description: Optional[str] = None) -> dict:
+def _op(summary: str, ok: str, schema: str, errors: tuple[str, ...], *, params: Sequence[dict] = (),
+        body: dict | None = None, status: str = "200", description: str | None = None) -> dict:
     op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}], "parameters": list(params),
                           "responses": {status: _json(_ref(schema), ok),
                                         **{code: _json(_ref("Error"), ERRORS[code]) for code in ("401", *errors)}}}

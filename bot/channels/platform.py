@@ -7,17 +7,17 @@ import hmac
 import re
 import struct
 import time
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 from xml.parsers.expat import ExpatError
 
 import xmltodict
 from flask import Request, current_app
 from wechatpy.exceptions import WeChatException
 
-from core.errors import RequestRejected
 from bot.ratelimit import seconds_to_next_window
 from bot.state import appstate
+from core.errors import RequestRejected
 from handlers.messages import IncomingMessage, Reply
 
 # Characters XML 1.0 forbids even inside CDATA; user text must not carry them into a reply.
@@ -32,7 +32,7 @@ def sha1_signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
-def require_signature(given: Optional[str], *parts: str) -> None:
+def require_signature(given: str | None, *parts: str) -> None:
     """Constant-time comparison; a missing or wrong signature is a 403 and nothing is processed."""
     if not given or not all(isinstance(p, str) for p in parts):
         raise RequestRejected(403, "缺少签名")
@@ -42,7 +42,7 @@ def require_signature(given: Optional[str], *parts: str) -> None:
 
 def require_params(request: Request, *names: str) -> list[str]:
     values = [request.args.get(n) for n in names]
-    missing = [n for n, v in zip(names, values) if not v]
+    missing = [n for n, v in zip(names, values, strict=True) if not v]
     if missing:
         raise RequestRejected(403 if any("signature" in n for n in missing) else 400,
                               "缺少参数：" + "、".join(missing))
@@ -112,7 +112,7 @@ MEDIA_FIELDS = {"media_id": "MediaId", "format": "Format", "thumb_media_id": "Th
 def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessage:
     """A parsed callback (公众号 or 企业微信, from parse_xml) as the core's plain message."""
 
-    def text_of(name: str) -> Optional[str]:
+    def text_of(name: str) -> str | None:
         value = fields.get(name)
         return value if isinstance(value, str) else None  # an element with children is no text
 
@@ -130,12 +130,12 @@ def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessa
     # Seconds since 1970 in at most 10 ASCII digits; anything else (the platforms never send it) is now.
     created = int(stamp) if stamp.isascii() and stamp.isdigit() and len(stamp) <= 10 else int(time.time())
     event = text_of("Event")
-    media = {key: text_of(name)[:256] for key, name in MEDIA_FIELDS.items() if text_of(name)} or None
+    media = {key: value[:256] for key, name in MEDIA_FIELDS.items() if (value := text_of(name))} or None
     return IncomingMessage(
         channel=channel,
         user_id=fields["FromUserName"],
         type=msg_type,
-        created_at=datetime.fromtimestamp(created, timezone.utc),
+        created_at=datetime.fromtimestamp(created, UTC),
         text=text,
         message_id=text_of("MsgId") or None,
         event=event.lower() if event else None,

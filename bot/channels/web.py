@@ -11,17 +11,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Optional
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import text
 
 from bot import inputs
-from core.db import utcnow
-from core.errors import RequestRejected
 from bot.ratelimit import seconds_to_next_window
 from bot.state import appstate
+from core.db import utcnow
+from core.errors import RequestRejected
 from handlers.messages import IncomingMessage
 
 bp = Blueprint("web", __name__)
@@ -33,7 +32,9 @@ _SALT = "appealbot.web-user"
 
 
 def _signer() -> Signer:
-    return Signer(current_app.secret_key, salt=_SALT, digest_method=hashlib.sha256)
+    key = current_app.secret_key
+    assert key is not None  # create_app always sets one (a random one when unconfigured)
+    return Signer(key, salt=_SALT, digest_method=hashlib.sha256)
 
 
 def sign_identity(user_id: str) -> str:
@@ -41,7 +42,7 @@ def sign_identity(user_id: str) -> str:
     return _signer().sign(user_id).decode("ascii")
 
 
-def verified_identity(token: Optional[str]) -> Optional[str]:
+def verified_identity(token: str | None) -> str | None:
     """The user id inside an identity this server signed; None for anything else."""
     if not token or len(token) > 2 * MAX_USER_ID or not token.isascii():
         return None
@@ -132,7 +133,7 @@ def api_classify():
             raise RequestRejected(400, "items 必须是不超过 1000 个 {id, text} 对象的列表（id 为字符串或整数）")
         predictions = classifier.predict_many([inputs.clean_text(i["text"][:MAX_TEXT]) for i in items])
         return jsonify(items=[{"id": i.get("id"), "kind": p.kind, "category": p.category,
-                               "confidence": round(p.confidence, 4)} for i, p in zip(items, predictions)])
+                               "confidence": round(p.confidence, 4)} for i, p in zip(items, predictions, strict=True)])
     if not isinstance(body.get("text"), str):
         raise RequestRejected(400, "text 必须是字符串")
     return jsonify(classifier.predict(inputs.clean_text(body["text"][:MAX_TEXT])).to_dict())

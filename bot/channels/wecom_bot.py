@@ -19,15 +19,15 @@ import hashlib
 import json
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.channels import platform
-from core.errors import RequestRejected
 from bot.state import appstate
+from core.errors import RequestRejected
 from handlers.messages import IncomingMessage, Reply
 
 bp = Blueprint("wecom_bot", __name__)
@@ -89,7 +89,12 @@ def _envelope() -> str:
     return doc["encrypt"]
 
 
-def _text(value: Any, limit: Optional[int] = None) -> Optional[str]:
+def _object(value: Any) -> dict:
+    """A JSON object field, or an empty one: whatever the sender put there, nothing else is read."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
     if not isinstance(value, str):
         return None
     return value[:limit] if limit else value
@@ -103,7 +108,7 @@ def _parse(body: str) -> dict:
         raise RequestRejected(400, "消息不是 JSON") from None
     if not isinstance(payload, dict):
         raise RequestRejected(400, "消息不是 JSON 对象")
-    sender = payload.get("from") if isinstance(payload.get("from"), dict) else {}
+    sender = _object(payload.get("from"))
     msgtype, msgid, user = payload.get("msgtype"), payload.get("msgid"), sender.get("userid")
     if not isinstance(msgtype, str) or not msgtype or len(msgtype) > 32:
         raise RequestRejected(400, "消息缺少 msgtype")
@@ -129,7 +134,7 @@ def _items_text(items: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _content(payload: dict, kind: str) -> Optional[str]:
+def _content(payload: dict, kind: str) -> str | None:
     """The text of a message part (the message itself, or what it quotes)."""
     if kind == "text" and isinstance(payload.get("text"), dict):
         return _text(payload["text"].get("content"))
@@ -153,12 +158,12 @@ def to_incoming(payload: dict, raw: str) -> IncomingMessage:
     stamp = payload.get("create_time")
     created = stamp if isinstance(stamp, int) and 0 < stamp < 10**10 else int(time.time())
     fields: dict[str, Any] = {"channel": "wecom_bot", "user_id": payload["from"]["userid"],
-                              "created_at": datetime.fromtimestamp(created, timezone.utc),
+                              "created_at": datetime.fromtimestamp(created, UTC),
                               "message_id": payload["msgid"], "raw": raw, "chat_id": chat, "reply_token": url}
     if msgtype == "event":
-        event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+        event = _object(payload.get("event"))
         name = _text(event.get("eventtype"), 64) or "unknown"
-        detail = event.get(name) if isinstance(event.get(name), dict) else event  # some senders flatten it
+        detail = _object(event.get(name)) or event  # some senders flatten it
         return IncomingMessage(type="event", event=name.lower(), event_key=_text(detail.get("event_key"), 1024),
                                **fields)
     if msgtype in ("text", "mixed", "voice"):
@@ -169,13 +174,13 @@ def to_incoming(payload: dict, raw: str) -> IncomingMessage:
     return IncomingMessage(type=msgtype.lower(), **fields)  # image, file, video …: answered with a note
 
 
-def render(payload: dict, message: IncomingMessage, reply: Reply) -> Optional[dict]:
+def render(payload: dict, message: IncomingMessage, reply: Reply) -> dict | None:
     """The passive answer for WeCom (before encryption); None for an empty one."""
     card = reply.data.get("card")
     if message.type == "event":
         if message.event == "template_card_event":
-            event = payload.get("event") or {}
-            detail = event.get("template_card_event") if isinstance(event.get("template_card_event"), dict) else event
+            event = _object(payload.get("event"))
+            detail = _object(event.get("template_card_event")) or event
             task = _text(detail.get("task_id"), MAX_ID)
             if not card or not task:
                 return None
@@ -196,7 +201,7 @@ def render(payload: dict, message: IncomingMessage, reply: Reply) -> Optional[di
     return {"msgtype": "stream", "stream": {"id": stream_id, "finish": True, "content": content}}
 
 
-def _answer(plain: Optional[dict], nonce: str) -> Response:
+def _answer(plain: dict | None, nonce: str) -> Response:
     if plain is None:
         return Response("", status=200)  # an empty answer: nothing is shown, and WeCom does not retry
     cfg, state = current_app.config, appstate()

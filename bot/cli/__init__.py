@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from bot import config as settings
+from bot.cli.context import flask_app
 from core.errors import ConfigError
 
 log = logging.getLogger("appealbot")
@@ -34,7 +34,7 @@ def _create_app():
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-# Flask's own group: each command runs inside the app's context and reads it as `current_app`.
+# Flask's own group: each command runs inside the app's context (bot.cli.context.flask_app reads it).
 # No default commands (flask run/shell/routes) and no .env loading: the configuration comes from
 # APPEALBOT_* variables only, as the README's table says.
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False,
@@ -54,7 +54,7 @@ main.params[:] = [p for p in main.params if p.name not in ("app", "env_file", "d
 @with_appcontext
 def init() -> None:
     """Migrate the database, load the demo data and train the model where missing."""
-    app = current_app
+    app = flask_app()
     _init(app)
 
 
@@ -77,7 +77,7 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     from bot.production import settle_heap, waitress_options
     from nlp.tokenizer import warm_up
 
-    app = current_app
+    app = flask_app()
     _init(app)
     warm_up()  # the dictionary now, not on the first message
     from knowledge.index import warm_up as warm_library
@@ -90,7 +90,7 @@ def run(host: str | None, port: int | None, threads: int) -> None:
     click.echo("Stop with Ctrl-C.")
     consumer = None
     if app.config["QUEUE"] == "sqlite":  # embedded: the job queue runs inside this process
-        from tickets.queue import start_consumer
+        from delivery.queue import start_consumer
 
         consumer = start_consumer(app.extensions["appealbot"].huey)
     try:
@@ -111,7 +111,7 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema (idempotent)."""
     from bot.schema import upgrade
 
-    app = current_app
+    app = flask_app()
     upgrade(app.config["DATABASE_URL"])
     click.echo("database: schema up to date")
 
@@ -124,7 +124,7 @@ def db_upgrade() -> None:
 @with_appcontext
 def serve(prod: bool, bind: str | None, workers: int | None, threads: int) -> None:
     """Serve without set-up steps; with --prod, several gunicorn workers sharing one preloaded model."""
-    app = current_app
+    app = flask_app()
     bind = bind or f"{app.config['HOST']}:{app.config['PORT']}"
     if not prod:
         from waitress import serve as waitress_serve
@@ -157,9 +157,9 @@ def wechat_menu(show: bool) -> None:
     import json
 
     from bot import wechat_menu as menus
-    from tickets.platforms import WeChatClient, token_storage
+    from delivery.platforms import WeChatClient, token_storage
 
-    app = current_app
+    app = flask_app()
     cfg = app.config
     try:
         menu = menus.menu_from(cfg)

@@ -6,14 +6,15 @@ import sys
 import time
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from bot.cli.context import flask_app
 from nlp.categories import label
 
 
 def _config():
-    return current_app, current_app.config
+    app = flask_app()
+    return app, app.config
 
 
 def _model(config):
@@ -54,7 +55,6 @@ def train(include_corrections: bool, seed: int | None) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-@with_appcontext
 def evaluate(as_json: bool) -> None:
     """Per-category precision/recall/F1, macro-F1 and confusion matrices (cross-validation, held-out,
     the independent set and the second independent set)."""
@@ -83,7 +83,7 @@ def format_scores(name: str, scores: dict) -> str:
         if r:
             lines.append(f"{code:20} {label(code):8} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1-score']:6.3f} {int(r['support']):5}")
     lines.append("confusion matrix (rows: true, columns: predicted, in the order above):")
-    for code, row in zip(scores["labels"], scores["confusion"]):
+    for code, row in zip(scores["labels"], scores["confusion"], strict=True):
         lines.append(f"{code:20} " + " ".join(f"{v:3}" for v in row))
     return "\n".join(lines)
 
@@ -120,7 +120,7 @@ def classify(text: str | None, jsonl: bool) -> None:
 def _write_batch(model, batch, out) -> None:
     if not batch:
         return
-    for (ident, _), p in zip(batch, model.predict_many([t for _, t in batch])):
+    for (ident, _), p in zip(batch, model.predict_many([t for _, t in batch]), strict=True):
         out.write(json.dumps({"id": ident, "kind": p.kind, "category": p.category,
                               "confidence": round(p.confidence, 4)}, ensure_ascii=False) + "\n")
     out.flush()

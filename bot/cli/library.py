@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from bot.cli.context import flask_app
 
 
 @click.command()
@@ -16,7 +16,7 @@ def ingest(paths) -> None:
     """Ingest policy documents (.txt .md .docx .pdf .html), files or folders; changed files are updated."""
     from knowledge.ingest import files, ingest_bytes
 
-    app = current_app
+    app = flask_app()
     todo = list(files(paths))
     failed = 0
     with app.extensions["appealbot"].Session() as session:
@@ -50,7 +50,7 @@ def search(question: str, k: int, region, as_json: bool, everything: bool) -> No
     from knowledge.search import rank
     from knowledge.search import search as run
 
-    app = current_app
+    app = flask_app()
     with app.extensions["appealbot"].Session() as session:
         found = rank(session, question, k=k, region=region) if everything else run(session, question, k=k, region=region)
         hits = [h.to_dict() for h in found]
@@ -74,7 +74,7 @@ def evaluate_search(sets, as_json: bool, misses: bool) -> None:
     """Recall@1, Recall@3, MRR and the abstention figures of the library's search."""
     from knowledge.evaluation import figures, load_questions, run
 
-    app = current_app
+    app = flask_app()
     results = {}
     with app.extensions["appealbot"].Session() as session:
         for name in sets or ("tune", "independent"):
@@ -108,7 +108,7 @@ def tune_search(questions: str) -> None:
 
     if questions == "independent":
         raise click.ClickException("the independent set only measures; tune on the tuning set")
-    app = current_app
+    app = flask_app()
     with app.extensions["appealbot"].Session() as session:
         ranking = tune(session, load_questions(questions), log=click.echo)
     (DATA / "ranking.json").write_text(ranking.to_json() + "\n", encoding="utf-8")
@@ -122,7 +122,7 @@ def retire(source: str) -> None:
     """Retire a document (by the file name it was ingested from): kept, no longer searched."""
     from knowledge.ingest import retire as run
 
-    app = current_app
+    app = flask_app()
     with app.extensions["appealbot"].Session() as session, session.begin():
         if not run(session, source):
             raise click.ClickException(f"no document ingested from {source!r}")

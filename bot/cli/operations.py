@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from bot.cli.context import flask_app
 
 
 @click.command()
@@ -16,7 +16,7 @@ def worker(workers: int) -> None:
     """Run a job-queue consumer (notifications, deadline sweep) until stopped."""
     from bot.production import settle_heap
 
-    app = current_app
+    app = flask_app()
     huey = app.extensions["appealbot"].huey
     if app.config["QUEUE"] == "memory":
         raise click.ClickException("APPEALBOT_QUEUE=memory has no separate worker")
@@ -31,13 +31,15 @@ def worker(workers: int) -> None:
 @with_appcontext
 def sweep() -> None:
     """Run the deadline sweep and notification delivery once, now (for cron or a manual check)."""
-    from tickets import jobs, notify
+    from delivery import queue
+    from delivery.deliver import deliver_pending
+    from delivery.sender import Sender
 
-    app = current_app
+    app = flask_app()
     state = app.extensions["appealbot"]
     now = state.services.clock()
-    click.echo(json.dumps({"sweep": jobs.sweep(state.Session, app.config, now),
-                           "delivery": notify.deliver_pending(state.Session, notify.Sender(app.config, state.Session),
+    click.echo(json.dumps({"sweep": queue.sweep(state.Session, app.config, now),
+                           "delivery": deliver_pending(state.Session, Sender(app.config, state.Session),
                                                               now, app.config["PUBLIC_URL"])}, ensure_ascii=False))
 
 
@@ -50,7 +52,7 @@ def notifications(status: str) -> None:
 
     from tickets.models import Notification
 
-    app = current_app
+    app = flask_app()
     with app.extensions["appealbot"].Session() as s:
         for n in s.scalars(select(Notification).where(Notification.status == status).order_by(Notification.id.desc()).limit(100)):
             click.echo(json.dumps({"id": n.id, "channel": n.channel, "recipient": n.recipient, "title": n.title,
@@ -72,7 +74,7 @@ def api_token(login: str, revoke: bool) -> None:
     from tickets.accounts import token_hash
     from tickets.models import Official
 
-    app = current_app
+    app = flask_app()
     token = secrets.token_urlsafe(32)
     with app.extensions["appealbot"].Session() as s, s.begin():
         official = s.scalars(select(Official).where(or_(Official.login == login, Official.wecom_user_id == login))).first()
@@ -101,7 +103,7 @@ def create_user(login, name, department, role, wecom_user_id, reset, password) -
 
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
-    app = current_app
+    app = flask_app()
     with app.extensions["appealbot"].Session() as s, s.begin():
         existing = s.scalars(select(Official).where(Official.login == login)).first()
         if existing is not None:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash
 
-from tickets.accounts import end_sessions, hash_password  # noqa: F401  (the console's own names)
-from core import timefmt
 from bot import inputs
 from bot.state import appstate
+from core import timefmt
+from tickets.accounts import end_sessions, hash_password  # noqa: F401  (the console's own names)
 from tickets.models import ConsoleSession, Official
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -73,7 +73,7 @@ def login_required(*roles: str) -> Callable:
 
 
 @bp.app_template_filter("local")
-def _local(moment: Optional[datetime], fmt: str = timefmt.STAMP) -> str:
+def _local(moment: datetime | None, fmt: str = timefmt.STAMP) -> str:
     return timefmt.local(moment, fmt, missing="—")
 
 
@@ -82,7 +82,7 @@ def _context():
     return {"ROLE_NAMES": ROLE_NAMES, "current_user": g.get("user")}
 
 
-def _password_matches(password_hash: Optional[str], password: str) -> bool:
+def _password_matches(password_hash: str | None, password: str) -> bool:
     """One scrypt check on every attempt — an unknown, disabled or locked account is checked against
     a hash nobody knows — so the answer's timing does not tell which accounts exist."""
     if password_hash is None:

@@ -1,13 +1,12 @@
 """Administration: departments, officials, routing rules (administrators only)."""
 from __future__ import annotations
 
-from typing import Optional
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.console import ROLE_NAMES, bp, end_sessions, hash_password, login_required, now
+from core import unit
 from nlp.categories import LABELS, TICKET_CATEGORIES
 from tickets.models import Department, Official, RoutingRule, WecomGroup
 
@@ -36,7 +35,7 @@ def _done(message: str):
     return redirect(url_for("console.admin"))
 
 
-def _error(message: str, back: Optional[str] = None):
+def _error(message: str, back: str | None = None):
     flash(message, "error")
     return redirect(back or url_for("console.admin"))
 
@@ -228,7 +227,7 @@ def notification_retry(notification_id: int):
     n = g.db.get(Notification, notification_id)
     if n is not None and n.status == "failed":
         n.status, n.attempts, n.next_attempt_at = "pending", 0, None
-        g.db.info["notified"] = True  # wakes the delivery job after the commit
+        unit.notes(g.db).notified = True  # wakes the delivery job after the commit
         g.db.commit()
         flash("已重新加入发送队列。", "info")
     return redirect(url_for("console.notifications"))

@@ -6,17 +6,17 @@ import io
 from collections import Counter
 from datetime import date
 
-from typing import Optional
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.console import bp, login_required, now
+from contacts.models import ContactCard
 from core.errors import UserError
-from tickets import inspections
-from tickets.inspections_models import ContactCard, InspectionFiling, InspectionTarget, ServiceOfficer
-from tickets.models import Department, Enterprise, Official
+from inspections import filings
+from inspections.models import InspectionFiling, InspectionTarget
+from tickets import access
+from tickets.models import Department, Enterprise, Official, ServiceOfficer
 from tickets.workdays import local_date
 
 CARD_COLUMNS = ["部门", "事项", "联系人", "职务", "电话", "企业微信账号", "服务时间", "响应承诺（分钟）"]
@@ -26,17 +26,17 @@ CARD_COLUMNS = ["部门", "事项", "联系人", "职务", "电话", "企业微�
 @login_required()
 def inspection_list():
     q = select(InspectionFiling).order_by(InspectionFiling.id.desc())
-    if g.user.role not in ("supervisor", "admin"):
+    if not access.supervises(g.user):
         q = q.where(InspectionFiling.department_id == g.user.department_id)
-    filings = g.db.scalars(q.limit(200)).all()
+    rows = g.db.scalars(q.limit(200)).all()
     year = local_date(now()).year
     per_enterprise = Counter()
     for t in g.db.scalars(select(InspectionTarget).join(InspectionFiling).where(
             InspectionFiling.status == "approved", InspectionFiling.start_date >= date(year, 1, 1))):
         per_enterprise[t.enterprise.name or t.enterprise.credit_code or "—"] += 1
-    return render_template("console/inspections.html", filings=filings, kinds=inspections.KINDS,
+    return render_template("console/inspections.html", filings=rows, kinds=filings.KINDS,
                            most=per_enterprise.most_common(10), year=year,
-                           ratings=inspections.ratings_by_department(g.db, date(year, 1, 1)))
+                           ratings=filings.ratings_by_department(g.db, date(year, 1, 1)))
 
 
 @bp.post("/inspections")
@@ -45,7 +45,7 @@ def inspection_file():
     f = request.form
     try:
         start, end = date.fromisoformat(f.get("start", "")), date.fromisoformat(f.get("end", ""))
-        filing = inspections.file_inspection(
+        filing = filings.file_inspection(
             g.db, g.user, enterprises=[e for e in f.get("enterprises", "").replace("，", "\n").splitlines() if e.strip()],
             kind=f.get("kind", ""), matters=f.get("matters", ""), legal_basis=f.get("legal_basis", ""),
             inspectors=f.get("inspectors", ""), start=start, end=end, today=local_date(now()),
@@ -77,12 +77,12 @@ def _warning(w: dict) -> str:
 @bp.post("/inspections/<code>/<decision>")
 @login_required("head", "supervisor", "admin")
 def inspection_decide(code: str, decision: str):
-    filing = inspections.find_by_code(g.db, code)
+    filing = filings.find_by_code(g.db, code)
     if filing is None or decision not in ("approve", "reject"):
         flash("没有这个备案。", "error")
         return redirect(url_for("console.inspection_list"))
     try:
-        inspections.decide(g.db, filing, g.user, decision == "approve", now(), request.form.get("note") or None)
+        filings.decide(g.db, filing, g.user, decision == "approve", now(), request.form.get("note") or None)
         g.db.commit()
         flash(f"备案 {filing.code} 已{'批准' if decision == 'approve' else '驳回'}。", "info")
     except UserError as exc:
@@ -191,10 +191,11 @@ def _read_table(filename: str, data: bytes, columns: list[str]) -> list[dict]:
         values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
     if not values or values[0][:len(columns)] != columns:
         raise UserError("第一行应为表头：" + "、".join(columns))
-    return [dict(zip(columns, row)) for row in values[1:] if any(row)]
+    # a row shorter than the header (a spreadsheet's trailing empty cells) leaves the last fields out
+    return [dict(zip(columns, row, strict=False)) for row in values[1:] if any(row)]
 
 
-def _card(row: dict, line: int, department: Optional[Department] = None) -> ContactCard:
+def _card(row: dict, line: int, department: Department | None = None) -> ContactCard:
     dept = department or g.db.scalars(select(Department).where(Department.name == row.get("部门", ""))).first()
     if dept is None:
         raise UserError(f"第 {line} 行：没有部门“{row.get('部门', '')}”，未导入任何数据。")

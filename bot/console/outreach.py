@@ -3,14 +3,14 @@ CSV/Excel import of the region's enterprise list), and policy pushes (publish, t
 opened / asked)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from bot.console import bp, login_required, now
 from core.errors import UserError
-from core import ticket_number
+from delivery import reach
 from tickets import access, attachments, policy_push
 from tickets.models import Department, Enterprise, Ticket
 from tickets.outreach_models import Attachment, PolicyPush
@@ -162,7 +162,7 @@ def pushes():
 
     rows = g.db.scalars(select(PolicyPush).order_by(PolicyPush.id.desc())).all()
     moment = now()
-    table = [(p, policy_push.push_document(g.db, p), policy_push.figures(g.db, p, moment)) for p in rows]
+    table = [(p, policy_push.push_document(g.db, p), reach.figures(g.db, p, moment)) for p in rows]
     g.db.commit()  # "asked afterwards" found now is kept
     pushed = {p.document_id for p in rows}
     documents = [d for d in g.db.scalars(select(PolicyDocument).where(PolicyDocument.status == "active")
@@ -180,7 +180,7 @@ def push_publish():
     from knowledge.models import PolicyDocument
 
     f = request.form
-    document: Optional[PolicyDocument] = None
+    document: PolicyDocument | None = None
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
@@ -205,6 +205,6 @@ def push_publish():
         flash(str(exc), "error")
         return redirect(url_for("console.pushes"))
     g.db.commit()
-    figures = policy_push.figures(g.db, push, now())
+    figures = reach.figures(g.db, push, now())
     flash(f"已发布《{document.title}》：符合条件 {figures['matched']} 家，其中 {figures['notified']} 家将收到推送。", "info")
     return redirect(url_for("console.pushes"))

@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from core import timefmt
-from bot.console import bp, login_required, now
 from bot import inputs
+from bot.console import bp, login_required, now
+from core import ticket_number, timefmt
 from core.errors import RequestRejected, UserError
-from nlp.categories import APPEAL, COMPLAINT, LABELS, TICKET_CATEGORIES, label
-from core import ticket_number
+from nlp.categories import APPEAL, LABELS, TICKET_CATEGORIES, label
 from tickets import access, stats, timeline
 from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle
 from tickets.models import Department, Official, Ticket
@@ -33,7 +32,7 @@ def visible():
     return access.visible_tickets(g.user)
 
 
-def _day(value: Optional[str], end: bool = False) -> Optional[datetime]:
+def _day(value: str | None, end: bool = False) -> datetime | None:
     if not value:
         return None
     try:
@@ -42,7 +41,7 @@ def _day(value: Optional[str], end: bool = False) -> Optional[datetime]:
         flash(f"{exc.reason}：{value[:20]}", "error")
         return None
     start = datetime(day.year, day.month, day.day, tzinfo=CHINA)
-    return (start + timedelta(days=1) if end else start).astimezone(timezone.utc)
+    return (start + timedelta(days=1) if end else start).astimezone(UTC)
 
 
 def filtered(args) -> Any:
@@ -122,7 +121,7 @@ def _span(delta: timedelta) -> str:
     return f"{hours} 小时 {delta.seconds % 3600 // 60} 分" if hours else f"{max(1, delta.seconds // 60)} 分钟"
 
 
-def _local(moment: Optional[datetime]) -> str:
+def _local(moment: datetime | None) -> str:
     return timefmt.local(moment, timefmt.SHORT, missing="—")
 
 
@@ -182,7 +181,7 @@ def act(number: str, action: str):
     return redirect(back or url_for("console.ticket", number=t.number))
 
 
-def _parent(text: str) -> Optional[Ticket]:
+def _parent(text: str) -> Ticket | None:
     number = ticket_number.parse(text)
     return g.db.scalars(visible().where(Ticket.number == number)).first() if number else None
 
@@ -272,7 +271,7 @@ def _month() -> tuple[str, datetime, datetime]:
     first = inputs.month(month)  # a 400 in Chinese for 2026-13 or 0001-01
     start = datetime(first.year, first.month, 1, tzinfo=CHINA)
     end = (start + timedelta(days=32)).replace(day=1)
-    return month, start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return month, start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _summary_rows(month: str, start: datetime, end: datetime) -> list[list[Any]]:
@@ -298,7 +297,7 @@ def _respond(name: str, sheet_name: str, columns: list[tuple[str, str, int]], ro
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([c[0] for c in columns])
-        writer.writerows([[_csv_cell(v, c[1]) for v, c in zip(row, columns)] for row in rows])
+        writer.writerows([[_csv_cell(v, c[1]) for v, c in zip(row, columns, strict=True)] for row in rows])
         # BOM: Excel opens UTF-8 CSV correctly only with it
         body, mimetype = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
     else:
@@ -321,7 +320,7 @@ def _xlsx(sheet_name: str, columns: list[tuple[str, str, int]], rows: list[list[
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for r, row in enumerate(rows, 2):
-        for col, (value, (_, kind, _w)) in enumerate(zip(row, columns), 1):
+        for col, (value, (_, kind, _w)) in enumerate(zip(row, columns, strict=True), 1):
             if value is None or value == "":
                 continue
             cell = sheet.cell(row=r, column=col)

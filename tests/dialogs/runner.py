@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -48,7 +48,7 @@ class Dialog:
     def say(self, text: str) -> Reply:
         before = self._ticket_ids()
         message = IncomingMessage(channel=self.channel, user_id=self.user, type="text", text=text,
-                                  created_at=datetime.now(timezone.utc), message_id=uuid.uuid4().hex)
+                                  created_at=datetime.now(UTC), message_id=uuid.uuid4().hex)
         reply = self.state.inbox.receive(message)
         self.replies.append(reply)
         with self.state.Session() as s:
@@ -67,14 +67,14 @@ class Dialog:
             if session is None:
                 own.close()
 
-    def asking(self) -> Optional[str]:
+    def asking(self) -> str | None:
         with self.state.Session() as s:
             row = s.get(DialogueState, (self.channel, self.user))
-            if row is None or row.expires_at <= datetime.now(timezone.utc):
+            if row is None or row.expires_at <= datetime.now(UTC):
                 return None
             return (row.data or {}).get("asking")
 
-    def enterprise(self) -> Optional[Enterprise]:
+    def enterprise(self) -> Enterprise | None:
         with self.state.Session() as s:
             ent = s.scalars(select(Enterprise).where(Enterprise.channel == self.channel,
                                                      Enterprise.user_id == self.user)).first()
@@ -95,8 +95,8 @@ def prepare(app, scenario: dict[str, Any]) -> Dialog:
     state = app.extensions["appealbot"]
     dialog = Dialog(app, channel=setup.get("channel", "web"))
     moment = setup.get("local_time")
-    state.services.clock = (lambda: datetime.fromisoformat(moment).replace(tzinfo=CHINA).astimezone(timezone.utc)) \
-        if moment else (lambda: datetime.now(timezone.utc))
+    state.services.clock = (lambda: datetime.fromisoformat(moment).replace(tzinfo=CHINA).astimezone(UTC)) \
+        if moment else (lambda: datetime.now(UTC))
     with state.Session() as s, s.begin():
         if dialog.channel == "wecom":
             login = setup.get("official")
@@ -111,7 +111,7 @@ def prepare(app, scenario: dict[str, Any]) -> Dialog:
         if setup.get("resolved_ticket"):
             _resolved_ticket(s, dialog, setup["resolved_ticket"]["category"], setup.get("enterprise"))
         if setup.get("officer"):
-            from tickets.inspections_models import ServiceOfficer
+            from tickets.models import ServiceOfficer
 
             ent = service.enterprise_for(s, dialog.channel, dialog.user)
             officer = s.scalars(select(Official).where(Official.login == "scjg")).one()
@@ -120,7 +120,7 @@ def prepare(app, scenario: dict[str, Any]) -> Dialog:
     return dialog
 
 
-def _resolved_ticket(session, dialog: Dialog, category: str, enterprise: Optional[dict]) -> None:
+def _resolved_ticket(session, dialog: Dialog, category: str, enterprise: dict | None) -> None:
     from nlp.categories import KIND_OF
     from tickets import service
     from tickets.lifecycle import SYSTEM, Lifecycle
@@ -128,7 +128,7 @@ def _resolved_ticket(session, dialog: Dialog, category: str, enterprise: Optiona
     ent = service.enterprise_for(session, dialog.channel, dialog.user)
     ent.name = ent.name or (enterprise or {}).get("name") or "伊宁市某某测试有限公司"
     ent.phone = ent.phone or (enterprise or {}).get("phone") or "13899900000"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ticket = service.create_ticket(session, channel=dialog.channel, user_id=dialog.user, text="（测试前提）上月反映的问题",
                                    kind=KIND_OF[category], category=category, now=now, config={})
     life = Lifecycle(session, now, {})

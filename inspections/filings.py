@@ -1,22 +1,21 @@
-"""无事不扰: inspection filings (凡检必报) — file, approve, verify at the door — and 一叫就到 call-outs."""
+"""无事不扰: inspection filings (凡检必报) — file, approve, verify at the door."""
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Iterable, Optional
+from typing import Any
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import settings
-from core import timefmt
 from core.errors import UserError
-from tickets import notify
+from inspections.models import InspectionFiling, InspectionTarget
 from tickets.credit_code import is_valid
-from tickets.inspections_models import CallOut, InspectionFiling, InspectionTarget
 from tickets.models import Department, Enterprise, Official
-from tickets.workdays import CHINA, add_service_minutes, local_date
+from tickets.workdays import local_date
 
 KINDS = {"random": "双随机抽查", "special": "专项检查", "complaint": "投诉举报核查", "assigned": "上级交办"}
 ROUTINE = ("random", "special")  # what an A-tier enterprise is spared
@@ -33,7 +32,7 @@ _CODE_IN_TEXT = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{18}(?![0-9A-Z])")
 REGISTRY = "registry"  # enterprises known from a filing (by credit code), not from a chat
 
 
-def find_enterprise(session: Session, ref: str) -> Optional[Enterprise]:
+def find_enterprise(session: Session, ref: str) -> Enterprise | None:
     ref = (ref or "").strip()
     if not ref:
         return None
@@ -73,7 +72,7 @@ def enterprise_for_filing(session: Session, ref: str) -> Enterprise:
 
 def file_inspection(session: Session, official: Official, *, enterprises: Iterable[str], kind: str, matters: str,
                     legal_basis: str, inspectors: str, start: date, end: date, today: date,
-                    reason: Optional[str] = None, config: Optional[dict] = None) -> InspectionFiling:
+                    reason: str | None = None, config: dict | None = None) -> InspectionFiling:
     """Validates everything before writing anything; returns the pending filing with its warnings."""
     config = config or {}
     if kind not in KINDS:
@@ -92,7 +91,7 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
             targets.append(ent)
     if not targets:
         raise UserError("请至少填写一家被检查企业")
-    warnings = []
+    warnings: list[dict[str, Any]] = []
     exempt = any(field in matters for field in EXEMPT_FIELDS)
     for ent in targets:
         if ent.credit_tier == "A" and kind in ROUTINE and not exempt:
@@ -108,9 +107,9 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
             warnings.append({"type": "joint", "enterprise": ent.name,
                              "with": [f"{f.department.name} {f.code}" for f in nearby]})
         year_start = date(start.year, 1, 1)
-        count = session.scalar(select(func.count()).select_from(InspectionFiling).join(InspectionTarget).where(
+        count = session.execute(select(func.count()).select_from(InspectionFiling).join(InspectionTarget).where(
             InspectionTarget.enterprise_id == ent.id, InspectionFiling.department_id == official.department_id,
-            InspectionFiling.status != "rejected", InspectionFiling.start_date >= year_start))
+            InspectionFiling.status != "rejected", InspectionFiling.start_date >= year_start)).scalar_one()
         cap = int(settings.value(config, "INSPECTION_YEARLY_CAP"))
         if count >= cap:
             warnings.append({"type": "yearly_cap", "enterprise": ent.name, "count": count, "cap": cap})
@@ -133,7 +132,7 @@ def _unique_code(session: Session) -> str:
 
 
 def decide(session: Session, filing: InspectionFiling, approver: Official, approve: bool, now: datetime,
-           note: Optional[str] = None) -> InspectionFiling:
+           note: str | None = None) -> InspectionFiling:
     if filing.status != "pending":
         raise UserError(f"备案 {filing.code} 已{'批准' if filing.status == 'approved' else '驳回'}，不能重复审批")
     if approver.id == filing.filed_by_id:
@@ -152,11 +151,11 @@ def decide(session: Session, filing: InspectionFiling, approver: Official, appro
     return filing
 
 
-def find_by_code(session: Session, code: str) -> Optional[InspectionFiling]:
+def find_by_code(session: Session, code: str) -> InspectionFiling | None:
     return session.scalars(select(InspectionFiling).where(InspectionFiling.code == code.strip().upper())).first()
 
 
-def covering(session: Session, enterprise: Enterprise, today: date, department_name: Optional[str] = None) -> list[InspectionFiling]:
+def covering(session: Session, enterprise: Enterprise, today: date, department_name: str | None = None) -> list[InspectionFiling]:
     """Approved filings that cover this enterprise today (optionally for a department named in the text).
     A filing made for the enterprise's credit code or name before it wrote to the bot covers it too."""
     same = [Enterprise.id == enterprise.id]
@@ -193,52 +192,4 @@ def describe(filing: InspectionFiling) -> str:
             f"检查事项：{filing.matters}\n执法依据：{filing.legal_basis}")
 
 
-# -- 一叫就到 call-outs ----------------------------------------------------------------------------
-
-def call_out(session: Session, enterprise: Enterprise, official: Official, text: str, now: datetime,
-             promise_minutes: int = 120, hours: str = "") -> CallOut:
-    """Ask an officer to get in touch, promised within `promise_minutes` of the card's service hours."""
-    recent = session.scalars(select(CallOut).where(CallOut.enterprise_id == enterprise.id,
-                                                   CallOut.official_id == official.id,
-                                                   CallOut.status == "requested")).first()
-    if recent is not None:
-        return recent  # asked twice: one call-out, not two
-    item = CallOut(enterprise=enterprise, official=official, text=text[:2000], created_at=now,
-                   due_at=add_service_minutes(now, promise_minutes, hours))
-    session.add(item)
-    if official.wecom_user_id:
-        notify._add(session, "wecom_app", official.wecom_user_id, None, "一叫就到：企业请您联系",
-                    f"{enterprise.name or '企业'}（电话 {enterprise.phone or '未留'}）请您联系：{text[:200]}\n"
-                    f"请于{due_local(item)}前回应，回复“已联系”确认。")
-    return item
-
-
-def due_local(item: CallOut) -> str:
-    return timefmt.local(item.due_at, timefmt.MONTH_DAY_TIME)
-
-
-def respond(session: Session, official: Official, now: datetime) -> Optional[CallOut]:
-    item = session.scalars(select(CallOut).where(CallOut.official_id == official.id, CallOut.status == "requested")
-                           .order_by(CallOut.id)).first()
-    if item is None:
-        return None
-    item.status, item.responded_at = "responded", now
-    notify._add(session, notify.held_channel(item.enterprise.channel), item.enterprise.user_id, None,
-                "一叫就到", f"{official.name}已回应您的联系请求。联系或上门后，请回复“已联系上”确认。")
-    return item
-
-
-def overdue_call_outs(session: Session, now: datetime) -> int:
-    """Reminds officers past their promise time, once (run by the periodic sweep)."""
-    n = 0
-    for item in session.scalars(select(CallOut).where(CallOut.status == "requested", CallOut.due_at < now,
-                                                      CallOut.reminded_at.is_(None))):
-        item.reminded_at = now
-        if item.official.wecom_user_id:
-            notify._add(session, "wecom_app", item.official.wecom_user_id, None, "一叫就到已超时",
-                        f"{item.enterprise.name or '企业'}的联系请求已超过承诺时间，请尽快回应。")
-        n += 1
-    return n
-
-
-__all__ = ["file_inspection", "decide", "find_by_code", "covering", "call_out", "respond", "KINDS"]
+__all__ = ["file_inspection", "decide", "find_by_code", "covering", "describe", "ratings_by_department", "KINDS"]

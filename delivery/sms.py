@@ -7,8 +7,7 @@ daily cap, an enterprise's opt-out, and never the same notice twice.
 """
 from __future__ import annotations
 
-import re
-from typing import Optional, Protocol
+from typing import Protocol
 
 from core import settings
 
@@ -74,19 +73,9 @@ class TencentSms:
         return status.SerialNo or ""
 
 
-def provider(config) -> Optional[SmsProvider]:
+def provider(config) -> SmsProvider | None:
     if config.get("SMS_PROVIDER") == "tencent":
         return TencentSms(config["SMS_SECRET_ID"], config["SMS_SECRET_KEY"], config["SMS_APP_ID"], config["SMS_SIGN"],
                           settings.value(config, "SMS_REGION"),
                           settings.value(config, "SMS_ENDPOINT"))
     return None
-
-
-_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
-
-
-def mobile_number(phone: Optional[str]) -> Optional[str]:
-    """+86… for a mainland mobile number however it was typed; None for a landline or nothing."""
-    digits = re.sub(r"[\s\-()（）]", "", phone or "").translate(str.maketrans("０１２３４５６７８９＋", "0123456789+"))
-    m = _MOBILE.match(digits)
-    return f"+86{m.group(1)}" if m else None

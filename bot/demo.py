@@ -105,9 +105,9 @@ def load_demo_data(session: Session) -> str:
         session.add(dept)
         by_code[code] = dept
     session.flush()
-    for category, code, days, keywords, region in RULES:
-        session.add(RoutingRule(category=category, department=by_code[code], deadline_days=days,
-                                keywords=keywords, region=region))
+    for category, rule_code, days, keywords, rule_region in RULES:
+        session.add(RoutingRule(category=category, department=by_code[rule_code], deadline_days=days,
+                                keywords=keywords, region=rule_region))
     for code, dept in by_code.items():
         if code not in {a[2] for a in ACCOUNTS}:
             session.add(Official(name=f"{dept.name}经办人", wecom_user_id=code, department=dept, role="official"))
@@ -117,7 +117,7 @@ def load_demo_data(session: Session) -> str:
         session.add(Official(name=name, wecom_user_id=login, login=login, department=by_code[code], role=role,
                              password_hash=hash_password(demo_password(login))))
     session.flush()
-    from tickets.contacts import load_demo_cards
+    from contacts.book import load_demo_cards
 
     load_demo_cards(session)
     assert {r[0] for r in RULES} == set(TICKET_CATEGORIES)

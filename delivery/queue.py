@@ -11,15 +11,19 @@ import signal
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 
-from tickets import attachments, jobs, notify
+from contacts import callouts
+from core import unit
+from delivery.deliver import deliver_pending
+from delivery.sender import Sender
+from tickets import attachments, jobs
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 1  # a notice waits at most this long (plus the scheduler's 1 s tick) for others to join it
 
 
-def install(app) -> None:
-    """Builds the app's queue and its tasks, and wakes delivery after commits that wrote notices."""
-    cfg, state = app.config, app.extensions["appealbot"]
+def install(cfg, state) -> None:
+    """Builds the queue and its tasks onto `state` (the app's bot/state.AppState: its sessions, clock,
+    huey and tasks), and wakes delivery after commits that wrote notices. Knows nothing of Flask."""
     # results=False: nobody reads a task's return value, and storing it costs a write per job.
     if cfg["QUEUE"] == "memory":
         huey = MemoryHuey(cfg["QUEUE_NAME"], immediate=False, utc=True, results=False)
@@ -33,7 +37,7 @@ def install(app) -> None:
     else:
         os.makedirs(cfg["VAR_DIR"], exist_ok=True)
         huey = SqliteHuey(cfg["QUEUE_NAME"], filename=os.path.join(cfg["VAR_DIR"], "queue.db"), utc=True, results=False)
-    sender = notify.Sender(cfg, state.Session)
+    sender = Sender(cfg, state.Session)
 
     # With Redis, one wake-up waiting is enough: the job clears the flag before it scans, so whatever
     # was committed before a skipped kick is found by the scan that follows. The wake-up waits
@@ -44,7 +48,7 @@ def install(app) -> None:
     def deliver():
         if flag:
             huey.storage.conn.delete(flag)
-        outcome = notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
+        outcome = deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
         if "next_in" in outcome:
             deliver.schedule(delay=outcome["next_in"])  # a limited or failed send is due again then
         return outcome
@@ -55,8 +59,8 @@ def install(app) -> None:
 
     @huey.periodic_task(crontab(minute="*"))
     def tick():
-        done = jobs.sweep(state.Session, cfg, state.services.clock())
-        notify.deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
+        done = sweep(state.Session, cfg, state.services.clock())
+        deliver_pending(state.Session, sender, state.services.clock(), cfg["PUBLIC_URL"])
         attachments.fetch_pending(state.Session, cfg, media_clients(sender), state.services.clock())
         return done
 
@@ -68,8 +72,15 @@ def install(app) -> None:
         elif huey.storage.conn.set(flag, 1, nx=True, ex=10 + GATHER_SECONDS):
             deliver.schedule(delay=GATHER_SECONDS)
 
-    notify.on_commit(state.Session, kick)
-    attachments.on_commit(state.Session, fetch_media)  # after notify's: it sets the factory's info anew
+    unit.set_wakers(state.Session, deliver=kick, fetch_media=fetch_media)
+
+
+def sweep(Session, cfg, now) -> dict[str, int]:
+    """The periodic sweep: tickets' deadlines and SMS 回访 (tickets/jobs.py), overdue call-outs."""
+    done = jobs.sweep(Session, cfg, now)
+    with Session() as s, s.begin():
+        done["call_outs_reminded"] = callouts.overdue_call_outs(s, now)
+    return done
 
 
 def media_clients(sender) -> dict:

@@ -11,8 +11,8 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contacts.models import ContactCard
 from nlp.tokenizer import cut, cut_for_search
-from tickets.inspections_models import ContactCard
 from tickets.models import Department
 
 STOP = {"找", "谁", "电话", "多少", "号码", "联系", "联系人", "怎么", "哪个", "部门", "办", "请问", "的", "是", "问", "一下",
