@@ -10,6 +10,7 @@ made of once gunicorn and the network are taken away. Runs on a PostgreSQL schem
 Redis (the production set-up) by default; `--database-url sqlite:///…` measures the embedded mode.
 Notifications are enqueued but not delivered (no consumer runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 TOKEN, APPID, AES_KEY = "cost-wechat-token-9Rt", "wxcost0000000001", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # First messages the bundled model takes as appeals outright (no clarifying question).
-TEXTS = ["工业园区自来水水压太低，二楼以上的车间经常没水，影响清洗工序",
-         "营业执照经营范围变更网上提交后一直显示审核中，已经两周了",
-         "公积金缴存基数调整后单位账户显示异常，员工没法提取",
-         "判决已经生效半年了，执行一直没有进展，企业快撑不下去了"]
+TEXTS = [
+    "工业园区自来水水压太低，二楼以上的车间经常没水，影响清洗工序",
+    "营业执照经营范围变更网上提交后一直显示审核中，已经两周了",
+    "公积金缴存基数调整后单位账户显示异常，员工没法提取",
+    "判决已经生效半年了，执行一直没有进展，企业快撑不下去了",
+]
 STEPS = ("text", "name", "phone", "confirm")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -43,8 +46,8 @@ def server_cpu() -> float:
             stat = Path(f"/proc/{entry}/stat").read_text() if entry.isdigit() else ""
         except OSError:
             continue
-        if stat and stat[stat.index("(") + 1:stat.rindex(")")].startswith(("postgres", "redis-server")):
-            fields = stat[stat.rindex(")") + 2:].split()
+        if stat and stat[stat.index("(") + 1 : stat.rindex(")")].startswith(("postgres", "redis-server")):
+            fields = stat[stat.rindex(")") + 2 :].split()
             total += sum(int(v) for v in fields[11:15]) / CLK_TCK
     return total
 
@@ -81,29 +84,49 @@ def main() -> int:
         upgrade(url)
         with Session(create_engine(url)) as s, s.begin():
             load_demo_data(s)
-        config = {"DATABASE_URL": url, "VAR_DIR": tmp, "MODEL_PATH": args.model, "WECHAT_TOKEN": TOKEN,
-                  "WECHAT_APPID": APPID, "WECHAT_AES_KEY": AES_KEY, "RATE_LIMIT_ADDR": 0,
-                  "QUEUE": "redis" if args.redis_url else "memory", "QUEUE_NAME": f"cost-{secrets.token_hex(3)}"}
+        config = {
+            "DATABASE_URL": url,
+            "VAR_DIR": tmp,
+            "MODEL_PATH": args.model,
+            "WECHAT_TOKEN": TOKEN,
+            "WECHAT_APPID": APPID,
+            "WECHAT_AES_KEY": AES_KEY,
+            "RATE_LIMIT_ADDR": 0,
+            "QUEUE": "redis" if args.redis_url else "memory",
+            "QUEUE_NAME": f"cost-{secrets.token_hex(3)}",
+        }
         if args.redis_url:
             config["REDIS_URL"] = args.redis_url
         app = create_app(config)
         client = app.test_client()
         crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
         statements = [0]
-        event.listen(app.extensions["appealbot"].engine, "before_cursor_execute",
-                     lambda *a: statements.__setitem__(0, statements[0] + 1))
-        event.listen(app.extensions["appealbot"].engine, "commit", lambda *a: statements.__setitem__(0, statements[0] + 1))
+        event.listen(
+            app.extensions["appealbot"].engine,
+            "before_cursor_execute",
+            lambda *a: statements.__setitem__(0, statements[0] + 1),
+        )
+        event.listen(
+            app.extensions["appealbot"].engine, "commit", lambda *a: statements.__setitem__(0, statements[0] + 1)
+        )
         msg_ids = iter(range(8_000_000_000_000_000_001, 9_000_000_000_000_000_000))
 
         def say(user: str, content: str) -> str:
             ts, nonce = str(int(time.time())), "4242"
-            xml = (f"<xml><ToUserName><![CDATA[gh_cost]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-                   f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-                   f"<Content><![CDATA[{content}]]></Content><MsgId>{next(msg_ids)}</MsgId></xml>")
+            xml = (
+                f"<xml><ToUserName><![CDATA[gh_cost]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+                f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{content}]]></Content><MsgId>{next(msg_ids)}</MsgId></xml>"
+            )
             envelope = crypto.encrypt_message(xml, nonce, ts)
             encrypted = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
-            query = {"signature": sha1_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
-                     "encrypt_type": "aes", "msg_signature": sha1_signature(TOKEN, ts, nonce, encrypted)}
+            query = {
+                "signature": sha1_signature(TOKEN, ts, nonce),
+                "timestamp": ts,
+                "nonce": nonce,
+                "encrypt_type": "aes",
+                "msg_signature": sha1_signature(TOKEN, ts, nonce, encrypted),
+            }
             body = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
             profiling = profiler is not None and args.profile_step in (None, step)
             if profiling:
@@ -116,17 +139,25 @@ def main() -> int:
                 profiler.disable()
             assert response.status_code == 200, response.status_code
             reply = response.get_data(as_text=True)
-            return crypto.decrypt_message(reply, reply.split("<MsgSignature><![CDATA[")[1].split("]]>")[0],
-                                          reply.split("<TimeStamp>")[1].split("</TimeStamp>")[0], nonce)
+            return crypto.decrypt_message(
+                reply,
+                reply.split("<MsgSignature><![CDATA[")[1].split("]]>")[0],
+                reply.split("<TimeStamp>")[1].split("</TimeStamp>")[0],
+                nonce,
+            )
 
         cost: dict[str, list[tuple[float, int]]] = defaultdict(list)
         # The confirmation also mentions 企业名称 and 电话 (how to change them): it is recognised first.
-        answers = {"确认提交": lambda i: "1", "联系电话": lambda i: f"139{i:08d}",
-                   "企业名称": lambda i: f"测算第{i}号机械制造有限公司"}
+        answers = {
+            "确认提交": lambda i: "1",
+            "联系电话": lambda i: f"139{i:08d}",
+            "企业名称": lambda i: f"测算第{i}号机械制造有限公司",
+        }
         profiler = None
         for warm in (True, False):
             if not warm and args.profile:
                 import cProfile
+
                 profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
             servers = server_cpu()
             for i in range(20 if warm else args.n):

@@ -5,6 +5,7 @@
 Targets: >= 2,000 messages/s batched (issue 3); p99 < 2 ms single after warm-up and model load < 1 s
 (issue 15). The messages are both independent sets (1,635 lines), each predicted once singly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,16 +53,22 @@ def main() -> None:
     t = time.perf_counter()
     for _ in range(rounds):
         for i in range(0, len(texts), args.batch):
-            model.predict_many(texts[i:i + args.batch])
+            model.predict_many(texts[i : i + args.batch])
     batched = rounds * len(texts) / (time.perf_counter() - t)
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"messages: {len(texts)} ({' + '.join(sets) or 'training corpus'}); model path: "
-          f"{'compiled' if model.compiled is not None else 'scikit-learn'}")
-    print(f"jieba dictionary load: {jieba_s:.2f} s; model load: {load_s:.2f} s ({'ok' if load_s < 1 else 'MISSED'}: < 1 s)")
+    print(
+        f"messages: {len(texts)} ({' + '.join(sets) or 'training corpus'}); model path: "
+        f"{'compiled' if model.compiled is not None else 'scikit-learn'}"
+    )
+    print(
+        f"jieba dictionary load: {jieba_s:.2f} s; model load: {load_s:.2f} s ({'ok' if load_s < 1 else 'MISSED'}: < 1 s)"
+    )
     p99 = single[int(0.99 * len(single))]
-    print(f"single message latency ms: p50 {statistics.median(single):.2f}  p95 {single[int(0.95 * len(single))]:.2f}  "
-          f"p99 {p99:.2f} ({'ok' if p99 < 2 else 'MISSED'}: < 2 ms)")
+    print(
+        f"single message latency ms: p50 {statistics.median(single):.2f}  p95 {single[int(0.95 * len(single))]:.2f}  "
+        f"p99 {p99:.2f} ({'ok' if p99 < 2 else 'MISSED'}: < 2 ms)"
+    )
     print(f"batched ({args.batch}): {batched:,.0f} messages/s")
     print(f"peak resident memory: {rss_mb:.0f} MB")
 

@@ -7,6 +7,7 @@ policy library and the trained classifier (var/model.joblib, trained if missing)
 conversations that pass, the share that reach the right ticket without a wrong slot stored, and each
 failure with its transcript.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ def main() -> None:
     parser.add_argument("files", nargs="*", default=[str(ROOT / "tests/dialogs/independent.jsonl")])
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument("--only", default=None)
-    parser.add_argument("--policy-questions", default=None, metavar="SET",
-                        help="instead: type each question of a search question set (tune, independent) into the chat")
+    parser.add_argument(
+        "--policy-questions",
+        default=None,
+        metavar="SET",
+        help="instead: type each question of a search question set (tune, independent) into the chat",
+    )
     args = parser.parse_args()
 
     from bot.app import create_app
@@ -38,8 +43,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     model = str(ROOT / "var" / "model.joblib")
-    config = {"DATABASE_URL": f"sqlite:///{tmp / 'dialogs.db'}", "VAR_DIR": str(tmp), "MODEL_PATH": model,
-              "QUEUE": "memory", "TESTING": True}
+    config = {
+        "DATABASE_URL": f"sqlite:///{tmp / 'dialogs.db'}",
+        "VAR_DIR": str(tmp),
+        "MODEL_PATH": model,
+        "QUEUE": "memory",
+        "TESTING": True,
+    }
     print(ensure_model(config), file=sys.stderr)
     upgrade(config["DATABASE_URL"])
     app = create_app(config)
@@ -55,8 +65,10 @@ def main() -> None:
     ticket_ok = [o for o in outcomes if any("ticket" in (t.get("expect") or {}) for t in o.scenario["turns"])]
     clean = sum(not any("ticket" in p or "stored" in p for p in o.problems) for o in ticket_ok)
     print(f"conversations: {len(outcomes)}, passed {passed} ({passed / max(len(outcomes), 1):.2f})")
-    print(f"conversations ending in a ticket: {len(ticket_ok)}, right ticket and no wrong slot stored: "
-          f"{clean} ({clean / max(len(ticket_ok), 1):.2f})")
+    print(
+        f"conversations ending in a ticket: {len(ticket_ok)}, right ticket and no wrong slot stored: "
+        f"{clean} ({clean / max(len(ticket_ok), 1):.2f})"
+    )
     if args.show_failures:
         for o in outcomes:
             if o.passed:
@@ -92,11 +104,15 @@ def policy_questions(app, name: str, show: bool) -> None:
         else:
             abstained += 1
     answerable = right + wrong + none
-    print(f"{name}: {answerable} answerable questions typed into the chat: right clause first {right} "
-          f"({right / max(answerable, 1):.2f}), another clause {wrong} ({wrong / max(answerable, 1):.2f}), "
-          f"no clause {none} ({none / max(answerable, 1):.2f})")
-    print(f"{name}: {abstained + shown_unanswerable} unanswerable: no clause {abstained} "
-          f"({abstained / max(abstained + shown_unanswerable, 1):.2f})")
+    print(
+        f"{name}: {answerable} answerable questions typed into the chat: right clause first {right} "
+        f"({right / max(answerable, 1):.2f}), another clause {wrong} ({wrong / max(answerable, 1):.2f}), "
+        f"no clause {none} ({none / max(answerable, 1):.2f})"
+    )
+    print(
+        f"{name}: {abstained + shown_unanswerable} unanswerable: no clause {abstained} "
+        f"({abstained / max(abstained + shown_unanswerable, 1):.2f})"
+    )
 
 
 if __name__ == "__main__":

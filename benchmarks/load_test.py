@@ -30,6 +30,7 @@ is the CPU that other processes on the machine used meanwhile.
 Exit status 1 when a check or an issue-8 target (p99 < 300 ms, no errors, nothing lost or
 duplicated, the rate held) fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,11 @@ from core import ticket_number  # no imports of its own: cheap for the generator
 TOKEN = "loadtest-wechat-token-7Hq2"
 APPID = "wxload0000000001"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-WECOM = {"APPEALBOT_WECOM_TOKEN": "loadtest-wecom-token-4Kp9", "APPEALBOT_WECOM_CORP_ID": "wwload000000001",
-         "APPEALBOT_WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+WECOM = {
+    "APPEALBOT_WECOM_TOKEN": "loadtest-wecom-token-4Kp9",
+    "APPEALBOT_WECOM_CORP_ID": "wwload000000001",
+    "APPEALBOT_WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+}
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"  # the test suite uses 15
 
@@ -105,6 +109,7 @@ FIRST_MSG_ID = 6_100_000_000_000_000_001
 
 # -- the bare endpoint: only verify, decrypt and answer ------------------------------------------
 
+
 def bare_app():
     from flask import Flask, Response, request
     from wechatpy import create_reply, parse_message
@@ -142,9 +147,16 @@ def serve_bare(bind: str, workers: int, threads: int) -> None:
 
     class Application(BaseApplication):
         def load_config(self):
-            for name, value in {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
-                                "preload_app": True, "timeout": 30, "graceful_timeout": 10,
-                                "accesslog": None}.items():
+            for name, value in {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "preload_app": True,
+                "timeout": 30,
+                "graceful_timeout": 10,
+                "accesslog": None,
+            }.items():
                 self.cfg.set(name, value)
 
         def load(self):
@@ -155,6 +167,7 @@ def serve_bare(bind: str, workers: int, threads: int) -> None:
 
 # -- the 公众号 side: build encrypted deliveries, read encrypted replies ---------------------------
 
+
 def signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
@@ -162,8 +175,10 @@ def signature(*parts: str) -> str:
 class WeChatPlatform:
     """Encrypts messages as the 公众号 platform does (safe mode) and decrypts the replies."""
 
-    _FIELD = {name: re.compile(rf"<{name}>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
-              for name in ("Encrypt", "MsgSignature", "TimeStamp", "Nonce", "Content")}
+    _FIELD = {
+        name: re.compile(rf"<{name}>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
+        for name in ("Encrypt", "MsgSignature", "TimeStamp", "Nonce", "Content")
+    }
 
     def __init__(self):
         from wechatpy.crypto import PrpCrypto
@@ -173,12 +188,20 @@ class WeChatPlatform:
 
     def delivery(self, openid: str, text: str, msg_id: int) -> tuple[str, bytes]:
         ts, nonce = str(int(time.time())), str(random.randrange(10**9, 10**10))
-        xml = (f"<xml><ToUserName><![CDATA[gh_load]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-               f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-               f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+        xml = (
+            f"<xml><ToUserName><![CDATA[gh_load]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+        )
         encrypted = self.prp(self.key).encrypt(xml, APPID).decode()
-        query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": openid,
-                 "encrypt_type": "aes", "msg_signature": signature(TOKEN, ts, nonce, encrypted)}
+        query = {
+            "signature": signature(TOKEN, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "openid": openid,
+            "encrypt_type": "aes",
+            "msg_signature": signature(TOKEN, ts, nonce, encrypted),
+        }
         body = f"<xml><ToUserName><![CDATA[gh_load]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
         return "/wechat?" + urlencode(query), body.encode()
 
@@ -200,6 +223,7 @@ class WeChatPlatform:
 
 
 # -- the simulated users and the open-loop generator ---------------------------------------------
+
 
 @dataclass
 class User:
@@ -257,8 +281,11 @@ class Connection:
         raise ConnectionError("connection closed twice")
 
     async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
-        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         status, length, close = int(head[9:12]), None, False
         for line in head.split(b"\r\n")[1:]:
@@ -282,9 +309,22 @@ class Connection:
 
 
 class Generator:
-    def __init__(self, port: int, *, bare: bool, rate: float, duration: float, retry_share: float,
-                 duplicate_share: float, think: tuple[float, float], clients: int, texts: list[str],
-                 prefix: str, msg_ids, seed: int):
+    def __init__(
+        self,
+        port: int,
+        *,
+        bare: bool,
+        rate: float,
+        duration: float,
+        retry_share: float,
+        duplicate_share: float,
+        think: tuple[float, float],
+        clients: int,
+        texts: list[str],
+        prefix: str,
+        msg_ids,
+        seed: int,
+    ):
         self.port = port
         self.platform = WeChatPlatform()
         self.bare, self.rate, self.duration = bare, rate, duration
@@ -304,8 +344,12 @@ class Generator:
 
     def _new_user(self) -> User:
         n = len(self.users)
-        user = User(openid=f"{self.prefix}{n:06d}", appeal=self.rng.choice(self.texts),
-                    company=f"压测{self.prefix[-4:]}第{n}号机械制造有限公司", phone=f"139{n % 100_000_000:08d}")
+        user = User(
+            openid=f"{self.prefix}{n:06d}",
+            appeal=self.rng.choice(self.texts),
+            company=f"压测{self.prefix[-4:]}第{n}号机械制造有限公司",
+            phone=f"139{n % 100_000_000:08d}",
+        )
         self.users.append(user)
         return user
 
@@ -314,7 +358,9 @@ class Generator:
             return user.appeal
         if self.bare:
             return [user.company, user.phone, "1"][user.step - 1]
-        return {ASKS_NAME: user.company, ASKS_PHONE: user.phone, ASKS_ANONYMOUS: "1", ASKS_CONFIRM: "1"}[user.last_prompt]
+        return {ASKS_NAME: user.company, ASKS_PHONE: user.phone, ASKS_ANONYMOUS: "1", ASKS_CONFIRM: "1"}[
+            user.last_prompt
+        ]
 
     def _ready_user(self, now: float) -> User:
         if self.ready and self.ready[0][0] <= now:
@@ -356,8 +402,10 @@ class Generator:
             if before is not None:
                 thread_priority(before)
         cpu_after = os.times()
-        return {"sent": len(self.deliveries),
-                "generator_cpu": (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)}
+        return {
+            "sent": len(self.deliveries),
+            "generator_cpu": (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system),
+        }
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self.clients)  # at most this many requests (and connections) at once
@@ -454,7 +502,9 @@ class Generator:
                 user.state = "done"
         else:
             # most specific first: the anonymity question also mentions the company name
-            prompt = next((p for p in (ACCEPTED, ASKS_CONFIRM, ASKS_ANONYMOUS, ASKS_PHONE, ASKS_NAME) if p in reply), "")
+            prompt = next(
+                (p for p in (ACCEPTED, ASKS_CONFIRM, ASKS_ANONYMOUS, ASKS_PHONE, ASKS_NAME) if p in reply), ""
+            )
             if not prompt or (prompt == ACCEPTED and not ticket_number.parse(reply)):
                 self._problem("unexpected reply", reply)
                 user.state = "broken"
@@ -471,6 +521,7 @@ class Generator:
 
 # -- measuring --------------------------------------------------------------------------------
 
+
 def thread_priority(nice: int) -> int | None:
     """Sets this thread's nice value (Linux: per thread); the one it had, or None when not allowed."""
     tid = threading.get_native_id()
@@ -485,6 +536,7 @@ def thread_priority(nice: int) -> int | None:
 def speed_probe() -> float:
     """Milliseconds a fixed piece of pure-Python work takes: this machine's speed varies by tens of
     per cent from hour to hour, and the figures of two runs compare only together with it."""
+
     def work(n: int) -> int:
         total = 0
         for i in range(n):
@@ -520,8 +572,8 @@ def _processes() -> dict[int, tuple[str, int, float]]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        rest = stat[stat.rindex(")") + 2:].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
         found[int(entry)] = (name, int(rest[1]), sum(int(v) for v in rest[11:15]) / CLK_TCK)
     return found
 
@@ -552,12 +604,19 @@ class CpuMeter:
         procs = _processes()
         used = {name: sum(procs[p][2] for p in _tree(procs, pid)) if pid else 0.0 for name, pid in self.roots.items()}
         busy, total = _machine_busy()
-        postmasters = [pid for pid, (name, ppid, _) in procs.items()
-                       if name.startswith("postgres") and not procs.get(ppid, ("",))[0].startswith("postgres")]
-        return {**used, "app": used["web"] + used["worker"],
-                "postgres": sum(procs[p][2] for root in postmasters for p in _tree(procs, root)),
-                "redis": sum(c for n, _, c in procs.values() if n.startswith("redis-server")),
-                "machine_busy": busy, "machine_total": total}
+        postmasters = [
+            pid
+            for pid, (name, ppid, _) in procs.items()
+            if name.startswith("postgres") and not procs.get(ppid, ("",))[0].startswith("postgres")
+        ]
+        return {
+            **used,
+            "app": used["web"] + used["worker"],
+            "postgres": sum(procs[p][2] for root in postmasters for p in _tree(procs, root)),
+            "redis": sum(c for n, _, c in procs.values() if n.startswith("redis-server")),
+            "machine_busy": busy,
+            "machine_total": total,
+        }
 
     @staticmethod
     def delta(before, after) -> dict[str, float]:
@@ -565,6 +624,7 @@ class CpuMeter:
 
 
 # -- the servers ------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -613,18 +673,28 @@ class Deployment:
         self.url = self.base_url + ("&" if "?" in self.base_url else "?") + f"options=-csearch_path%3D{self.schema}"
         self.redis_url, self.queue_name = args.redis_url, f"appealbot-load-{self.run_id}"
         self.args, self.workdir = args, workdir
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("APPEALBOT_")},
-                    "APPEALBOT_DATABASE_URL": self.url, "APPEALBOT_REDIS_URL": self.redis_url,
-                    "APPEALBOT_QUEUE": "redis", "APPEALBOT_QUEUE_NAME": self.queue_name,
-                    "APPEALBOT_SECRET_KEY": secrets.token_hex(32), "APPEALBOT_VAR_DIR": str(workdir),
-                    "APPEALBOT_MODEL_PATH": args.model or str(workdir / "no-model.joblib"),
-                    "APPEALBOT_WECHAT_TOKEN": TOKEN, "APPEALBOT_WECHAT_APPID": APPID, "APPEALBOT_WECHAT_AES_KEY": AES_KEY,
-                    "APPEALBOT_WECHAT_SECRET": "wechat-secret", "APPEALBOT_WECHAT_API_BASE": platform_base,
-                    "APPEALBOT_WECOM_SECRET": "wecom-secret", "APPEALBOT_WECOM_AGENT_ID": "1000002",
-                    "APPEALBOT_WECOM_API_BASE": platform_base, **WECOM,
-                    # Every request comes from 127.0.0.1 here, as WeChat's callbacks come from a few
-                    # addresses of its own: the per-address limit would only measure itself.
-                    "APPEALBOT_RATE_LIMIT_ADDR": "0"}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("APPEALBOT_")},
+            "APPEALBOT_DATABASE_URL": self.url,
+            "APPEALBOT_REDIS_URL": self.redis_url,
+            "APPEALBOT_QUEUE": "redis",
+            "APPEALBOT_QUEUE_NAME": self.queue_name,
+            "APPEALBOT_SECRET_KEY": secrets.token_hex(32),
+            "APPEALBOT_VAR_DIR": str(workdir),
+            "APPEALBOT_MODEL_PATH": args.model or str(workdir / "no-model.joblib"),
+            "APPEALBOT_WECHAT_TOKEN": TOKEN,
+            "APPEALBOT_WECHAT_APPID": APPID,
+            "APPEALBOT_WECHAT_AES_KEY": AES_KEY,
+            "APPEALBOT_WECHAT_SECRET": "wechat-secret",
+            "APPEALBOT_WECHAT_API_BASE": platform_base,
+            "APPEALBOT_WECOM_SECRET": "wecom-secret",
+            "APPEALBOT_WECOM_AGENT_ID": "1000002",
+            "APPEALBOT_WECOM_API_BASE": platform_base,
+            **WECOM,
+            # Every request comes from 127.0.0.1 here, as WeChat's callbacks come from a few
+            # addresses of its own: the per-address limit would only measure itself.
+            "APPEALBOT_RATE_LIMIT_ADDR": "0",
+        }
         self.server: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.logs: list = []
@@ -638,8 +708,14 @@ class Deployment:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {self.schema}"))
         admin.dispose()
-        subprocess.run([str(ROOT / ".venv" / "bin" / "appealbot"), "db", "upgrade"], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir)
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "appealbot"), "db", "upgrade"],
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.workdir,
+        )
         from bot.demo import load_demo_data
         from tickets.accounts import hash_password
         from tickets.models import Official
@@ -654,13 +730,31 @@ class Deployment:
     def start(self, port: int) -> None:
         bin_dir = ROOT / ".venv" / "bin"
         self.logs = [open(self.workdir / "server.log", "wb"), open(self.workdir / "worker.log", "wb")]
-        self.server = subprocess.Popen([str(bin_dir / "appealbot"), "serve", "--prod", "--bind", f"127.0.0.1:{port}",
-                                        "--workers", str(self.args.workers), "--threads", str(self.args.threads)],
-                                       env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self.logs[0])
+        self.server = subprocess.Popen(
+            [
+                str(bin_dir / "appealbot"),
+                "serve",
+                "--prod",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(self.args.workers),
+                "--threads",
+                str(self.args.threads),
+            ],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=self.logs[0],
+        )
         # As deploy/ runs it: at a lower CPU priority, since a notice can wait a moment and a reply cannot.
-        self.worker = subprocess.Popen(["nice", "-n", "10", str(bin_dir / "appealbot"), "worker",
-                                        "--workers", str(self.args.queue_threads)],
-                                       env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=self.logs[1])
+        self.worker = subprocess.Popen(
+            ["nice", "-n", "10", str(bin_dir / "appealbot"), "worker", "--workers", str(self.args.queue_threads)],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=self.logs[1],
+        )
         wait_healthy(port, self.server)
 
     def stop(self) -> None:
@@ -715,6 +809,7 @@ def check_services(args) -> None:
 
 # -- one measured phase ---------------------------------------------------------------------------
 
+
 def usable_texts(port: int, prefix: str, msg_ids) -> list[str]:
     """The candidate first messages that the bot answers by asking for the company name (an appeal)."""
     import urllib3
@@ -731,11 +826,20 @@ def usable_texts(port: int, prefix: str, msg_ids) -> list[str]:
 
 
 def phase(args, port: int, *, bare: bool, texts: list[str], prefix: str, msg_ids, cpu: CpuMeter) -> dict:
-    common = dict(bare=bare, retry_share=args.retry_share, duplicate_share=args.duplicate_share,
-                  think=(args.think_min, args.think_max), clients=args.clients, texts=texts, msg_ids=msg_ids)
+    common = dict(
+        bare=bare,
+        retry_share=args.retry_share,
+        duplicate_share=args.duplicate_share,
+        think=(args.think_min, args.think_max),
+        clients=args.clients,
+        texts=texts,
+        msg_ids=msg_ids,
+    )
     warmup = None
     if args.warmup:
-        warmup = Generator(port, rate=args.rate, duration=args.warmup, prefix=prefix + "w", seed=args.seed + 1, **common)
+        warmup = Generator(
+            port, rate=args.rate, duration=args.warmup, prefix=prefix + "w", seed=args.seed + 1, **common
+        )
         warmup.run()
     generator = Generator(port, rate=args.rate, duration=args.duration, prefix=prefix, seed=args.seed, **common)
     before = cpu.sample()
@@ -756,20 +860,30 @@ def summarise(result: dict) -> dict:
     # the rate at which requests actually left, not the rate they were scheduled at
     rate = (sent - 1) / (last_start - first_start) if sent > 1 else float("nan")
     ours = cpu["app"] + cpu["postgres"] + cpu["redis"] + result["timing"]["generator_cpu"]
-    return {"sent": sent, "kinds": Counter(d.kind for d in generator.deliveries), "rate": rate,
-            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99),
-            "max": max(latencies, default=float("nan")), "p99_from_schedule": percentile(from_schedule, 99),
-            "errors": sum(1 for d in generator.deliveries if d.error),
-            "too_slow": sum(1 for d in measured if d.latency > 5),  # WeChat gives up after 5 s and retries
-            "lag_p99": percentile(lags, 99), "lag_max": max(lags, default=float("nan")),
-            "cpu_web_ms": 1000 * cpu["web"] / sent, "cpu_worker_ms": 1000 * cpu["worker"] / sent,
-            "cpu_db_ms": 1000 * (cpu["postgres"] + cpu["redis"]) / sent,
-            "generator_cpu_ms": 1000 * result["timing"]["generator_cpu"] / sent,
-            "machine_busy": cpu["machine_busy"] / cpu["machine_total"],
-            # whatever else ran on the machine meanwhile (other people's processes skew the figures)
-            "others_busy": max(0.0, cpu["machine_busy"] - ours) / cpu["machine_total"],
-            "problems": generator.problems, "samples": generator.samples,
-            "users": Counter(u.state for u in generator.users)}
+    return {
+        "sent": sent,
+        "kinds": Counter(d.kind for d in generator.deliveries),
+        "rate": rate,
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
+        "max": max(latencies, default=float("nan")),
+        "p99_from_schedule": percentile(from_schedule, 99),
+        "errors": sum(1 for d in generator.deliveries if d.error),
+        "too_slow": sum(1 for d in measured if d.latency > 5),  # WeChat gives up after 5 s and retries
+        "lag_p99": percentile(lags, 99),
+        "lag_max": max(lags, default=float("nan")),
+        "cpu_web_ms": 1000 * cpu["web"] / sent,
+        "cpu_worker_ms": 1000 * cpu["worker"] / sent,
+        "cpu_db_ms": 1000 * (cpu["postgres"] + cpu["redis"]) / sent,
+        "generator_cpu_ms": 1000 * result["timing"]["generator_cpu"] / sent,
+        "machine_busy": cpu["machine_busy"] / cpu["machine_total"],
+        # whatever else ran on the machine meanwhile (other people's processes skew the figures)
+        "others_busy": max(0.0, cpu["machine_busy"] - ours) / cpu["machine_total"],
+        "problems": generator.problems,
+        "samples": generator.samples,
+        "users": Counter(u.state for u in generator.users),
+    }
 
 
 def check_tickets(deployment: Deployment, generators: list[Generator]) -> dict:
@@ -806,8 +920,9 @@ def check_tickets(deployment: Deployment, generators: list[Generator]) -> dict:
 
 def check_inbox(deployment: Deployment, msg_ids_used: int) -> dict:
     statuses = dict(deployment.query("SELECT status, count(*) FROM inbound_messages GROUP BY status"))
-    duplicates = deployment.query("SELECT count(*) FROM (SELECT dedupe_key FROM inbound_messages "
-                                  "GROUP BY dedupe_key HAVING count(*) > 1) d")[0][0]
+    duplicates = deployment.query(
+        "SELECT count(*) FROM (SELECT dedupe_key FROM inbound_messages GROUP BY dedupe_key HAVING count(*) > 1) d"
+    )[0][0]
     return {"distinct_sent": msg_ids_used, "statuses": statuses, "stored_twice": duplicates}
 
 
@@ -834,33 +949,48 @@ def check_notifications(deployment: Deployment, fake, arrivals: Counter, wait: f
         time.sleep(1)
     statuses = dict(deployment.query("SELECT status, count(*) FROM notifications GROUP BY status"))
     # one send (a card or a digest) per batch id; a send the database does not know of was a second one
-    batches = deployment.query("SELECT count(DISTINCT batch) FROM notifications "
-                               "WHERE status = 'sent' AND channel = 'wecom_app'")[0][0]
+    batches = deployment.query(
+        "SELECT count(DISTINCT batch) FROM notifications WHERE status = 'sent' AND channel = 'wecom_app'"
+    )[0][0]
     return {"statuses": statuses, "sends_recorded": batches, "sends_received": arrivals["message/send"]}
 
 
 # -- the report -------------------------------------------------------------------------------------
 
-ROWS = [("achieved rate /s", "rate", "{:22.1f}"), ("latency p50 ms", "p50", "{:22.1f}"),
-        ("latency p95 ms", "p95", "{:22.1f}"), ("latency p99 ms", "p99", "{:22.1f}"),
-        ("latency max ms", "max", "{:22.1f}"), ("p99 from schedule ms", "p99_from_schedule", "{:22.1f}"),
-        ("errors", "errors", "{:22d}"), ("pacing lag p99 / max ms", None, None),
-        ("CPU ms per POST, web", "cpu_web_ms", "{:22.2f}"), ("CPU ms per POST, queue worker", "cpu_worker_ms", "{:22.2f}"),
-        ("CPU ms per POST, PG+Redis (all)", "cpu_db_ms", "{:22.2f}"), ("generator CPU ms per POST", "generator_cpu_ms", "{:22.2f}"),
-        ("machine busy", "machine_busy", "{:22.0%}"), ("  of which other processes", "others_busy", "{:22.0%}")]
+ROWS = [
+    ("achieved rate /s", "rate", "{:22.1f}"),
+    ("latency p50 ms", "p50", "{:22.1f}"),
+    ("latency p95 ms", "p95", "{:22.1f}"),
+    ("latency p99 ms", "p99", "{:22.1f}"),
+    ("latency max ms", "max", "{:22.1f}"),
+    ("p99 from schedule ms", "p99_from_schedule", "{:22.1f}"),
+    ("errors", "errors", "{:22d}"),
+    ("pacing lag p99 / max ms", None, None),
+    ("CPU ms per POST, web", "cpu_web_ms", "{:22.2f}"),
+    ("CPU ms per POST, queue worker", "cpu_worker_ms", "{:22.2f}"),
+    ("CPU ms per POST, PG+Redis (all)", "cpu_db_ms", "{:22.2f}"),
+    ("generator CPU ms per POST", "generator_cpu_ms", "{:22.2f}"),
+    ("machine busy", "machine_busy", "{:22.0%}"),
+    ("  of which other processes", "others_busy", "{:22.0%}"),
+]
 RATIO_OF = ("p50", "p95", "p99", "cpu_web_ms")
 
 
-def report(args, bare: dict | None, bot: dict, tickets: dict, inbox: dict, notices: dict,
-           probes: list[float]) -> bool:
+def report(args, bare: dict | None, bot: dict, tickets: dict, inbox: dict, notices: dict, probes: list[float]) -> bool:
     print()
-    print(f"appealbot load test: {os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads "
-          f"(gthread), PostgreSQL, Redis queue with 1 worker ({args.queue_threads} threads, nice 10)")
-    print(f"machine speed probe (a fixed Python loop, lower is faster): {probes[0]:.0f} ms before, "
-          f"{probes[1]:.0f} ms after")
+    print(
+        f"appealbot load test: {os.cpu_count()} cores, gunicorn {args.workers} workers x {args.threads} threads "
+        f"(gthread), PostgreSQL, Redis queue with 1 worker ({args.queue_threads} threads, nice 10)"
+    )
+    print(
+        f"machine speed probe (a fixed Python loop, lower is faster): {probes[0]:.0f} ms before, "
+        f"{probes[1]:.0f} ms after"
+    )
     kinds, users = bot["kinds"], sum(bot["users"].values())
-    print(f"offered: {args.rate:g} POSTs/s for {args.duration:g} s = {bot['sent']} POSTs ({kinds['first']} messages, "
-          f"{kinds['retry']} exact retries, {kinds['duplicate']} concurrent duplicates) from {users} distinct users")
+    print(
+        f"offered: {args.rate:g} POSTs/s for {args.duration:g} s = {bot['sent']} POSTs ({kinds['first']} messages, "
+        f"{kinds['retry']} exact retries, {kinds['duplicate']} concurrent duplicates) from {users} distinct users"
+    )
     print()
     columns = [("bare Flask+wechatpy", bare), ("appealbot", bot)] if bare else [("appealbot", bot)]
     print(f"{'':30}" + "".join(f"{name:>22}" for name, _ in columns) + ("          ratio" if bare else ""))
@@ -880,27 +1010,36 @@ def report(args, bare: dict | None, bot: dict, tickets: dict, inbox: dict, notic
     print(f"tickets: {tickets['completed']} appeals confirmed, {tickets['tickets']} tickets in the database")
     for outcome, count in sorted(tickets["outcome"].items()):
         print(f"  {outcome}: {count}")
-    print(f"inbound messages: {inbox['distinct_sent']} distinct MsgIds sent; stored by status {inbox['statuses']}; "
-          f"stored twice: {inbox['stored_twice']}")
-    print(f"notifications: by status {notices['statuses']}; WeCom app sends recorded {notices['sends_recorded']}, "
-          f"arrived at the fake platform {notices['sends_received']}")
+    print(
+        f"inbound messages: {inbox['distinct_sent']} distinct MsgIds sent; stored by status {inbox['statuses']}; "
+        f"stored twice: {inbox['stored_twice']}"
+    )
+    print(
+        f"notifications: by status {notices['statuses']}; WeCom app sends recorded {notices['sends_recorded']}, "
+        f"arrived at the fake platform {notices['sends_received']}"
+    )
 
     bad_outcomes = sum(c for o, c in tickets["outcome"].items() if o.split(":")[0].isupper())
     stored = sum(inbox["statuses"].values())
     unhandled = stored - inbox["statuses"].get("handled", 0)
     checks = {
-        f"rate held ({bot['rate']:.1f}/s of {args.rate:g}/s, pacing lag p99 {bot['lag_p99']:.0f} ms)":
-            bot["rate"] >= 0.98 * args.rate and bot["lag_p99"] < 100,
+        f"rate held ({bot['rate']:.1f}/s of {args.rate:g}/s, pacing lag p99 {bot['lag_p99']:.0f} ms)": bot["rate"]
+        >= 0.98 * args.rate
+        and bot["lag_p99"] < 100,
         f"p99 under 300 ms ({bot['p99']:.0f} ms)": bot["p99"] < 300,
-        f"zero errors ({bot['errors']}, {bot['too_slow']} slower than WeChat's 5 s)":
-            bot["errors"] == 0 and bot["too_slow"] == 0 and not any(
-                p.startswith(("retry answered", "concurrent duplicates answered differently", "unexpected"))
-                for p in bot["problems"]),
+        f"zero errors ({bot['errors']}, {bot['too_slow']} slower than WeChat's 5 s)": bot["errors"] == 0
+        and bot["too_slow"] == 0
+        and not any(
+            p.startswith(("retry answered", "concurrent duplicates answered differently", "unexpected"))
+            for p in bot["problems"]
+        ),
         f"zero lost or duplicated tickets ({bad_outcomes})": bad_outcomes == 0,
-        f"every message stored once and handled ({stored - unhandled} of {stored})":
-            unhandled == 0 and inbox["stored_twice"] == 0,
-        f"each notification sent once ({notices['sends_received']} sends for {notices['sends_recorded']})":
-            notices["sends_received"] == notices["sends_recorded"],
+        f"every message stored once and handled ({stored - unhandled} of {stored})": unhandled == 0
+        and inbox["stored_twice"] == 0,
+        f"each notification sent once ({notices['sends_received']} sends for {notices['sends_recorded']})": notices[
+            "sends_received"
+        ]
+        == notices["sends_recorded"],
     }
     print()
     for text, ok in checks.items():
@@ -916,14 +1055,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (2-4; default 3)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--queue-threads", type=int, default=2, help="threads of the queue worker (default 2)")
-    parser.add_argument("--clients", type=int, default=64, help="requests the load generator has in flight at most (default 64)")
+    parser.add_argument(
+        "--clients", type=int, default=64, help="requests the load generator has in flight at most (default 64)"
+    )
     parser.add_argument("--retry-share", type=float, default=0.10, help="share of exact retries (default 0.10)")
-    parser.add_argument("--duplicate-share", type=float, default=0.03,
-                        help="share of messages sent twice at once (default 0.03)")
+    parser.add_argument(
+        "--duplicate-share", type=float, default=0.03, help="share of messages sent twice at once (default 0.03)"
+    )
     parser.add_argument("--think-min", type=float, default=0.5, help="seconds a user pauses between messages, least")
     parser.add_argument("--think-max", type=float, default=3.0, help="seconds a user pauses between messages, most")
-    parser.add_argument("--model", default=str(ROOT / "var" / "model.joblib") if (ROOT / "var" / "model.joblib").exists()
-                        else "", help="classifier the server loads (default var/model.joblib when present; '' for none)")
+    parser.add_argument(
+        "--model",
+        default=str(ROOT / "var" / "model.joblib") if (ROOT / "var" / "model.joblib").exists() else "",
+        help="classifier the server loads (default var/model.joblib when present; '' for none)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--skip-bare", action="store_true", help="measure only appealbot")
@@ -947,15 +1092,37 @@ def main() -> int:
         if not args.skip_bare:
             port = free_port()
             with open(workdir / "bare.log", "wb") as log:
-                server = subprocess.Popen([sys.executable, __file__, "--serve-bare", f"127.0.0.1:{port}",
-                                           "--workers", str(args.workers), "--threads", str(args.threads)],
-                                          stdout=subprocess.DEVNULL, stderr=log)
+                server = subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--serve-bare",
+                        f"127.0.0.1:{port}",
+                        "--workers",
+                        str(args.workers),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
                 try:
                     wait_healthy(port, server)
-                    print(f"bare endpoint: {args.warmup:g} s warm-up, then {args.duration:g} s at {args.rate:g}/s",
-                          flush=True)
-                    bare = summarise(phase(args, port, bare=True, texts=APPEAL_TEXTS, prefix="oBare",
-                                           msg_ids=msg_ids, cpu=CpuMeter(server.pid)))
+                    print(
+                        f"bare endpoint: {args.warmup:g} s warm-up, then {args.duration:g} s at {args.rate:g}/s",
+                        flush=True,
+                    )
+                    bare = summarise(
+                        phase(
+                            args,
+                            port,
+                            bare=True,
+                            texts=APPEAL_TEXTS,
+                            prefix="oBare",
+                            msg_ids=msg_ids,
+                            cpu=CpuMeter(server.pid),
+                        )
+                    )
                 finally:
                     stop(server)
             bare_ids = next(msg_ids) - FIRST_MSG_ID + 1
@@ -967,10 +1134,20 @@ def main() -> int:
             texts = usable_texts(port, "oLoadT", msg_ids)
             if not texts:
                 raise SystemExit("none of the appeal texts is answered as an appeal: is the model sound?")
-            print(f"appealbot: {len(texts)} of {len(APPEAL_TEXTS)} first messages taken as appeals by the model; "
-                  f"{args.warmup:g} s warm-up, then {args.duration:g} s at {args.rate:g}/s", flush=True)
-            result = phase(args, port, bare=False, texts=texts, prefix=f"oLoad{deployment.run_id[-4:]}",
-                           msg_ids=msg_ids, cpu=CpuMeter(deployment.server.pid, deployment.worker.pid))
+            print(
+                f"appealbot: {len(texts)} of {len(APPEAL_TEXTS)} first messages taken as appeals by the model; "
+                f"{args.warmup:g} s warm-up, then {args.duration:g} s at {args.rate:g}/s",
+                flush=True,
+            )
+            result = phase(
+                args,
+                port,
+                bare=False,
+                texts=texts,
+                prefix=f"oLoad{deployment.run_id[-4:]}",
+                msg_ids=msg_ids,
+                cpu=CpuMeter(deployment.server.pid, deployment.worker.pid),
+            )
             bot = summarise(result)
             generators = [g for g in (result["warmup"], result["generator"]) if g is not None]
             tickets = check_tickets(deployment, generators)

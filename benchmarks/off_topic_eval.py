@@ -15,6 +15,7 @@ library and the trained classifier), as `assistant` in tests/conftest.py builds 
 Prints both shares, what the bot did with the off-topic lines (by what it asked next) and the
 classifier's own figures on the same lines (argmax), so that the handlers' share can be told apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,9 +89,10 @@ def classifier_figures(classifier, examples: list[Any]) -> dict[str, float]:
     p_tickets = classifier.predict_many([e.text for e in tickets])
     return {
         "off_topic_argmax_missed": sum(p.category != "off_topic" for p in p_off) / max(len(off), 1),
-        "off_topic_below_its_threshold": sum(p.category == "off_topic"
-                                             and p.confidence < classifier.intent_threshold_for("off_topic")
-                                             for p in p_off) / max(len(off), 1),
+        "off_topic_below_its_threshold": sum(
+            p.category == "off_topic" and p.confidence < classifier.intent_threshold_for("off_topic") for p in p_off
+        )
+        / max(len(off), 1),
         "tickets_argmax_off_topic": sum(p.category == "off_topic" for p in p_tickets) / max(len(tickets), 1),
     }
 
@@ -102,8 +104,13 @@ def build_app(model_path: str):
     from knowledge.bundled import ingest_bundled
 
     tmp = Path(tempfile.mkdtemp())
-    config = {"DATABASE_URL": f"sqlite:///{tmp / 'off_topic.db'}", "VAR_DIR": str(tmp), "MODEL_PATH": model_path,
-              "QUEUE": "memory", "TESTING": True}
+    config = {
+        "DATABASE_URL": f"sqlite:///{tmp / 'off_topic.db'}",
+        "VAR_DIR": str(tmp),
+        "MODEL_PATH": model_path,
+        "QUEUE": "memory",
+        "TESTING": True,
+    }
     upgrade(config["DATABASE_URL"])
     app = create_app(config)
     with app.extensions["appealbot"].Session() as s, s.begin():
@@ -128,19 +135,26 @@ def compare_candidates(names, set_name: str) -> None:
         classifier.save(path)
         figures = measure(build_app(path), examples)
         scores = classifier.metadata["scores"]
-        print(f"{name:24} started {figures['started_share']:.3f} lost {figures['lost_share']:.3f} | "
-              f"{set_name} macro-F1 {scores[set_name]['macro_f1']:.4f} cv {scores['cross_validation']['macro_f1']:.4f} | "
-              f"threshold {classifier.threshold:.2f} intents {classifier.intent_threshold:.2f} "
-              f"{classifier.intent_thresholds} | "
-              + ", ".join(f"{k} {n}" for k, n in figures["off_topic_outcomes"].items()), flush=True)
+        print(
+            f"{name:24} started {figures['started_share']:.3f} lost {figures['lost_share']:.3f} | "
+            f"{set_name} macro-F1 {scores[set_name]['macro_f1']:.4f} cv {scores['cross_validation']['macro_f1']:.4f} | "
+            f"threshold {classifier.threshold:.2f} intents {classifier.intent_threshold:.2f} "
+            f"{classifier.intent_thresholds} | "
+            + ", ".join(f"{k} {n}" for k, n in figures["off_topic_outcomes"].items()),
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", default="independent2", choices=["independent2", "independent"])
     parser.add_argument("--model", default=str(ROOT / "var" / "model.joblib"))
-    parser.add_argument("--candidates", nargs="*", default=None,
-                        help="train each of nlp/selection.py's candidates (thresholds included) and measure it")
+    parser.add_argument(
+        "--candidates",
+        nargs="*",
+        default=None,
+        help="train each of nlp/selection.py's candidates (thresholds included) and measure it",
+    )
     args = parser.parse_args()
     if args.candidates is not None:
         compare_candidates(args.candidates or None, args.set)
@@ -158,14 +172,22 @@ def main() -> None:
     ok_started = "ok" if figures["started_share"] <= TARGET_STARTED else "MISSED"
     ok_lost = "ok" if figures["lost_share"] <= TARGET_LOST else "MISSED"
     print(f"set: {args.set}")
-    print(f"off-topic lines that start a ticket: {figures['off_topic_started_ticket']}/{figures['off_topic_lines']} "
-          f"= {figures['started_share']:.3f} (target <= {TARGET_STARTED}: {ok_started})")
-    print(f"ticket lines lost to off_topic: {figures['ticket_lost_to_off_topic']}/{figures['ticket_lines']} "
-          f"= {figures['lost_share']:.3f} (target <= {TARGET_LOST}: {ok_lost})")
-    print("what the bot did with the off-topic lines: "
-          + ", ".join(f"{k} {n}" for k, n in figures["off_topic_outcomes"].items()))
-    print("what the bot did with the ticket lines: "
-          + ", ".join(f"{k} {n}" for k, n in figures["ticket_outcomes"].items()))
+    print(
+        f"off-topic lines that start a ticket: {figures['off_topic_started_ticket']}/{figures['off_topic_lines']} "
+        f"= {figures['started_share']:.3f} (target <= {TARGET_STARTED}: {ok_started})"
+    )
+    print(
+        f"ticket lines lost to off_topic: {figures['ticket_lost_to_off_topic']}/{figures['ticket_lines']} "
+        f"= {figures['lost_share']:.3f} (target <= {TARGET_LOST}: {ok_lost})"
+    )
+    print(
+        "what the bot did with the off-topic lines: "
+        + ", ".join(f"{k} {n}" for k, n in figures["off_topic_outcomes"].items())
+    )
+    print(
+        "what the bot did with the ticket lines: "
+        + ", ".join(f"{k} {n}" for k, n in figures["ticket_outcomes"].items())
+    )
     print("the classifier alone: " + ", ".join(f"{k} {v:.3f}" for k, v in model.items()))
 
 

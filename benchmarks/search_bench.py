@@ -4,6 +4,7 @@ index's build time and size, on the bundled library and with 10,000 synthetic ar
 
     .venv/bin/python benchmarks/search_bench.py [--articles 10000] [--url postgresql+psycopg://...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,8 +92,10 @@ def main() -> None:
         print(f"bundled library: ingest {time.perf_counter() - start:.1f} s")
         built, size = build_time(Session)
         p50, p95 = latency(Session, questions)
-        print(f"bundled library ({size} clauses): index build {built:.2f} s; answer() over {len(questions)} questions "
-              f"p50 {p50:.2f} ms  p95 {p95:.2f} ms")
+        print(
+            f"bundled library ({size} clauses): index build {built:.2f} s; answer() over {len(questions)} questions "
+            f"p50 {p50:.2f} ms  p95 {p95:.2f} ms"
+        )
         docs = synthetic_documents(args.articles)
         start = time.perf_counter()
         with Session() as s:
@@ -102,8 +105,10 @@ def main() -> None:
         ingest = time.perf_counter() - start
         built, size = build_time(Session)
         p50, p95 = latency(Session, questions)
-        print(f"with {len(docs) * 100} synthetic articles ({size} clauses): ingest {ingest:.1f} s, index build {built:.2f} s; "
-              f"answer() p50 {p50:.2f} ms  p95 {p95:.2f} ms")
+        print(
+            f"with {len(docs) * 100} synthetic articles ({size} clauses): ingest {ingest:.1f} s, index build {built:.2f} s; "
+            f"answer() p50 {p50:.2f} ms  p95 {p95:.2f} ms"
+        )
         engine.dispose()
 
 

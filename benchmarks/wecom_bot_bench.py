@@ -9,6 +9,7 @@ card of the open tickets), a new ticket is created, and another official taps �
 Prints p50/p95/max of the wall time of each kind of callback, decryption and encryption included.
 SQLite in a temporary directory by default.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,18 @@ def main() -> None:
     var = tempfile.mkdtemp(prefix="botbench-")
     url = args.database_url or f"sqlite:///{var}/bench.db"
     upgrade(url)
-    app = create_app({"DATABASE_URL": url, "VAR_DIR": var, "MODEL_PATH": f"{var}/none.joblib", "QUEUE": "memory",
-                      "WECOM_BOT_TOKEN": TOKEN, "WECOM_BOT_AES_KEY": AES_KEY, "RATE_LIMIT_USER": 0,
-                      "MAX_CLOCK_SKEW": 0})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "VAR_DIR": var,
+            "MODEL_PATH": f"{var}/none.joblib",
+            "QUEUE": "memory",
+            "WECOM_BOT_TOKEN": TOKEN,
+            "WECOM_BOT_AES_KEY": AES_KEY,
+            "RATE_LIMIT_USER": 0,
+            "MAX_CLOCK_SKEW": 0,
+        }
+    )
     state = app.extensions["appealbot"]
     now = datetime.now(UTC)
     with state.Session() as s, s.begin():
@@ -65,11 +75,19 @@ def main() -> None:
 
     for i in range(args.n):
         with state.Session() as s, s.begin():
-            number = service.create_ticket(s, channel="web", user_id=f"e{i}", text=f"第{i}家：变压器带不动，申请增容",
-                                           kind="appeal", category="operations").number
+            number = service.create_ticket(
+                s,
+                channel="web",
+                user_id=f"e{i}",
+                text=f"第{i}家：变压器带不动，申请增容",
+                kind="appeal",
+                category="operations",
+            ).number
         timed("待办 (card)", lambda: bot.say("待办", user="gdgs", chat=GROUP))
         card = timed("查看 (card)", lambda n=number: bot.say(f"查看 {n}", user="gdgs", chat=GROUP))["template_card"]
-        answer = timed("签收 tap", lambda n=number, c=card: bot.tap(f"yq|accept|{n}", c["task_id"], user="gdgs2", chat=GROUP))
+        answer = timed(
+            "签收 tap", lambda n=number, c=card: bot.tap(f"yq|accept|{n}", c["task_id"], user="gdgs2", chat=GROUP)
+        )
         assert answer["template_card"]["main_title"]["title"].startswith("办理中"), answer
     print(f"{args.n} rounds on {url.split(':')[0]}")
     for name, values in times.items():

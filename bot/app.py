@@ -1,4 +1,5 @@
 """The app factory: defaults, then APPEALBOT_* environment variables, then the caller's mapping."""
+
 from __future__ import annotations
 
 import logging
@@ -37,9 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
     cast(DefaultJSONProvider, app.json).ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.secret_key = cfg["SECRET_KEY"]
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=str(cfg.get("PUBLIC_URL", "")).startswith("https://"),
-                      PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=None)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str(cfg.get("PUBLIC_URL", "")).startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
 
     engine = make_engine(cfg["DATABASE_URL"])
     services = Services(config=cfg, classifier=_load_classifier(cfg))
@@ -72,7 +77,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bot.web import outreach, policies, verify
 
     csrf = CSRFProtect(app)
-    for blueprint in (web.bp, wechat.bp, wecom.bp, wecom_bot.bp, policies.bp, api.bp, console.bp, verify.bp, outreach.bp):
+    for blueprint in (
+        web.bp,
+        wechat.bp,
+        wecom.bp,
+        wecom_bot.bp,
+        policies.bp,
+        api.bp,
+        console.bp,
+        verify.bp,
+        outreach.bp,
+    ):
         app.register_blueprint(blueprint)
     # outreach: the signed token in the address is the credential (bot/web/outreach.py)
     for blueprint in (web.bp, wechat.bp, wecom.bp, wecom_bot.bp, api.bp, verify.bp, outreach.bp):
@@ -95,9 +110,13 @@ def _register_security_headers(app: Flask) -> None:
     @app.after_request
     def headers(response):
         script = f"'self' 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'self'"
-        response.headers.setdefault("Content-Security-Policy", (
-            f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            (
+                f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            ),
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -121,8 +140,12 @@ def _has_nul(values) -> bool:
 
 # Console forms that carry files: they may be as large as ingest accepts; every other body keeps
 # MAX_BODY_BYTES (the webhooks', the JSON API's).
-UPLOAD_ENDPOINTS = ("console.documents_upload", "console.contacts_import", "console.push_publish",
-                    "console.enterprises_import")
+UPLOAD_ENDPOINTS = (
+    "console.documents_upload",
+    "console.contacts_import",
+    "console.push_publish",
+    "console.enterprises_import",
+)
 
 
 def _register_rate_limit(app: Flask) -> None:
@@ -140,9 +163,13 @@ def _register_rate_limit(app: Flask) -> None:
             return None
         if (
             "\x00" in request.path
-            or _has_nul(request.args.keys()) or _has_nul(request.args.values())
-            or (request.method in ("POST", "PUT", "PATCH") and request.mimetype != "application/json"
-                and (_has_nul(request.form.keys()) or _has_nul(request.form.values())))
+            or _has_nul(request.args.keys())
+            or _has_nul(request.args.values())
+            or (
+                request.method in ("POST", "PUT", "PATCH")
+                and request.mimetype != "application/json"
+                and (_has_nul(request.form.keys()) or _has_nul(request.form.values()))
+            )
             or (request.is_json and b"\\u0000" in request.get_data(cache=True))
         ):
             raise RequestRejected(400, "请求含有非法字符（NUL）")
@@ -183,9 +210,18 @@ def _init_crypto(state: AppState, cfg) -> None:
 
 # What a caller reads for each status werkzeug raises (its own descriptions are English paragraphs).
 HTTP_MESSAGES = {
-    400: "请求格式不正确", 401: "需要登录", 403: "没有权限", 404: "页面或资源不存在", 405: "不支持该请求方法",
-    408: "请求超时，请重新提交", 409: "与当前状态冲突，请刷新后重试", 413: "提交的内容过大",
-    414: "网址过长", 415: "不支持的内容类型", 429: "请求过于频繁，请稍后再试", 431: "请求头过大",
+    400: "请求格式不正确",
+    401: "需要登录",
+    403: "没有权限",
+    404: "页面或资源不存在",
+    405: "不支持该请求方法",
+    408: "请求超时，请重新提交",
+    409: "与当前状态冲突，请刷新后重试",
+    413: "提交的内容过大",
+    414: "网址过长",
+    415: "不支持的内容类型",
+    429: "请求过于频繁，请稍后再试",
+    431: "请求头过大",
 }
 
 

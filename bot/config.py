@@ -4,6 +4,7 @@ The app factory layers defaults, then APPEALBOT_* environment variables (Flask's
 `from_prefixed_env`), then a test mapping, and calls `finalize` once at start-up, so a bad value
 fails there with a sentence naming the key. The README's table comes from `markdown_table()`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,9 +28,26 @@ def finalize(config: dict[str, Any]) -> None:
 
 
 def _coerce(config: dict[str, Any]) -> None:
-    for name in ("MAX_CLOCK_SKEW", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "STATE_TTL", "PORT", "RATE_LIMIT_USER",
-                 "RATE_LIMIT_ADDR", "RATE_LIMIT_LOGIN", "PROXY_COUNT", "ACCEPT_DAYS", "REQUEST_BODY_TIMEOUT", "ESCALATE_GRACE_DAYS", "JOINT_WINDOW_DAYS", "INSPECTION_YEARLY_CAP",
-                 "RATING_LINK_DAYS", "SMS_AFTER_HOURS", "SMS_DAILY_CAP", "MEDIA_MAX_BYTES"):
+    for name in (
+        "MAX_CLOCK_SKEW",
+        "MAX_BODY_BYTES",
+        "MAX_UPLOAD_BYTES",
+        "STATE_TTL",
+        "PORT",
+        "RATE_LIMIT_USER",
+        "RATE_LIMIT_ADDR",
+        "RATE_LIMIT_LOGIN",
+        "PROXY_COUNT",
+        "ACCEPT_DAYS",
+        "REQUEST_BODY_TIMEOUT",
+        "ESCALATE_GRACE_DAYS",
+        "JOINT_WINDOW_DAYS",
+        "INSPECTION_YEARLY_CAP",
+        "RATING_LINK_DAYS",
+        "SMS_AFTER_HOURS",
+        "SMS_DAILY_CAP",
+        "MEDIA_MAX_BYTES",
+    ):
         config[name] = _as_number(name, config[name], int)
     config["RETRY_WAIT"] = _as_number("RETRY_WAIT", config["RETRY_WAIT"], float)
     config["REMIND_AT"] = _as_number("REMIND_AT", config["REMIND_AT"], float)
@@ -39,8 +57,16 @@ def _coerce(config: dict[str, Any]) -> None:
         raise ConfigError(f"{ENV_PREFIX}_QUEUE must be sqlite, redis or memory, got {config['QUEUE']!r}")
     if config["QUEUE"] == "redis" and not config.get("REDIS_URL"):
         raise ConfigError(f"{ENV_PREFIX}_REDIS_URL is required when {ENV_PREFIX}_QUEUE is redis")
-    for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY",
-                 "WECOM_BOT_TOKEN", "WECOM_BOT_AES_KEY"):
+    for name in (
+        "WECHAT_TOKEN",
+        "WECHAT_APPID",
+        "WECHAT_AES_KEY",
+        "WECOM_TOKEN",
+        "WECOM_CORP_ID",
+        "WECOM_AES_KEY",
+        "WECOM_BOT_TOKEN",
+        "WECOM_BOT_AES_KEY",
+    ):
         value = config.get(name)
         config[name] = str(value).strip() if value not in (None, "") else None
 
@@ -67,19 +93,27 @@ def _coerce_outreach(config: dict[str, Any]) -> None:
         config[name] = _as_json(name, config.get(name), dict)
     for name in ("WECHAT_TEMPLATES", "SMS_TEMPLATES"):
         for kind, entry in (config[name] or {}).items():
-            if not isinstance(entry, dict) or not isinstance(entry.get("template_id"), (str, int)) \
-                    or not str(entry["template_id"]).strip():
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("template_id"), (str, int))
+                or not str(entry["template_id"]).strip()
+            ):
                 raise ConfigError(f"{ENV_PREFIX}_{name}: {kind!r} needs a template_id")
             fields = entry.get("data" if name == "WECHAT_TEMPLATES" else "params")
             if not isinstance(fields, dict if name == "WECHAT_TEMPLATES" else list):
-                raise ConfigError(f"{ENV_PREFIX}_{name}: {kind!r} needs "
-                                  + ("a data object" if name == "WECHAT_TEMPLATES" else "a params list"))
+                raise ConfigError(
+                    f"{ENV_PREFIX}_{name}: {kind!r} needs "
+                    + ("a data object" if name == "WECHAT_TEMPLATES" else "a params list")
+                )
     config["SMS_PROVIDER"] = str(config.get("SMS_PROVIDER") or "").strip().lower()
     if config["SMS_PROVIDER"] not in ("", "tencent"):
         raise ConfigError(f"{ENV_PREFIX}_SMS_PROVIDER must be tencent or empty, got {config['SMS_PROVIDER']!r}")
     if config["SMS_PROVIDER"]:
-        missing = [n for n in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_APP_ID", "SMS_SIGN", "SMS_TEMPLATES")
-                   if not config.get(n)]
+        missing = [
+            n
+            for n in ("SMS_SECRET_ID", "SMS_SECRET_KEY", "SMS_APP_ID", "SMS_SIGN", "SMS_TEMPLATES")
+            if not config.get(n)
+        ]
         if missing:
             raise ConfigError("SMS needs " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing))
     config["S3_SECURE"] = _as_bool("S3_SECURE", config.get("S3_SECURE", True))
@@ -135,11 +169,11 @@ def validate(config: Mapping[str, Any]) -> None:
     wecom = [n for n in ("WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY") if config.get(n)]
     if wecom and len(wecom) < 3:
         missing = [n for n in ("WECOM_TOKEN", "WECOM_CORP_ID", "WECOM_AES_KEY") if n not in wecom]
-        raise ConfigError(
-            "企业微信 needs all three keys: missing " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing)
-        )
+        raise ConfigError("企业微信 needs all three keys: missing " + ", ".join(f"{ENV_PREFIX}_{n}" for n in missing))
     if bool(config.get("WECOM_BOT_TOKEN")) != bool(config.get("WECOM_BOT_AES_KEY")):
-        raise ConfigError(f"企业微信 智能机器人 needs both {ENV_PREFIX}_WECOM_BOT_TOKEN and {ENV_PREFIX}_WECOM_BOT_AES_KEY")
+        raise ConfigError(
+            f"企业微信 智能机器人 needs both {ENV_PREFIX}_WECOM_BOT_TOKEN and {ENV_PREFIX}_WECOM_BOT_AES_KEY"
+        )
 
 
 def check_aes_key(name: str, value: str) -> bytes:

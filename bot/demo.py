@@ -3,6 +3,7 @@
 Every one of the 16 categories has a default rule; keyword rules send the common special cases
 (用电 → 供电公司, 公积金 → 公积金中心 …) straight to the department that owns them.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -100,22 +101,43 @@ def load_demo_data(session: Session) -> str:
         return f"demo data: present ({existing} departments)"
     by_code: dict[str, Department] = {}
     for code, name, parent, region, level in DEPARTMENTS:
-        dept = Department(code=code, name=name, region=region, level=level, is_office=code == "yingshang",
-                          parent=by_code.get(parent) if parent else None)
+        dept = Department(
+            code=code,
+            name=name,
+            region=region,
+            level=level,
+            is_office=code == "yingshang",
+            parent=by_code.get(parent) if parent else None,
+        )
         session.add(dept)
         by_code[code] = dept
     session.flush()
     for category, rule_code, days, keywords, rule_region in RULES:
-        session.add(RoutingRule(category=category, department=by_code[rule_code], deadline_days=days,
-                                keywords=keywords, region=rule_region))
+        session.add(
+            RoutingRule(
+                category=category,
+                department=by_code[rule_code],
+                deadline_days=days,
+                keywords=keywords,
+                region=rule_region,
+            )
+        )
     for code, dept in by_code.items():
         if code not in {a[2] for a in ACCOUNTS}:
             session.add(Official(name=f"{dept.name}经办人", wecom_user_id=code, department=dept, role="official"))
     from tickets.accounts import hash_password
 
     for login, name, code, role in ACCOUNTS:
-        session.add(Official(name=name, wecom_user_id=login, login=login, department=by_code[code], role=role,
-                             password_hash=hash_password(demo_password(login))))
+        session.add(
+            Official(
+                name=name,
+                wecom_user_id=login,
+                login=login,
+                department=by_code[code],
+                role=role,
+                password_hash=hash_password(demo_password(login)),
+            )
+        )
     session.flush()
     from contacts.book import load_demo_cards
 

@@ -5,6 +5,7 @@ past what a database column holds, a date past what `datetime` can shift into an
 or a character that XML (and so Excel) cannot carry used to travel inward until something broke
 with a 500; here each becomes either a clean value or a 400 with a short Chinese sentence.
 """
+
 from __future__ import annotations
 
 import re
@@ -108,10 +109,15 @@ def text_field(body: dict, name: str, *, required: bool = False, limit: int = 50
 def local_target(value: str | None, prefix: str, default: str) -> str:
     """Where to send a browser after signing in: a path of this site under `prefix`, nothing else
     (no other host, no scheme, no backslash, no control character to split a header with)."""
-    if (not value or not value.startswith(prefix) or value.startswith("//") or "\\" in value
-            or any(ord(ch) < 0x21 or ord(ch) == 0x7f or ch.isspace() for ch in value)):
+    if (
+        not value
+        or not value.startswith(prefix)
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch.isspace() for ch in value)
+    ):
         return default
-    rest = value[len(prefix):]
+    rest = value[len(prefix) :]
     if rest and rest[0] not in "/?":
         return default
     return value

@@ -3,6 +3,7 @@
 The log line, its arguments and its traceback are all masked; numbers are first read the way a
 person writes them (full-width digits, +86, spaces and dashes between the groups).
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,12 @@ _SEP = r"[\s\-]?"  # what people put between the groups of a number
 _PATTERNS = [
     (re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)"), r"\1********\2"),  # 居民身份证号
     # 统一社会信用代码: 18 characters from the code's alphabet, starting with a registration-authority digit.
-    (re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2})[0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY](?![0-9A-Z])"),
-     r"\1****************"),
+    (
+        re.compile(
+            r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2})[0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY](?![0-9A-Z])"
+        ),
+        r"\1****************",
+    ),
     # mobile, with or without +86, grouped 3-4-4 by spaces or dashes or not at all
     (re.compile(rf"(?<![\d+])((?:\+?86{_SEP})?1[3-9]\d){_SEP}\d{{4}}{_SEP}(\d{{4}})(?!\d)"), r"\1****\2"),
     # landline: area code (perhaps in brackets), then 7 or 8 digits, perhaps grouped

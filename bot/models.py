@@ -1,4 +1,5 @@
 """Imports every package's models so that one metadata describes the whole schema (for Alembic)."""
+
 import contacts.models  # noqa: F401
 import handlers.models  # noqa: F401
 import inspections.models  # noqa: F401

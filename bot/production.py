@@ -5,6 +5,7 @@ front of them): waitress (`run`, `serve`) reads every request in its event loop 
 it, so it needs room for many connections and drops idle ones; gunicorn's threads read the body
 themselves, so a body must arrive within REQUEST_BODY_TIMEOUT seconds or the client gets a 408.
 """
+
 from __future__ import annotations
 
 import gc
@@ -37,8 +38,10 @@ def check_secrets(config: Mapping[str, Any]) -> None:
         local = url.scheme == "unix" or url.hostname in ("127.0.0.1", "localhost", "::1")
         if not url.password and not local:
             # The job queue (huey) unpickles what it reads from Redis: whoever can write there runs code.
-            raise ConfigError("APPEALBOT_REDIS_URL must carry a password in production mode "
-                              "(redis://:PASSWORD@host:6379/0; see deploy/redis.conf)")
+            raise ConfigError(
+                "APPEALBOT_REDIS_URL must carry a password in production mode "
+                "(redis://:PASSWORD@host:6379/0; see deploy/redis.conf)"
+            )
 
 
 def check_accounts(Session) -> None:
@@ -52,8 +55,10 @@ def check_accounts(Session) -> None:
     with Session() as session:
         for official in session.scalars(select(Official).where(Official.password_hash.is_not(None), Official.active)):
             if official.login and check_password_hash(official.password_hash, demo_password(official.login)):
-                raise ConfigError(f"console account {official.login!r} still has its demo password: "
-                                  f"change it (appealbot create-user {official.login} --reset) or disable it")
+                raise ConfigError(
+                    f"console account {official.login!r} still has its demo password: "
+                    f"change it (appealbot create-user {official.login} --reset) or disable it"
+                )
 
 
 def settle_heap() -> None:
@@ -70,9 +75,15 @@ def waitress_options(config: Mapping[str, Any], threads: int) -> dict[str, Any]:
     """waitress buffers each request in its event loop, so slow or stalled uploads cost a connection
     each, not a thread: allow many (with poll(), not select(), which stops at 1,024 descriptors),
     drop a connection idle for a while, and buffer no more than the largest body accepted."""
-    return {"threads": threads, "ident": "appealbot", "connection_limit": 2000, "asyncore_use_poll": True,
-            "channel_timeout": max(5, int(config["REQUEST_BODY_TIMEOUT"])), "cleanup_interval": 5,
-            "max_request_body_size": max(config["MAX_BODY_BYTES"], config["MAX_UPLOAD_BYTES"])}
+    return {
+        "threads": threads,
+        "ident": "appealbot",
+        "connection_limit": 2000,
+        "asyncore_use_poll": True,
+        "channel_timeout": max(5, int(config["REQUEST_BODY_TIMEOUT"])),
+        "cleanup_interval": 5,
+        "max_request_body_size": max(config["MAX_BODY_BYTES"], config["MAX_UPLOAD_BYTES"]),
+    }
 
 
 class BodyDeadline:
@@ -107,8 +118,9 @@ class BodyDeadline:
                     break
                 body += chunk
         except OSError:  # TimeoutError, or the client went away
-            start_response("408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"),
-                                                   ("Connection", "close")])
+            start_response(
+                "408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")]
+            )
             return ["请求超时：请求内容未能及时送达，请重新提交".encode()]
         finally:
             sock.settimeout(before)
@@ -136,8 +148,11 @@ def serve(app, *, bind: str, workers: int | None, threads: int) -> None:  # prag
 
     warm_library(app.extensions["appealbot"].Session)  # the policy library's index, shared the same way
     settle_heap()
-    wsgi = BodyDeadline(app, float(app.config["REQUEST_BODY_TIMEOUT"]),
-                        max(app.config["MAX_BODY_BYTES"], app.config["MAX_UPLOAD_BYTES"]))
+    wsgi = BodyDeadline(
+        app,
+        float(app.config["REQUEST_BODY_TIMEOUT"]),
+        max(app.config["MAX_BODY_BYTES"], app.config["MAX_UPLOAD_BYTES"]),
+    )
 
     class Application(BaseApplication):
         def load_config(self):

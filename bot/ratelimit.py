@@ -7,6 +7,7 @@ for itself, which still stops a flood. A user's message is counted and its deliv
 the same command, so a platform retry is known as one before the database is asked; the database's
 unique key stays the judge (a key Redis lost or never had is still caught there).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,7 +55,9 @@ class RateLimiter:
         """(hits in the window so far, whether the delivery key was new); per process without Redis."""
         if self._hit is not None and not (self._redis_failed_at and time.monotonic() - self._redis_failed_at < 5):
             try:
-                count, first = self._hit(keys=[name, delivery] if delivery else [name], args=[WINDOW * 2, limit, SEEN_TTL])
+                count, first = self._hit(
+                    keys=[name, delivery] if delivery else [name], args=[WINDOW * 2, limit, SEEN_TTL]
+                )
                 self._redis_failed_at = None
                 return int(count), bool(first)
             except Exception as exc:  # any Redis failure: count locally rather than fail the request

@@ -1,4 +1,5 @@
 """The schema's migrations: the edge that knows every package's models runs them."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """What `make run` needs on a fresh machine, each step skipped when already done."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

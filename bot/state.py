@@ -1,4 +1,5 @@
 """The long-lived objects of one app: engine, session factory, services, inbox, crypto."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

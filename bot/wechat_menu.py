@@ -4,6 +4,7 @@ and created only when the account's menu differs (running it again changes nothi
 Click buttons send keys the dialogue router reads as the words a user could type
 (handlers/router.MENU_KEYS); a view button opens a page (the rating page under PUBLIC_URL).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,15 +18,20 @@ MAX_BUTTONS, MAX_SUB_BUTTONS = 3, 5  # the platform's limits
 
 def default_menu(public_url: str) -> dict[str, Any]:
     base = public_url.rstrip("/")
-    return {"button": [
-        {"type": "click", "name": "反映诉求", "key": "APPEAL"},
-        {"type": "click", "name": "政策查询", "key": "POLICY"},
-        {"name": "办事服务", "sub_button": [
-            {"type": "click", "name": "一叫就到", "key": "CONTACT"},
-            {"type": "click", "name": "我的诉求", "key": "MY_TICKETS"},
-            {"type": "view", "name": "评价办理结果", "url": f"{base}/rate"},
-        ]},
-    ]}
+    return {
+        "button": [
+            {"type": "click", "name": "反映诉求", "key": "APPEAL"},
+            {"type": "click", "name": "政策查询", "key": "POLICY"},
+            {
+                "name": "办事服务",
+                "sub_button": [
+                    {"type": "click", "name": "一叫就到", "key": "CONTACT"},
+                    {"type": "click", "name": "我的诉求", "key": "MY_TICKETS"},
+                    {"type": "view", "name": "评价办理结果", "url": f"{base}/rate"},
+                ],
+            },
+        ]
+    }
 
 
 def menu_from(config) -> dict[str, Any]:
@@ -54,8 +60,9 @@ def _check_leaf(button: dict[str, Any]) -> None:
     if not button.get("name"):
         raise ConfigError("WECHAT_MENU: every button needs a name")
     if button.get("type") == "click" and button.get("key") not in MENU_KEYS:
-        raise ConfigError(f"WECHAT_MENU: click key {button.get('key')!r} is not one the bot understands "
-                          f"({', '.join(MENU_KEYS)})")
+        raise ConfigError(
+            f"WECHAT_MENU: click key {button.get('key')!r} is not one the bot understands ({', '.join(MENU_KEYS)})"
+        )
     if button.get("type") == "view" and not str(button.get("url", "")).startswith(("http://", "https://")):
         raise ConfigError(f"WECHAT_MENU: {button['name']!r} needs a http(s) url")
 
@@ -72,8 +79,9 @@ def _normal(value: Any) -> Any:
 def sync(client, menu: dict[str, Any]) -> str:
     """Creates the menu unless the account already has exactly it: "created" or "unchanged"."""
     current = client.menu.get()  # None while the account has no menu (46003)
-    if current and json.dumps(_normal(current.get("menu") or {}), sort_keys=True, ensure_ascii=False) == \
-            json.dumps(_normal(menu), sort_keys=True, ensure_ascii=False):
+    if current and json.dumps(_normal(current.get("menu") or {}), sort_keys=True, ensure_ascii=False) == json.dumps(
+        _normal(menu), sort_keys=True, ensure_ascii=False
+    ):
         return "unchanged"
     client.menu.create(menu)
     return "created"

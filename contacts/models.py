@@ -1,4 +1,5 @@
 """一叫就到 models: the contact cards enterprises are shown, and the call-outs they ask for."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,7 +30,7 @@ class ContactCard(Base):
 
 
 class CallOut(Base):
-    """"请联系我": tracked like a ticket, from request to the enterprise confirming the contact."""
+    """ "请联系我": tracked like a ticket, from request to the enterprise confirming the contact."""
 
     __tablename__ = "call_outs"
 

@@ -2,6 +2,7 @@
 
 Functions elsewhere take a `Session`; whoever starts the work owns the transaction.
 """
+
 from __future__ import annotations
 
 import sqlite3

@@ -5,6 +5,7 @@ The one place that knows the format: the chat's rule layer, the enterprise's and
 commands, the console's search and the ticket creation all read and write numbers through here.
 Imports nothing of the project, so every layer may use it.
 """
+
 from __future__ import annotations
 
 import re

@@ -3,16 +3,17 @@
 Every stored moment is UTC; conversion happens only when a moment is written for a person. One
 module, so that a reply, a card, a console cell and a template message show the same date alike.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 CHINA = timezone(timedelta(hours=8))  # no daylight saving time, so a fixed offset is exact
 
-DAY = "%Y年%m月%d日"          # messages to enterprises and officials
+DAY = "%Y年%m月%d日"  # messages to enterprises and officials
 MONTH_DAY_TIME = "%m月%d日 %H:%M"
-STAMP = "%Y-%m-%d %H:%M"        # console cells and exports
-SHORT = "%m-%d %H:%M"           # narrow columns, cards
+STAMP = "%Y-%m-%d %H:%M"  # console cells and exports
+SHORT = "%m-%d %H:%M"  # narrow columns, cards
 
 
 def local(moment: datetime | None, fmt: str = DAY, missing: str = "") -> str:

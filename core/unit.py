@@ -5,6 +5,7 @@ media, reload the directory) and what it already looked up; the after-commit lis
 tickets/outbox.py, tickets/attachments.py and tickets/directory.py act on it. One dataclass instead
 of loose `session.info` keys, so that a misspelt flag fails at once instead of doing nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -31,6 +32,7 @@ class Notes:
 @dataclass(frozen=True)
 class Wakers:
     """Jobs a committed unit of work may wake, given by whoever owns the job queue (delivery/queue.py)."""
+
     deliver: Callable[[], None] | None = None
     fetch_media: Callable[[], None] | None = None
 

@@ -3,6 +3,7 @@ per recipient, within the platforms' limits, which drop the excess silently (a g
 messages a minute, a WeCom member receives at most 30 app messages a minute, a 公众号 user at most 5
 customer-service messages per message they send, within 48 hours): what cannot go now waits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,36 +36,51 @@ WECHAT_WINDOW = timedelta(hours=48)
 WECHAT_QUOTA = 5  # customer-service messages allowed per message the user sends
 
 
-
-
 # Built once: the delivery job runs after every commit that wrote a notice.
-_DUE = (select(Notification.id, Notification.channel, Notification.recipient)
-        .where(Notification.status == "pending",
-               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")))
-        .order_by(Notification.id).limit(1000))
+_DUE = (
+    select(Notification.id, Notification.channel, Notification.recipient)
+    .where(
+        Notification.status == "pending",
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")),
+    )
+    .order_by(Notification.id)
+    .limit(1000)
+)
 
 
-_LOCK = (select(Notification).where(Notification.id.in_(bindparam("ids", expanding=True)),
-                                    Notification.status == "pending")
-         .options(joinedload(Notification.ticket).load_only(Ticket.number, Ticket.category, Ticket.deadline))
-         .order_by(Notification.id).with_for_update(skip_locked=True, of=Notification))
+_LOCK = (
+    select(Notification)
+    .where(Notification.id.in_(bindparam("ids", expanding=True)), Notification.status == "pending")
+    .options(joinedload(Notification.ticket).load_only(Ticket.number, Ticket.category, Ticket.deadline))
+    .order_by(Notification.id)
+    .with_for_update(skip_locked=True, of=Notification)
+)
 
 
-_RECENT_SENDS = (select(Notification.batch, func.min(Notification.sent_at))
-                 .where(Notification.channel == bindparam("channel"), Notification.recipient == bindparam("recipient"),
-                        Notification.sent_at > bindparam("since"))
-                 .group_by(Notification.batch))
+_RECENT_SENDS = (
+    select(Notification.batch, func.min(Notification.sent_at))
+    .where(
+        Notification.channel == bindparam("channel"),
+        Notification.recipient == bindparam("recipient"),
+        Notification.sent_at > bindparam("since"),
+    )
+    .group_by(Notification.batch)
+)
 
 
-_DEFER = (update(Notification).where(Notification.id.in_(bindparam("ids", expanding=True)),
-                                     Notification.status == "pending")
-          .values(next_attempt_at=bindparam("until")).execution_options(synchronize_session=False))
+_DEFER = (
+    update(Notification)
+    .where(Notification.id.in_(bindparam("ids", expanding=True)), Notification.status == "pending")
+    .values(next_attempt_at=bindparam("until"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _limited_until(session: Session, channel: str, recipient: str, now: datetime) -> datetime | None:
     """When the recipient's per-minute limit frees a place again; None while there is one now."""
-    sends = session.execute(_RECENT_SENDS, {"channel": channel, "recipient": recipient,
-                                            "since": now - timedelta(minutes=1)}).all()
+    sends = session.execute(
+        _RECENT_SENDS, {"channel": channel, "recipient": recipient, "since": now - timedelta(minutes=1)}
+    ).all()
     if len(sends) < PER_MINUTE[channel]:
         return None
     times = sorted(cast(datetime, at) for _, at in sends)  # MIN of sent_at > since: never NULL
@@ -103,11 +119,22 @@ def deliver_pending(Session, sender: Sender, now: datetime, public_url: str = ""
                 if not items:
                     continue
             if channel == "wechat":
-                last_in = s.scalar(select(func.max(InboundMessage.received_at)).where(
-                    InboundMessage.channel == "wechat", InboundMessage.user_id == recipient))
-                used = 0 if last_in is None else s.scalar(select(func.count(func.distinct(Notification.batch))).where(
-                    Notification.channel == "wechat", Notification.recipient == recipient,
-                    Notification.sent_at > last_in))
+                last_in = s.scalar(
+                    select(func.max(InboundMessage.received_at)).where(
+                        InboundMessage.channel == "wechat", InboundMessage.user_id == recipient
+                    )
+                )
+                used = (
+                    0
+                    if last_in is None
+                    else s.scalar(
+                        select(func.count(func.distinct(Notification.batch))).where(
+                            Notification.channel == "wechat",
+                            Notification.recipient == recipient,
+                            Notification.sent_at > last_in,
+                        )
+                    )
+                )
                 if last_in is None or now - last_in > WECHAT_WINDOW or used >= WECHAT_QUOTA or sender.wechat is None:
                     # A template message where one is configured, else held for the next reply.
                     templates.outside_window(sender, items, now, outcome, later)
@@ -155,13 +182,14 @@ def link(items: list[Notification], public_url: str) -> str:
 
 def robot_digest(items: list[Notification], public_url: str = "") -> tuple[str, str]:
     """The group robot's markdown: each notice with its ticket's category, deadline and link."""
+
     def block(n: Notification, heading: str | None = None) -> str:
         lines = ([f"**{heading}**"] if heading else []) + [n.body]
         t = n.ticket
         if t is not None:
             deadline = timefmt.local(t.deadline) if t.deadline is not None else "未定"
-            lines.append(f"> 类别：<font color=\"info\">{category_label(t.category)}</font>")
-            lines.append(f"> 办结期限：<font color=\"warning\">{deadline}</font>")
+            lines.append(f'> 类别：<font color="info">{category_label(t.category)}</font>')
+            lines.append(f'> 办结期限：<font color="warning">{deadline}</font>')
             if public_url:
                 lines.append(f"> [查看工单 {t.number}]({public_url.rstrip('/')}/console/tickets/{t.number})")
         return "\n".join(lines)

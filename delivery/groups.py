@@ -2,6 +2,7 @@
 their groups (through the 智能机器人's freshest response_url, tickets/groups.py), tapped cards shown
 anew, and the answers given later. delivery/deliver.py hands these notices over.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,19 @@ from tickets.models import Notification, Official, WecomGroup
 log = logging.getLogger(__name__)
 
 
-def deliver(s: Session, sender, channel: str, recipient: str, items: list[Notification], now: datetime,
-            public_url: str, outcome: dict, later: list) -> list[Notification]:
+def deliver(
+    s: Session,
+    sender,
+    channel: str,
+    recipient: str,
+    items: list[Notification],
+    now: datetime,
+    public_url: str,
+    outcome: dict,
+    later: list,
+) -> list[Notification]:
     """Sends what needs more than a text: returns the notices left for the plain path."""
+
     def sent(done: list[Notification]) -> None:
         batch = uuid.uuid4().hex
         for n in done:
@@ -37,8 +48,7 @@ def deliver(s: Session, sender, channel: str, recipient: str, items: list[Notifi
         for n in items:
             try:
                 spec = json.loads(n.body)
-                sender.post_reply(spec["url"], {"msgtype": "markdown",
-                                                "markdown": {"content": run_job(s, spec, now)}})
+                sender.post_reply(spec["url"], {"msgtype": "markdown", "markdown": {"content": run_job(s, spec, now)}})
             except Exception as exc:  # kept and retried like any notice; a bad address fails at once
                 failed([n], exc)
             else:
@@ -53,8 +63,14 @@ def deliver(s: Session, sender, channel: str, recipient: str, items: list[Notifi
                 spec = json.loads(n.body)
                 official = _official(s, recipient)
                 assert n.ticket is not None  # update_app_card writes the notice with its ticket
-                card = cards.ticket_card(n.ticket, task_id=f"yq-u{n.id}", public_url=public_url, viewer=official,
-                                         in_group=False, note=spec.get("note"))
+                card = cards.ticket_card(
+                    n.ticket,
+                    task_id=f"yq-u{n.id}",
+                    public_url=public_url,
+                    viewer=official,
+                    in_group=False,
+                    note=spec.get("note"),
+                )
                 sender.update_card(recipient, spec["code"], card)
             except Exception as exc:
                 failed([n], exc)
@@ -65,8 +81,9 @@ def deliver(s: Session, sender, channel: str, recipient: str, items: list[Notifi
     # One ticket to 签收 for one official: a card with buttons (a pile of notices stays a text card).
     if len(plain) == 1 and plain[0].presentation == "ticket" and plain[0].ticket is not None and sender.cards:
         n, ticket = plain[0], plain[0].ticket
-        card = cards.ticket_card(ticket, task_id=f"yq-n{n.id}", public_url=public_url,
-                                 viewer=_official(s, recipient), in_group=False)
+        card = cards.ticket_card(
+            ticket, task_id=f"yq-n{n.id}", public_url=public_url, viewer=_official(s, recipient), in_group=False
+        )
         try:
             sender.send_card(recipient, card)
         except Exception as exc:
@@ -84,8 +101,15 @@ def _official(s: Session, wecom_user_id: str) -> Official | None:
 def _to_group(s, sender, chat_id, items, now, public_url, sent, failed, outcome) -> list:
     group = s.scalars(select(WecomGroup).where(WecomGroup.chat_id == chat_id)).first()
     # Only what is still the group's department's: a ticket returned or escalated since is not posted.
-    due = [n for n in items if n.ticket is not None and group is not None and group.department_id is not None
-           and n.ticket.department_id == group.department_id and n.ticket.status == "assigned"]
+    due = [
+        n
+        for n in items
+        if n.ticket is not None
+        and group is not None
+        and group.department_id is not None
+        and n.ticket.department_id == group.department_id
+        and n.ticket.status == "assigned"
+    ]
     for n in items:
         if n not in due:
             n.status, n.last_error = "obsolete", "工单已不在本群所属部门待签收，不再发送"
@@ -101,9 +125,17 @@ def _to_group(s, sender, chat_id, items, now, public_url, sent, failed, outcome)
     if len(due) == 1:
         card = cards.ticket_card(due[0].ticket, task_id=f"yq-g{due[0].id}", public_url=public_url, in_group=True)
     else:
-        tickets = sorted({n.ticket.id: n.ticket for n in due}.values(), key=lambda t: (t.accept_due is None, t.accept_due))
-        card = cards.list_card(tickets, len(tickets), title=f"新诉求 {len(tickets)} 件待签收",
-                               desc=group.department.name, task_id=f"yq-g{due[0].id}", public_url=public_url)
+        tickets = sorted(
+            {n.ticket.id: n.ticket for n in due}.values(), key=lambda t: (t.accept_due is None, t.accept_due)
+        )
+        card = cards.list_card(
+            tickets,
+            len(tickets),
+            title=f"新诉求 {len(tickets)} 件待签收",
+            desc=group.department.name,
+            task_id=f"yq-g{due[0].id}",
+            public_url=public_url,
+        )
     try:
         sender.post_reply(url, {"msgtype": "template_card", "template_card": card})
     except Exception as exc:

@@ -5,6 +5,7 @@ that answers as the real API does), and the access token lives in the database, 
 process at a time under a row lock, so workers neither fetch a token each nor invalidate each
 other's.
 """
+
 from __future__ import annotations
 
 import threading
@@ -88,7 +89,9 @@ def token_storage(config, Session) -> SessionStorage:
     if config.get("REDIS_URL"):
         import redis
 
-        return RedisTokenStorage(redis.Redis.from_url(config["REDIS_URL"], socket_timeout=2), prefix=config["QUEUE_NAME"])
+        return RedisTokenStorage(
+            redis.Redis.from_url(config["REDIS_URL"], socket_timeout=2), prefix=config["QUEUE_NAME"]
+        )
     return DatabaseTokenStorage(Session)
 
 
@@ -110,12 +113,14 @@ class _SharedToken:
         with self.session.refreshing(self.access_token_key) as (fresh, store):
             if fresh and fresh != self._used:
                 return {"access_token": fresh}  # refreshed by someone else while we waited
-            res = self._http.get(self.API_BASE_URL + self.TOKEN_PATH, params=self._token_params(),
-                                 timeout=self.timeout or 10)
+            res = self._http.get(
+                self.API_BASE_URL + self.TOKEN_PATH, params=self._token_params(), timeout=self.timeout or 10
+            )
             result = res.json()
             if result.get("errcode"):
-                raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
-                                            request=res.request, response=res)
+                raise WeChatClientException(
+                    result["errcode"], result.get("errmsg"), client=self, request=res.request, response=res
+                )
             expires_in = int(result.get("expires_in", 7200))
             store(result["access_token"], expires_in)
             self._used = result["access_token"]

@@ -3,6 +3,7 @@
 Embedded (`make run`): a SQLite file under VAR_DIR and a consumer thread inside the web process.
 Scaled out: Redis, and `appealbot worker` processes. Tests: in memory, drained explicitly.
 """
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 kept waiting, and which opened the document or asked about it afterwards. Read from the outbox and
 from the inbox of messages, which is why it sits here, above the conversation's tables.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,8 +22,10 @@ def figures(session: Session, push: PolicyPush, now: datetime) -> dict[str, int]
     document, a question naming it, or a policy ticket, after the notice reached it)."""
     document = policy_push.push_document(session, push)
     targets = push.targets
-    notices = {n.once_key: n for n in session.scalars(select(Notification).where(
-        Notification.once_key.like(f"policy:{push.id}:%")))}
+    notices = {
+        n.once_key: n
+        for n in session.scalars(select(Notification).where(Notification.once_key.like(f"policy:{push.id}:%")))
+    }
     out = {"matched": len(targets), "notified": 0, "reached": 0, "waiting": 0, "opened": 0, "asked": 0}
     for t in targets:
         n = notices.get(f"policy:{push.id}:{t.enterprise_id}")
@@ -43,13 +46,22 @@ def _asked(session: Session, target: PolicyPushTarget, since: datetime | None, d
     ent = target.enterprise
     if since is None:
         return False
-    policy_ticket = session.scalar(select(Ticket.id).where(Ticket.enterprise_id == ent.id, Ticket.category == "policy",
-                                                           Ticket.created_at >= since).limit(1))
+    policy_ticket = session.scalar(
+        select(Ticket.id)
+        .where(Ticket.enterprise_id == ent.id, Ticket.category == "policy", Ticket.created_at >= since)
+        .limit(1)
+    )
     if policy_ticket is not None:
         return True
-    messages = session.execute(select(InboundMessage.text, InboundMessage.reply).where(
-        InboundMessage.channel == ent.channel, InboundMessage.user_id == ent.user_id,
-        InboundMessage.received_at >= since).limit(200)).all()
+    messages = session.execute(
+        select(InboundMessage.text, InboundMessage.reply)
+        .where(
+            InboundMessage.channel == ent.channel,
+            InboundMessage.user_id == ent.user_id,
+            InboundMessage.received_at >= since,
+        )
+        .limit(200)
+    ).all()
     title = document.title.lstrip("#").strip()  # a Markdown heading keeps its "#" in the title
     for text, reply in messages:
         cited = ((reply or {}).get("data") or {}).get("citations") or []

@@ -5,6 +5,7 @@ fake that answers as the API does.
 SMS is the last resort (tickets/outreach.py decides when): approved templates only, a per-number
 daily cap, an enterprise's opt-out, and never the same notice twice.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -26,16 +27,29 @@ class SmsProvider(Protocol):
 
 
 # Tencent Cloud answers these for a number or a template that will not work however often it is sent.
-PERMANENT = ("FailedOperation.PhoneNumberInBlacklist", "InvalidParameterValue.IncorrectPhoneNumber",
-             "FailedOperation.TemplateIncorrectOrUnapproved", "FailedOperation.SignatureIncorrectOrUnapproved",
-             "UnauthorizedOperation.SmsSdkAppIdVerifyFail", "FailedOperation.MissingTemplateToModify")
+PERMANENT = (
+    "FailedOperation.PhoneNumberInBlacklist",
+    "InvalidParameterValue.IncorrectPhoneNumber",
+    "FailedOperation.TemplateIncorrectOrUnapproved",
+    "FailedOperation.SignatureIncorrectOrUnapproved",
+    "UnauthorizedOperation.SmsSdkAppIdVerifyFail",
+    "FailedOperation.MissingTemplateToModify",
+)
 
 
 class TencentSms:
     """Tencent Cloud SMS (API 2021-01-11, SendSms) through the official SDK."""
 
-    def __init__(self, secret_id: str, secret_key: str, app_id: str, sign: str, region: str = "ap-guangzhou",
-                 endpoint: str = "sms.tencentcloudapi.com", timeout: int = 10):
+    def __init__(
+        self,
+        secret_id: str,
+        secret_key: str,
+        app_id: str,
+        sign: str,
+        region: str = "ap-guangzhou",
+        endpoint: str = "sms.tencentcloudapi.com",
+        timeout: int = 10,
+    ):
         from tencentcloud.common import credential
         from tencentcloud.common.profile.client_profile import ClientProfile
         from tencentcloud.common.profile.http_profile import HttpProfile
@@ -45,8 +59,9 @@ class TencentSms:
         if endpoint.startswith(("http://", "https://")):
             scheme, endpoint = endpoint.split("://", 1)
         http = HttpProfile(protocol=scheme, endpoint=endpoint.rstrip("/"), reqTimeout=timeout)
-        self.client = sms_client.SmsClient(credential.Credential(secret_id, secret_key), region,
-                                           ClientProfile(httpProfile=http))
+        self.client = sms_client.SmsClient(
+            credential.Credential(secret_id, secret_key), region, ClientProfile(httpProfile=http)
+        )
         self.app_id, self.sign = str(app_id), sign
 
     def send(self, phone: str, template_id: str, params: list[str]) -> str:
@@ -75,7 +90,12 @@ class TencentSms:
 
 def provider(config) -> SmsProvider | None:
     if config.get("SMS_PROVIDER") == "tencent":
-        return TencentSms(config["SMS_SECRET_ID"], config["SMS_SECRET_KEY"], config["SMS_APP_ID"], config["SMS_SIGN"],
-                          settings.value(config, "SMS_REGION"),
-                          settings.value(config, "SMS_ENDPOINT"))
+        return TencentSms(
+            config["SMS_SECRET_ID"],
+            config["SMS_SECRET_KEY"],
+            config["SMS_APP_ID"],
+            config["SMS_SIGN"],
+            settings.value(config, "SMS_REGION"),
+            settings.value(config, "SMS_ENDPOINT"),
+        )
     return None

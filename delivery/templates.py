@@ -12,6 +12,7 @@ this module for two cases:
   waiting for the enterprise's rating after SMS_AFTER_HOURS: at most SMS_DAILY_CAP a day per number,
   not at night, never to an enterprise that opted out.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,8 +71,9 @@ def outside_window(sender, items: list[Notification], now: datetime, outcome: di
             continue
         data = n.data or {}
         try:
-            sender.wechat.message.send_template(n.recipient, str(entry["template_id"]), template_payload(entry, data),
-                                                url=data.get("link") or None)
+            sender.wechat.message.send_template(
+                n.recipient, str(entry["template_id"]), template_payload(entry, data), url=data.get("link") or None
+            )
         except Exception as exc:  # kept: retried with backoff, or held; never lost
             code = getattr(exc, "errcode", None)
             n.attempts += 1
@@ -97,8 +99,9 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(CHINA).date(), time(0), CHINA)
 
 
-def deliver_sms(session: Session, sender, phone: str, items: list[Notification], now: datetime, outcome: dict,
-                later: list) -> None:
+def deliver_sms(
+    session: Session, sender, phone: str, items: list[Notification], now: datetime, outcome: dict, later: list
+) -> None:
     """One number's SMS notices: each on its own (an SMS template carries one notice)."""
     templates = sender.config.get("SMS_TEMPLATES") or {}
     local = now.astimezone(CHINA).time()
@@ -110,9 +113,14 @@ def deliver_sms(session: Session, sender, phone: str, items: list[Notification],
         outcome["deferred"] += len(items)
         return
     cap = int(sender.config.get("SMS_DAILY_CAP") or 0)
-    today = session.execute(select(func.count(Notification.id)).where(
-        Notification.channel == "sms", Notification.recipient == phone, Notification.status == "sent",
-        Notification.sent_at >= _day_start(now))).scalar_one()
+    today = session.execute(
+        select(func.count(Notification.id)).where(
+            Notification.channel == "sms",
+            Notification.recipient == phone,
+            Notification.status == "sent",
+            Notification.sent_at >= _day_start(now),
+        )
+    ).scalar_one()
     for n in items:
         why = _cancelled(session, n)
         if why:
@@ -130,8 +138,7 @@ def deliver_sms(session: Session, sender, phone: str, items: list[Notification],
             outcome["deferred"] += 1
             continue
         try:
-            serial = sender.sms.send(phone, str(entry["template_id"]),
-                                     [fill(p, n.data or {}) for p in entry["params"]])
+            serial = sender.sms.send(phone, str(entry["template_id"]), [fill(p, n.data or {}) for p in entry["params"]])
         except Exception as exc:  # kept and retried; a permanent refusal ends as failed, listed
             n.attempts += 1
             n.last_error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -153,6 +160,8 @@ def _cancelled(session: Session, n: Notification) -> str | None:
     if ticket is not None:
         if ticket.enterprise.sms_opt_out:
             return "企业已退订短信"
-        if n.kind == "resolve" and (ticket.status != "resolved" or (n.data or {}).get("resolved_at") != stamp(ticket.resolved_at)):
+        if n.kind == "resolve" and (
+            ticket.status != "resolved" or (n.data or {}).get("resolved_at") != stamp(ticket.resolved_at)
+        ):
             return "企业已评价，或诉求已重新办理"
     return None

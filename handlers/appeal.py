@@ -4,6 +4,7 @@ intents that start it (the form itself: handlers/form.py).
 Each answer is validated; a message that is not an answer to the open question is left to the
 router, which handles it as what it is and keeps the draft for "继续".
 """
+
 from __future__ import annotations
 
 from handlers import form, texts
@@ -21,6 +22,7 @@ SKIP = ("跳过", "不留", "不想留", "不方便留", "不留了", "不告诉
 
 
 # -- answers to the form's questions --------------------------------------------------------------
+
 
 def on_answer(u: Understanding, ctx: Context) -> Reply | None:
     """The reply when `u` answers the open question of the form; None when it is something else."""
@@ -52,7 +54,7 @@ def on_answer(u: Understanding, ctx: Context) -> Reply | None:
 
 
 def _anonymity_said(u: Understanding, conv: Conversation, draft: dict) -> str | None:
-    """"不想留名字", "匿名" while a name or phone is asked: for a disturbance it is the anonymous
+    """ "不想留名字", "匿名" while a name or phone is asked: for a disturbance it is the anonymous
     choice; for an appeal it gets an explanation (a department cannot answer nobody)."""
     if not u.details.anonymous or len(u.text) > 30:
         return None
@@ -68,12 +70,21 @@ def _on_name(u: Understanding, ctx: Context, conv: Conversation, draft: dict) ->
         conv.keep(draft)
         return next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
     if said == "explain":
-        return asking("反映诉求需要企业名称，承办部门才能联系您办理；信息只用于办理本诉求。"
-                       "（如果是反映乱检查、乱收费等干扰问题，可以匿名。）\n请告诉我们企业名称：", "company_name")
+        return asking(
+            "反映诉求需要企业名称，承办部门才能联系您办理；信息只用于办理本诉求。"
+            "（如果是反映乱检查、乱收费等干扰问题，可以匿名。）\n请告诉我们企业名称：",
+            "company_name",
+        )
     d = u.details
     name = d.company
-    if name is None and not d.phones and not d.credit_codes and looks_like_company_name(u.text) \
-            and not u.question and not _surely_something_else(u):
+    if (
+        name is None
+        and not d.phones
+        and not d.credit_codes
+        and looks_like_company_name(u.text)
+        and not u.question
+        and not _surely_something_else(u)
+    ):
         name = strip_name(u.text)
     if name is None and not d.phones and not d.credit_codes:
         return None  # not a name: the router handles it as what it is, and keeps the draft
@@ -105,8 +116,11 @@ def _on_phone(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -
         return next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
     d = u.details
     if not d.phones:
-        name = d.company or (strip_name(u.text) if looks_like_company_name(u.text) and not u.question
-                             and not _surely_something_else(u) else None)
+        name = d.company or (
+            strip_name(u.text)
+            if looks_like_company_name(u.text) and not u.question and not _surely_something_else(u)
+            else None
+        )
         if name:  # the name again, or a corrected one
             draft["name"] = name
             conv.keep(draft)
@@ -128,13 +142,22 @@ def _on_confirm(u: Understanding, ctx: Context, conv: Conversation, draft: dict)
     changed = change_details(u, ctx)
     if changed is not None:
         return changed
-    if u.only_details or (looks_like_company_name(u.text) and not u.question and not _surely_something_else(u)
-                          and not pick(u.text, conv.menu)):
+    if u.only_details or (
+        looks_like_company_name(u.text)
+        and not u.question
+        and not _surely_something_else(u)
+        and not pick(u.text, conv.menu)
+    ):
         fill(draft, u)  # a name or phone typed at the confirmation: they correct what will be sent
         conv.keep(draft)
         return next_step(ctx, "已更新。\n")
     choice = pick(u.text, conv.menu)
-    if choice is None and draft["kind"] == "complaint" and (u.details.anonymous or u.details.named) and len(u.text) <= 20:
+    if (
+        choice is None
+        and draft["kind"] == "complaint"
+        and (u.details.anonymous or u.details.named)
+        and len(u.text) <= 20
+    ):
         draft["anonymous"] = u.details.anonymous
         conv.keep(draft)
         return next_step(ctx, "已改为匿名反映。\n" if u.details.anonymous else "已改为实名反映。\n")
@@ -146,11 +169,14 @@ def _on_confirm(u: Understanding, ctx: Context, conv: Conversation, draft: dict)
         return cancel(ctx)
     if choice == "change":
         conv.keep(None)
-        return form.ask_category(ctx, draft=draft, codes=[draft["category"], *draft.get("alternatives", [])], exclude=draft["category"])
+        return form.ask_category(
+            ctx, draft=draft, codes=[draft["category"], *draft.get("alternatives", [])], exclude=draft["category"]
+        )
     return None
 
 
 # -- the intents that start the form -----------------------------------------------------------------
+
 
 @intent("appeal_start")
 def appeal_prompt(message, ctx: Context) -> Reply:
@@ -166,8 +192,17 @@ def appeal(message, ctx: Context) -> Reply:
         found = u.answer(ctx.session)
         if found is not None:
             return show_answer(ctx, u, found, kind=u.kind, category=u.category)
-    return start(ctx, draft_of(u, text=u.text, kind=u.kind, category=u.category, confidence=u.confidence,
-                               alternatives=[c for _, c, _ in u.alternatives]))
+    return start(
+        ctx,
+        draft_of(
+            u,
+            text=u.text,
+            kind=u.kind,
+            category=u.category,
+            confidence=u.confidence,
+            alternatives=[c for _, c, _ in u.alternatives],
+        ),
+    )
 
 
 @answers("appeal_text")
@@ -177,8 +212,17 @@ def appeal_text(u: Understanding, ctx: Context) -> Reply | None:
         return None
     Conversation(ctx.state, ctx.now).answered()
     if u.intent in ("appeal", "complaint", "policy"):
-        return start(ctx, draft_of(u, text=u.text, kind=u.kind, category=u.category, confidence=u.confidence,
-                                   alternatives=[c for _, c, _ in u.alternatives]))
+        return start(
+            ctx,
+            draft_of(
+                u,
+                text=u.text,
+                kind=u.kind,
+                category=u.category,
+                confidence=u.confidence,
+                alternatives=[c for _, c, _ in u.alternatives],
+            ),
+        )
     guess = u.ticket_guess() or "coordination"
     draft = draft_of(u, text=u.text, kind=KIND_OF[guess], category=guess, confidence=u.confidence)
     return form.ask_category(ctx, draft=draft, codes=[guess] + [c for _, c, _ in u.alternatives])

@@ -1,5 +1,6 @@
 """Greetings, thanks and help; messages that are not an enterprise's matter (off_topic); and the ones
 the bot is not sure about at all."""
+
 from __future__ import annotations
 
 from handlers import texts

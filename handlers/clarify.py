@@ -3,6 +3,7 @@
 The user's pick routes this one ticket; it is not written back as training data (an enterprise's
 guess is no label), so the exchange teaches the model nothing wrong.
 """
+
 from __future__ import annotations
 
 from handlers.context import Context
@@ -23,8 +24,14 @@ def clarify(message, ctx: Context) -> Reply:
         if found is not None:
             return show_answer(ctx, u, found, kind=u.ticket_kind, category=u.ticket_guess() or "policy")
     guess = u.ticket_guess() or "coordination"
-    draft = draft_of(u, text=u.text, kind=KIND_OF[guess], category=guess, confidence=u.confidence,
-                     alternatives=[c for _, c, _ in u.alternatives])
+    draft = draft_of(
+        u,
+        text=u.text,
+        kind=KIND_OF[guess],
+        category=guess,
+        confidence=u.confidence,
+        alternatives=[c for _, c, _ in u.alternatives],
+    )
     return ask_category(ctx, draft=draft, codes=[guess] + [c for _, c, _ in u.alternatives])
 
 
@@ -47,8 +54,11 @@ def chosen(u: Understanding, ctx: Context) -> Reply | None:
                 return None
             draft = dict(Conversation(ctx.state, ctx.now).draft or draft)
         conv.keep(draft)
-        return Reply("好的，已记下。请再选一下问题的类别：\n" + numbered(conv.menu), choices=[o.label for o in conv.menu],
-                     data={"asking": "category"})
+        return Reply(
+            "好的，已记下。请再选一下问题的类别：\n" + numbered(conv.menu),
+            choices=[o.label for o in conv.menu],
+            data={"asking": "category"},
+        )
     category = "coordination" if choice == "none" else choice  # a person at 营商办 sorts it out
     draft = {**conv.draft, "category": category, "kind": KIND_OF[category]}
     if draft["kind"] == "appeal":

@@ -4,6 +4,7 @@ A lookup with no fitting card says so and gives 营商办's duty contact instead
 "请联系我" without an assigned officer goes to 营商办; every promised time counts the card's
 service hours and working days (a request at 23:07 on a Friday is due on Monday morning).
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,9 @@ from tickets import service
 from tickets.models import Official, ServiceOfficer
 
 MY_OFFICERS = re.compile(r"我的(联系人|包联|服务专员|首席服务员)|包联干部|服务专员是谁")
-CALL_ME = re.compile(r"请.{0,6}联系我|联系一下我|给我回(个)?电话|回电|上门|来一趟|过来一下|叫.{0,4}(人|干部)来|派(个)?人")
+CALL_ME = re.compile(
+    r"请.{0,6}联系我|联系一下我|给我回(个)?电话|回电|上门|来一趟|过来一下|叫.{0,4}(人|干部)来|派(个)?人"
+)
 CONFIRMED = re.compile(r"^(已经?联系上了?|联系上了|已上门|已经来过了?|已经打过电话了?|来过了)$")
 
 
@@ -49,8 +52,12 @@ def _matter(text: str) -> str:
     """The matter a contact question names, without the asking words ("办环评找谁" → "办环评";
     "那找哪个部门问" → "": it names none, so the last topic is meant)."""
     rest = CONTACT.sub(" ", text)
-    rest = re.sub(r"那么|那|这个|这事|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|呀|部门|单位|机构|问问|问一下|问|咨询|"
-                  r"找|办理|怎么|联系|电话|谁|哪里|哪儿|[?？。,，!！\s]", "", rest)
+    rest = re.sub(
+        r"那么|那|这个|这事|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|呀|部门|单位|机构|问问|问一下|问|咨询|"
+        r"找|办理|怎么|联系|电话|谁|哪里|哪儿|[?？。,，!！\s]",
+        "",
+        rest,
+    )
     return rest if len(rest) >= 2 else ""
 
 
@@ -61,10 +68,12 @@ def cards_for(ctx: Context, matter: str) -> Reply:
         return Reply("\n\n".join(book.card_text(c) for c in cards), data={"cards": [_card(c) for c in cards]})
     duty = book.duty_card(ctx.session)
     fallback = f"\n\n{book.card_text(duty)}" if duty else ""
-    return Reply(f"没有找到办理“{_short(matter)}”的对口联系人，先不给您一个可能不对的电话。"
-                 f"您可以联系营商办值班人员，由他们帮您找到负责的部门：{fallback}\n"
-                 "也可以直接描述要办的事，我们转给负责的部门。",
-                 data={"cards": [_card(duty)] if duty else [], "fallback": True})
+    return Reply(
+        f"没有找到办理“{_short(matter)}”的对口联系人，先不给您一个可能不对的电话。"
+        f"您可以联系营商办值班人员，由他们帮您找到负责的部门：{fallback}\n"
+        "也可以直接描述要办的事，我们转给负责的部门。",
+        data={"cards": [_card(duty)] if duty else [], "fallback": True},
+    )
 
 
 def _card(card: ContactCard) -> dict:
@@ -89,8 +98,10 @@ def contact_matter(u: Understanding, ctx: Context) -> Reply | None:
 def my_officers(ctx: Context) -> Reply:
     officers = _officers(ctx)
     if not officers:
-        return Reply("贵企业暂未分配包联干部。需要办事时，直接告诉我们事项，我们推送对口联系人；"
-                     "需要有人联系您，回复“请联系我”，由营商办安排。")
+        return Reply(
+            "贵企业暂未分配包联干部。需要办事时，直接告诉我们事项，我们推送对口联系人；"
+            "需要有人联系您，回复“请联系我”，由营商办安排。"
+        )
     lines = [f"{o.role}：{o.official.name}（{o.official.department.name}）" for o in officers]
     return Reply("您的联系人：\n" + "\n".join(lines) + "\n需要上门或回电，回复“请联系我”。")
 
@@ -110,7 +121,9 @@ def call_me(ctx: Context, text: str) -> Reply:
     official: Official | None
     if officers:
         official, who = officers[0].official, f"您的{officers[0].role}{officers[0].official.name}"
-        card = ctx.session.scalars(select(ContactCard).where(ContactCard.wecom_user_id == official.wecom_user_id)).first()
+        card = ctx.session.scalars(
+            select(ContactCard).where(ContactCard.wecom_user_id == official.wecom_user_id)
+        ).first()
         minutes, hours = (card.promise_minutes, card.hours) if card else (120, "")
     else:
         official = _office_official(ctx, duty)
@@ -120,20 +133,27 @@ def call_me(ctx: Context, text: str) -> Reply:
         minutes, hours = (duty.promise_minutes, duty.hours) if duty else (120, "")
     item = callouts.call_out(ctx.session, ent, official, text, ctx.now, promise_minutes=minutes, hours=hours)
     need = "" if ent.phone else "\n您还没有留联系电话，请直接发送手机号，方便对方联系您。"
-    return Reply(f"已通知{who}，承诺于{callouts.due_local(item)}前与您联系（按工作时间计算）。"
-                 f"联系上后请回复“已联系上”。{need}", data={"call_out": item.id, "due": item.due_at.isoformat()})
+    return Reply(
+        f"已通知{who}，承诺于{callouts.due_local(item)}前与您联系（按工作时间计算）。联系上后请回复“已联系上”。{need}",
+        data={"call_out": item.id, "due": item.due_at.isoformat()},
+    )
 
 
 def _office_official(ctx: Context, duty: ContactCard | None) -> Official | None:
     if duty is not None and duty.wecom_user_id:
-        found = ctx.session.scalars(select(Official).where(Official.wecom_user_id == duty.wecom_user_id,
-                                                           Official.active)).first()
+        found = ctx.session.scalars(
+            select(Official).where(Official.wecom_user_id == duty.wecom_user_id, Official.active)
+        ).first()
         if found is not None:
             return found
     from tickets.models import Department
 
-    return ctx.session.scalars(select(Official).join(Department).where(Department.is_office, Official.active)
-                               .order_by(Official.role.desc(), Official.id)).first()
+    return ctx.session.scalars(
+        select(Official)
+        .join(Department)
+        .where(Department.is_office, Official.active)
+        .order_by(Official.role.desc(), Official.id)
+    ).first()
 
 
 def confirm_call_out(u: Understanding, ctx: Context) -> Reply | None:
@@ -143,9 +163,11 @@ def confirm_call_out(u: Understanding, ctx: Context) -> Reply | None:
     ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)
     if ent is None:
         return None
-    item = ctx.session.scalars(select(CallOut).where(CallOut.enterprise_id == ent.id,
-                                                     CallOut.status.in_(("requested", "responded")))
-                               .order_by(CallOut.id.desc())).first()
+    item = ctx.session.scalars(
+        select(CallOut)
+        .where(CallOut.enterprise_id == ent.id, CallOut.status.in_(("requested", "responded")))
+        .order_by(CallOut.id.desc())
+    ).first()
     if item is None:
         return None
     item.status, item.confirmed_at = "confirmed", ctx.now

@@ -1,4 +1,5 @@
 """What a handler sees: the database session of this message, the services, and the user's state."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -11,6 +11,7 @@ Kept in the user's DialogueState row as plain JSON, for STATE_TTL after the last
     topic    what the last answer was about (a policy question, a contact lookup), for follow-ups
     shown_at when the last numbered menu was shown (a rating prompt after it wins a bare number)
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -94,8 +95,12 @@ class Conversation:
         return self.data.get("context") or {}
 
     def ask(self, what: str, menu: list[Option] | None = None, **context: Any) -> None:
-        self._set(asking=what, menu=[o.as_json() for o in menu] if menu else None, context=context or None,
-                  shown_at=self.now.isoformat() if menu else self.data.get("shown_at"))
+        self._set(
+            asking=what,
+            menu=[o.as_json() for o in menu] if menu else None,
+            context=context or None,
+            shown_at=self.now.isoformat() if menu else self.data.get("shown_at"),
+        )
 
     def answered(self) -> None:
         """The open question is closed (answered, or the user turned to something else)."""

@@ -4,6 +4,7 @@ short answers people give to a question (yes, no, cancel, go on, anonymous) in w
 
 Pure functions over text (no database, no classifier), so each is tested on its own.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,24 +41,106 @@ def mask_phone(phone: str) -> str:
 
 
 # -- company names ---------------------------------------------------------------------------------
-ORG_SUFFIX = ("有限责任公司", "股份有限公司", "有限公司", "分公司", "集团", "公司", "加工厂", "厂", "合作社", "农场",
-              "牧场", "养殖场", "门市部", "经营部", "批发部", "商行", "商店", "超市", "便利店", "店", "酒店", "宾馆",
-              "饭店", "餐厅", "餐馆", "饭馆", "工作室", "事务所", "诊所", "药店", "药房", "中心", "研究院", "学校",
-              "幼儿园", "驾校", "车行", "工程队", "合伙企业", "个体工商户", "作坊", "面馆", "烧烤", "火锅", "茶楼")
+ORG_SUFFIX = (
+    "有限责任公司",
+    "股份有限公司",
+    "有限公司",
+    "分公司",
+    "集团",
+    "公司",
+    "加工厂",
+    "厂",
+    "合作社",
+    "农场",
+    "牧场",
+    "养殖场",
+    "门市部",
+    "经营部",
+    "批发部",
+    "商行",
+    "商店",
+    "超市",
+    "便利店",
+    "店",
+    "酒店",
+    "宾馆",
+    "饭店",
+    "餐厅",
+    "餐馆",
+    "饭馆",
+    "工作室",
+    "事务所",
+    "诊所",
+    "药店",
+    "药房",
+    "中心",
+    "研究院",
+    "学校",
+    "幼儿园",
+    "驾校",
+    "车行",
+    "工程队",
+    "合伙企业",
+    "个体工商户",
+    "作坊",
+    "面馆",
+    "烧烤",
+    "火锅",
+    "茶楼",
+)
 _SUFFIX = "|".join(sorted(map(re.escape, ORG_SUFFIX), key=len, reverse=True))
 _NAME_CHARS = r"[\u4e00-\u9fa5A-Za-z0-9（）()·&\-]"
 # "我们是奎屯市某某机械厂", "企业名称：伊宁市某某有限公司", "公司叫某某", or a name standing alone.
-_NAMED = re.compile(rf"(?:我们是|我是|我们这边是|我们公司是|我们公司叫|我们厂叫|我们店叫|公司名(?:称|字)?(?:是|叫|为)?|企业名(?:称|字)?(?:是|叫|为)?|"
-                    rf"单位(?:名称|是)|店名(?:是|叫)?|名称)[:：\s]*({_NAME_CHARS}{{2,40}}?(?:{_SUFFIX}))")
+_NAMED = re.compile(
+    rf"(?:我们是|我是|我们这边是|我们公司是|我们公司叫|我们厂叫|我们店叫|公司名(?:称|字)?(?:是|叫|为)?|企业名(?:称|字)?(?:是|叫|为)?|"
+    rf"单位(?:名称|是)|店名(?:是|叫)?|名称)[:：\s]*({_NAME_CHARS}{{2,40}}?(?:{_SUFFIX}))"
+)
 _STANDING = re.compile(rf"^({_NAME_CHARS}{{2,40}}?(?:{_SUFFIX}))$")
-_EMBEDDED = re.compile(rf"((?:[\u4e00-\u9fa5]{{2,6}}(?:市|县|区|州|镇|乡|旗))?{_NAME_CHARS}{{2,30}}?(?:有限责任公司|股份有限公司|有限公司|合作社))")
-_NOT_A_NAME_START = ("我们", "我", "你们", "贵", "这家", "那家", "一家", "某家", "一个", "这个", "那个", "本", "该", "其他",
-                     "别的", "隔壁", "对方", "下游", "上游", "供电", "自来水", "燃气", "开", "做", "搞", "干", "卖", "经营",
-                     "在", "是", "个体", "小", "家", "的")
+_EMBEDDED = re.compile(
+    rf"((?:[\u4e00-\u9fa5]{{2,6}}(?:市|县|区|州|镇|乡|旗))?{_NAME_CHARS}{{2,30}}?(?:有限责任公司|股份有限公司|有限公司|合作社))"
+)
+_NOT_A_NAME_START = (
+    "我们",
+    "我",
+    "你们",
+    "贵",
+    "这家",
+    "那家",
+    "一家",
+    "某家",
+    "一个",
+    "这个",
+    "那个",
+    "本",
+    "该",
+    "其他",
+    "别的",
+    "隔壁",
+    "对方",
+    "下游",
+    "上游",
+    "供电",
+    "自来水",
+    "燃气",
+    "开",
+    "做",
+    "搞",
+    "干",
+    "卖",
+    "经营",
+    "在",
+    "是",
+    "个体",
+    "小",
+    "家",
+    "的",
+)
 # Words that never stand in an organisation's name but do in a refusal, a question or a command.
-_NOT_A_NAME_WORDS = re.compile(r"不想|不用|不要|不方便|不留|不告诉|算了|匿名|保密|不说|先不|为什么|干嘛|凭什么|怎么|什么|"
-                               r"吗|呢|吧|？|\?|哪|谁|多少|能不能|可以|可不可以|是否|帮我|请|谢谢|你好|您好|诉求|投诉|举报|"
-                               r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅")
+_NOT_A_NAME_WORDS = re.compile(
+    r"不想|不用|不要|不方便|不留|不告诉|算了|匿名|保密|不说|先不|为什么|干嘛|凭什么|怎么|什么|"
+    r"吗|呢|吧|？|\?|哪|谁|多少|能不能|可以|可不可以|是否|帮我|请|谢谢|你好|您好|诉求|投诉|举报|"
+    r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅"
+)
 
 
 def company_name_in(text: str) -> str | None:
@@ -82,7 +165,11 @@ def looks_like_company_name(text: str) -> bool:
 def strip_name(text: str) -> str:
     """What is left of an answer once its politeness and labels are taken off: "我们是X" → "X"."""
     clean = rules.normalise(text).strip(" ，,。.!！~～:：")
-    clean = re.sub(r"^(?:我们是|我是|我们这边是|是|叫|名称是|企业名称[:：]?|公司名称[:：]?|公司名[:：]?|单位名称[:：]?|就是)", "", clean)
+    clean = re.sub(
+        r"^(?:我们是|我是|我们这边是|是|叫|名称是|企业名称[:：]?|公司名称[:：]?|公司名[:：]?|单位名称[:：]?|就是)",
+        "",
+        clean,
+    )
     return clean.strip(" ，,。.!！~～:：")
 
 
@@ -114,11 +201,38 @@ def ticket_number(text: str) -> str | None:
 
 # -- ratings ---------------------------------------------------------------------------------------
 _RATING_WORDS = [  # longest first: 非常不满意 before 满意
-    ("非常不满意", 1), ("很不满意", 1), ("特别不满意", 1), ("极不满意", 1), ("太差了", 1), ("差评", 1), ("很差", 1),
-    ("不太满意", 2), ("不满意", 2), ("不怎么满意", 2), ("没解决", 2), ("没有解决", 2),
-    ("基本满意", 3), ("一般般", 3), ("一般", 3), ("还行", 3), ("凑合", 3), ("马马虎虎", 3), ("还可以", 3),
-    ("比较满意", 4), ("挺满意", 4), ("满意", 4), ("不错", 4), ("挺好", 4),
-    ("非常满意", 5), ("很满意", 5), ("特别满意", 5), ("十分满意", 5), ("太满意了", 5), ("好评", 5), ("非常好", 5), ("五星", 5),
+    ("非常不满意", 1),
+    ("很不满意", 1),
+    ("特别不满意", 1),
+    ("极不满意", 1),
+    ("太差了", 1),
+    ("差评", 1),
+    ("很差", 1),
+    ("不太满意", 2),
+    ("不满意", 2),
+    ("不怎么满意", 2),
+    ("没解决", 2),
+    ("没有解决", 2),
+    ("基本满意", 3),
+    ("一般般", 3),
+    ("一般", 3),
+    ("还行", 3),
+    ("凑合", 3),
+    ("马马虎虎", 3),
+    ("还可以", 3),
+    ("比较满意", 4),
+    ("挺满意", 4),
+    ("满意", 4),
+    ("不错", 4),
+    ("挺好", 4),
+    ("非常满意", 5),
+    ("很满意", 5),
+    ("特别满意", 5),
+    ("十分满意", 5),
+    ("太满意了", 5),
+    ("好评", 5),
+    ("非常好", 5),
+    ("五星", 5),
 ]
 _RATING_WORDS.sort(key=lambda x: -len(x[0]))
 _SCORE = re.compile(r"(?:给|打|评|评价)?\s*(?:个|一个)?\s*([1-5一二三四五])\s*(?:分|星|颗星)")
@@ -141,13 +255,86 @@ def rating_in(text: str) -> int | None:
 
 
 # -- short answers ---------------------------------------------------------------------------------
-YES = ("确认提交", "确认", "确定", "提交", "提交吧", "好的提交吧", "好的", "好", "好吧", "是", "是的", "对", "对的", "可以", "行",
-       "没问题", "嗯", "嗯嗯", "ok", "OK", "yes", "就这样", "就这样吧", "麻烦了", "麻烦你们了", "辛苦了", "要", "需要", "反映", "帮我提交")
-NO = ("不用", "不用了", "不需要", "不要", "不要了", "不了", "没有", "没事了", "不提交", "不提交了", "先不提交", "先不了", "不反映了", "否",
-      "no", "不是")
-CANCEL = ("取消", "算了", "算了吧", "不提交了", "先不提交了", "不用了", "不要了", "不办了", "撤销", "撤回", "放弃", "不反映了", "取消提交")
-CONTINUE = ("继续", "继续提交", "接着提交", "接着", "继续吧", "接着办", "刚才的", "刚才那个", "回到刚才", "提交刚才的诉求")
-ANONYMOUS = re.compile(r"匿名|不想留名|不留名|不愿意?留名|不想透露|不想让(他们|部门|别人)知道|保密|不要暴露|别暴露|不想暴露")
+YES = (
+    "确认提交",
+    "确认",
+    "确定",
+    "提交",
+    "提交吧",
+    "好的提交吧",
+    "好的",
+    "好",
+    "好吧",
+    "是",
+    "是的",
+    "对",
+    "对的",
+    "可以",
+    "行",
+    "没问题",
+    "嗯",
+    "嗯嗯",
+    "ok",
+    "OK",
+    "yes",
+    "就这样",
+    "就这样吧",
+    "麻烦了",
+    "麻烦你们了",
+    "辛苦了",
+    "要",
+    "需要",
+    "反映",
+    "帮我提交",
+)
+NO = (
+    "不用",
+    "不用了",
+    "不需要",
+    "不要",
+    "不要了",
+    "不了",
+    "没有",
+    "没事了",
+    "不提交",
+    "不提交了",
+    "先不提交",
+    "先不了",
+    "不反映了",
+    "否",
+    "no",
+    "不是",
+)
+CANCEL = (
+    "取消",
+    "算了",
+    "算了吧",
+    "不提交了",
+    "先不提交了",
+    "不用了",
+    "不要了",
+    "不办了",
+    "撤销",
+    "撤回",
+    "放弃",
+    "不反映了",
+    "取消提交",
+)
+CONTINUE = (
+    "继续",
+    "继续提交",
+    "接着提交",
+    "接着",
+    "继续吧",
+    "接着办",
+    "刚才的",
+    "刚才那个",
+    "回到刚才",
+    "提交刚才的诉求",
+)
+ANONYMOUS = re.compile(
+    r"匿名|不想留名|不留名|不愿意?留名|不想透露|不想让(他们|部门|别人)知道|保密|不要暴露|别暴露|不想暴露"
+)
 NOT_ANONYMOUS = re.compile(r"不(用|要|需要|必)?匿名|无需匿名|没必要匿名")
 NAMED = re.compile(r"实名|可以留名|不用匿名|不匿名|不要匿名|公开也行|可以公开")
 
@@ -194,13 +381,21 @@ class Details:
 
 def read(text: str) -> Details:
     clean = rules.normalise(text)
-    code = INSPECTION_CODE.search(clean.upper()) if re.search(r"备案码|核验码|检查码", clean) or \
-        INSPECTION_CODE.fullmatch(clean.strip().upper()) else None
-    return Details(phones=phones(clean), company=company_name_in(clean), credit_codes=credit_codes(clean),
-                   ticket=ticket_number(clean), inspection_code=code.group(1) if code else None,
-                   rating=rating_in(clean),
-                   anonymous=bool(ANONYMOUS.search(NOT_ANONYMOUS.sub("", clean))),
-                   named=bool(NAMED.search(clean)))
+    code = (
+        INSPECTION_CODE.search(clean.upper())
+        if re.search(r"备案码|核验码|检查码", clean) or INSPECTION_CODE.fullmatch(clean.strip().upper())
+        else None
+    )
+    return Details(
+        phones=phones(clean),
+        company=company_name_in(clean),
+        credit_codes=credit_codes(clean),
+        ticket=ticket_number(clean),
+        inspection_code=code.group(1) if code else None,
+        rating=rating_in(clean),
+        anonymous=bool(ANONYMOUS.search(NOT_ANONYMOUS.sub("", clean))),
+        named=bool(NAMED.search(clean)),
+    )
 
 
 def without_contact(text: str, details: Details) -> str:
@@ -209,8 +404,11 @@ def without_contact(text: str, details: Details) -> str:
     clean = rules.normalise(text)
     if details.company:
         clean = clean.replace(details.company, " ")
-    clean = _DIGIT_RUN.sub(lambda m: " " if re.sub(r"\D", "", m.group()) and
-                           phones(m.group()) else m.group(), clean)
+    clean = _DIGIT_RUN.sub(lambda m: " " if re.sub(r"\D", "", m.group()) and phones(m.group()) else m.group(), clean)
     clean = CREDIT.sub(" ", clean)
-    clean = re.sub(r"(?:我们是|我是|企业名称[:：]?|公司名称[:：]?|联系电话[:：]?|电话[:：]?|手机[:：]?|手机号[:：]?)\s*(?=\s|$|[，,。])", " ", clean)
+    clean = re.sub(
+        r"(?:我们是|我是|企业名称[:：]?|公司名称[:：]?|联系电话[:：]?|电话[:：]?|手机[:：]?|手机号[:：]?)\s*(?=\s|$|[，,。])",
+        " ",
+        clean,
+    )
     return " ".join(clean.split())

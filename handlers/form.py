@@ -14,6 +14,7 @@ clarify.py, policy.py …) call into the form, never the other way round. The st
 ticket consumes the dialogue state with a conditional delete (handlers/store.py): of two
 confirmations racing (a double tap), one creates the ticket and the other finds the state gone.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,21 +31,47 @@ from nlp.categories import HINTS, TICKET_CATEGORIES, label
 from tickets import service
 
 SLOTS = ("anonymity", "company_name", "phone", "confirm")  # the questions the form asks
-ANONYMITY_MENU = [Option("named", "实名反映：营商办和核查部门可看到企业名称和电话，便于联系核实",
-                         ("实名", "实名反映", "不匿名", "不用匿名", "不要匿名", "留名", "可以留名")),
-                  Option("anonymous", "匿名反映：只有营商办能看到企业信息，被反映的部门和其他部门都看不到",
-                         ("匿名", "匿名反映", "匿名吧", "不留名", "保密"))]
-CONFIRM_MENU = [Option("confirm", "确认提交", YES),
-                Option("change", "不是这一类，重新选择", ("重新选择", "重选", "不是这一类", "类别不对", "选错了", "换一类", "不是这个")),
-                Option("cancel", "取消", CANCEL)]
+ANONYMITY_MENU = [
+    Option(
+        "named",
+        "实名反映：营商办和核查部门可看到企业名称和电话，便于联系核实",
+        ("实名", "实名反映", "不匿名", "不用匿名", "不要匿名", "留名", "可以留名"),
+    ),
+    Option(
+        "anonymous",
+        "匿名反映：只有营商办能看到企业信息，被反映的部门和其他部门都看不到",
+        ("匿名", "匿名反映", "匿名吧", "不留名", "保密"),
+    ),
+]
+CONFIRM_MENU = [
+    Option("confirm", "确认提交", YES),
+    Option(
+        "change", "不是这一类，重新选择", ("重新选择", "重选", "不是这一类", "类别不对", "选错了", "换一类", "不是这个")
+    ),
+    Option("cancel", "取消", CANCEL),
+]
 
 
-def draft_of(u: Understanding | None, *, text: str, kind: str, category: str, confidence: float | None = None,
-             alternatives: list[str] | None = None, extra: dict[str, Any] | None = None,
-             anonymous: bool | None = None) -> dict[str, Any]:
-    draft: dict[str, Any] = {"text": text, "kind": kind, "category": category, "confidence": confidence,
-                             "alternatives": list(alternatives or []), "extra": dict(extra or {}),
-                             "anonymous": anonymous if kind == "complaint" else False}
+def draft_of(
+    u: Understanding | None,
+    *,
+    text: str,
+    kind: str,
+    category: str,
+    confidence: float | None = None,
+    alternatives: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    anonymous: bool | None = None,
+) -> dict[str, Any]:
+    draft: dict[str, Any] = {
+        "text": text,
+        "kind": kind,
+        "category": category,
+        "confidence": confidence,
+        "alternatives": list(alternatives or []),
+        "extra": dict(extra or {}),
+        "anonymous": anonymous if kind == "complaint" else False,
+    }
     if u is not None:
         d = u.details
         draft["topic"] = u.topic
@@ -85,7 +112,7 @@ def _same_text(a: dict, b: dict) -> bool:
 
 
 def resume(ctx: Context) -> Reply:
-    """"继续": the draft's next step, or the one set aside."""
+    """ "继续": the draft's next step, or the one set aside."""
     conv = Conversation(ctx.state, ctx.now)
     if conv.draft is None and conv.next_later() is None:
         return Reply("没有待提交的诉求。直接描述遇到的问题，我们会转给负责的部门办理。")
@@ -100,13 +127,19 @@ def next_step(ctx: Context, note: str = "") -> Reply:
     ent = service.find_enterprise(ctx.session, ctx.channel, ctx.user_id)
     if draft["kind"] == "complaint" and draft.get("anonymous") is None:
         conv.ask("anonymity", ANONYMITY_MENU)
-        return menu_reply(f"{note}您反映的是“无事不扰”问题（{label(draft['category'])}），将由营商办核查办理。请先选择：",
-                           ANONYMITY_MENU, "（匿名时请勿在描述中写企业名称）", asking="anonymity")
+        return menu_reply(
+            f"{note}您反映的是“无事不扰”问题（{label(draft['category'])}），将由营商办核查办理。请先选择：",
+            ANONYMITY_MENU,
+            "（匿名时请勿在描述中写企业名称）",
+            asking="anonymity",
+        )
     # An anonymous report asks for no name or phone: what the bot already knows is shown to 营商办 only.
     anonymous = bool(draft.get("anonymous"))
     if not anonymous and not _name(draft, ent):
         conv.ask("company_name")
-        return asking(f"{note}为了让承办部门及时联系您，请告诉我们企业名称（首次提交需要，之后会记住）：", "company_name")
+        return asking(
+            f"{note}为了让承办部门及时联系您，请告诉我们企业名称（首次提交需要，之后会记住）：", "company_name"
+        )
     if not anonymous and not _phone(draft, ent):
         conv.ask("phone")
         return asking(f"{note}请留一个联系电话（手机或座机），承办部门会通过它与您联系：", "phone")
@@ -116,9 +149,13 @@ def next_step(ctx: Context, note: str = "") -> Reply:
         who = f"匿名（{who}仅营商办可见）" if who else "匿名（不留企业信息）"
     privacy = "，被反映的部门看不到企业信息" if anonymous else ""
     kind = "“无事不扰”问题" if draft["kind"] == "complaint" else "诉求"
-    return menu_reply(f"{note}请确认：您反映的{kind}属于“{label(draft['category'])}”类，将转交负责部门办理。\n"
-                       f"将以 {who} 提交{privacy}。", CONFIRM_MENU,
-                       "（企业名称或电话有变，直接发“企业名称改为…”或“电话改为…”）", asking="confirm")
+    return menu_reply(
+        f"{note}请确认：您反映的{kind}属于“{label(draft['category'])}”类，将转交负责部门办理。\n"
+        f"将以 {who} 提交{privacy}。",
+        CONFIRM_MENU,
+        "（企业名称或电话有变，直接发“企业名称改为…”或“电话改为…”）",
+        asking="confirm",
+    )
 
 
 def _name(draft: dict, ent) -> str | None:
@@ -141,8 +178,9 @@ def menu_reply(head: str, menu: list[Option], tail: str = "", *, asking: str) ->
 def fill(draft: dict, u: Understanding) -> None:
     """The slots a message of details fills: name, phone, a valid credit code."""
     d = u.details
-    name = d.company or (strip_name(u.text) if not d.phones and not d.credit_codes and looks_like_company_name(u.text)
-                         else None)
+    name = d.company or (
+        strip_name(u.text) if not d.phones and not d.credit_codes and looks_like_company_name(u.text) else None
+    )
     if name:
         draft["name"] = name
     if d.phones:
@@ -153,12 +191,21 @@ def fill(draft: dict, u: Understanding) -> None:
 
 
 def change_details(u: Understanding, ctx: Context) -> Reply | None:
-    """"企业名称改为…", "电话换了 139…": at any time; into the draft if one is open, else the profile."""
+    """ "企业名称改为…", "电话换了 139…": at any time; into the draft if one is open, else the profile."""
     text = u.text
-    name_change = re.search(r"(?:企业|公司|单位|店)?(?:名称|名字|全称|名)\s*(?:也)?(?:改为|改成|换成|应该是|更正为|写错了[,，]?\s*(?:应该)?是|不对[,，]?\s*(?:应该)?是|是)\s*[:：]?\s*(.+)$", text) \
-        if re.search(r"改|换|更正|写错|不对|应该", text) else None
-    phone_change = re.search(r"(?:电话|手机|号码|联系方式).{0,4}(?:改|换|变|更正|写错|应该是|用这个)", text) if u.details.phones \
+    name_change = (
+        re.search(
+            r"(?:企业|公司|单位|店)?(?:名称|名字|全称|名)\s*(?:也)?(?:改为|改成|换成|应该是|更正为|写错了[,，]?\s*(?:应该)?是|不对[,，]?\s*(?:应该)?是|是)\s*[:：]?\s*(.+)$",
+            text,
+        )
+        if re.search(r"改|换|更正|写错|不对|应该", text)
+        else None
+    )
+    phone_change = (
+        re.search(r"(?:电话|手机|号码|联系方式).{0,4}(?:改|换|变|更正|写错|应该是|用这个)", text)
+        if u.details.phones
         else re.search(r"(?:电话|手机|号码|联系方式)\s*(?:改为|改成|换成|换了|变了|更正为|写错了|应该是)", text)
+    )
     if not name_change and not phone_change:
         return None
     conv = Conversation(ctx.state, ctx.now)
@@ -175,8 +222,11 @@ def change_details(u: Understanding, ctx: Context) -> Reply | None:
     if conv.draft is not None:
         draft = {**conv.draft, **fields}
         conv.keep(draft)
-        return next_step(ctx, "已更新。\n") if conv.asking in ("confirm", "company_name", "phone") else \
-            Reply("已更新，提交刚才的诉求时会用新的信息。回复“继续”接着提交。")
+        return (
+            next_step(ctx, "已更新。\n")
+            if conv.asking in ("confirm", "company_name", "phone")
+            else Reply("已更新，提交刚才的诉求时会用新的信息。回复“继续”接着提交。")
+        )
     service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
     what = "、".join(v if k == "name" else mask_phone(v) for k, v in fields.items())
     return Reply(f"已更新您的企业信息：{what}。以后提交诉求会用新的信息。")
@@ -188,11 +238,14 @@ def cancel(ctx: Context) -> Reply:
     conv.answered()
     later = conv.next_later()
     if later is not None:
-        return Reply(f"已取消，这条内容不会提交。您还有一条未提交的诉求：“{_brief(later['text'])}”，回复“继续”接着提交。")
+        return Reply(
+            f"已取消，这条内容不会提交。您还有一条未提交的诉求：“{_brief(later['text'])}”，回复“继续”接着提交。"
+        )
     return Reply("已取消，本次内容不会提交。需要时请随时留言。")
 
 
 # -- the ticket --------------------------------------------------------------------------------------
+
 
 def submit(ctx: Context) -> Reply:
     conv = Conversation(ctx.state, ctx.now)
@@ -207,10 +260,19 @@ def submit(ctx: Context) -> Reply:
         service.enterprise_for(ctx.session, ctx.channel, ctx.user_id, **fields)
     # An anonymous report goes to the department without the name or phone typed into it.
     text = draft.get("topic") or draft["text"] if draft.get("anonymous") else draft["text"]
-    ticket = service.create_ticket(ctx.session, channel=ctx.channel, user_id=ctx.user_id, text=text,
-                                   kind=draft["kind"], category=draft["category"], confidence=draft.get("confidence"),
-                                   extra=draft.get("extra"), now=ctx.now, config=ctx.services.config,
-                                   anonymous=bool(draft.get("anonymous")))
+    ticket = service.create_ticket(
+        ctx.session,
+        channel=ctx.channel,
+        user_id=ctx.user_id,
+        text=text,
+        kind=draft["kind"],
+        category=draft["category"],
+        confidence=draft.get("confidence"),
+        extra=draft.get("extra"),
+        now=ctx.now,
+        config=ctx.services.config,
+        anonymous=bool(draft.get("anonymous")),
+    )
     conv.keep(None)
     conv.answered()
     if ticket.department is None:
@@ -222,9 +284,16 @@ def submit(ctx: Context) -> Reply:
     later = conv.next_later()
     if later is not None:
         text += f"\n\n您还有一条未提交的诉求：“{_brief(later['text'])}”，回复“继续”接着提交。"
-    return Reply(text, data={"ticket": ticket.number, "kind": ticket.kind, "category": ticket.category,
-                             "department": ticket.department.name if ticket.department else None,
-                             "anonymous": ticket.anonymous})
+    return Reply(
+        text,
+        data={
+            "ticket": ticket.number,
+            "kind": ticket.kind,
+            "category": ticket.category,
+            "department": ticket.department.name if ticket.department else None,
+            "anonymous": ticket.anonymous,
+        },
+    )
 
 
 def _brief(text: str, n: int = 30) -> str:
@@ -244,5 +313,8 @@ def ask_category(ctx: Context, *, draft: dict[str, Any], codes: list[str], exclu
     conv = Conversation(ctx.state, ctx.now)
     conv.keep(draft)
     conv.ask("category", menu)
-    return Reply("为了转给对口的部门，请确认您的问题属于哪一类，回复序号即可：\n" + numbered(menu),
-                 choices=[label(c) for c in options] + ["都不是"], data={"asking": "category"})
+    return Reply(
+        "为了转给对口的部门，请确认您的问题属于哪一类，回复序号即可：\n" + numbered(menu),
+        choices=[label(c) for c in options] + ["都不是"],
+        data={"asking": "category"},
+    )

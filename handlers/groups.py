@@ -15,6 +15,7 @@ write lock before it asks the table, so of two officials tapping at once one acc
 is told who did. 退回 and 办结 need words: the card asks for them, and the official's next message
 in the same chat (or 1:1 with the app) is taken as the reason or the answer; "取消" drops it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,22 +38,31 @@ from tickets.models import Official, Ticket, WecomGroup
 from tickets.transitions import STATUS
 
 PROMPT = "official_prompt"  # a tapped 退回/办结 waits for its words in the next message
-WELCOME = ("您好，我是“有求必应”诉求办理助手。在本部门的企业微信群里 @我 发“待办”，可以看到本部门的工单并一键签收；"
-           "发“帮助”查看全部指令。")
-HELP = ("在群里 @我 或单聊发送（工单号可省略，只有一件可办时自动匹配）：\n"
-        "待办 · 本部门超期 · 本周统计\n签收 YQ-… · 查看 YQ-…\n办结 YQ-… 答复内容 · 退回 YQ-… 原因\n"
-        "提级 YQ-… 原因 · 补充材料 YQ-… 内容 · 延期 YQ-… 天数 原因 · 备注 YQ-… 内容\n"
-        "点工单卡片上的按钮也可以直接签收、退回、办结。")
-NOT_OFFICIAL = ("您的企业微信账号（{user_id}）还没有绑定为办事人员，不能办理工单。"
-                "请联系管理员在后台“管理”页的“人员”中填写您的企业微信账号。")
-UNBOUND_GROUP = ("本群还没有绑定部门，我在这里暂不显示工单。请管理员在后台“管理”页的“企业微信群”中绑定本群"
-                 "（群ID：{chat_id}）。您也可以单聊我办理。")
+WELCOME = (
+    "您好，我是“有求必应”诉求办理助手。在本部门的企业微信群里 @我 发“待办”，可以看到本部门的工单并一键签收；"
+    "发“帮助”查看全部指令。"
+)
+HELP = (
+    "在群里 @我 或单聊发送（工单号可省略，只有一件可办时自动匹配）：\n"
+    "待办 · 本部门超期 · 本周统计\n签收 YQ-… · 查看 YQ-…\n办结 YQ-… 答复内容 · 退回 YQ-… 原因\n"
+    "提级 YQ-… 原因 · 补充材料 YQ-… 内容 · 延期 YQ-… 天数 原因 · 备注 YQ-… 内容\n"
+    "点工单卡片上的按钮也可以直接签收、退回、办结。"
+)
+NOT_OFFICIAL = (
+    "您的企业微信账号（{user_id}）还没有绑定为办事人员，不能办理工单。"
+    "请联系管理员在后台“管理”页的“人员”中填写您的企业微信账号。"
+)
+UNBOUND_GROUP = (
+    "本群还没有绑定部门，我在这里暂不显示工单。请管理员在后台“管理”页的“企业微信群”中绑定本群"
+    "（群ID：{chat_id}）。您也可以单聊我办理。"
+)
 OTHER_GROUP = "本群是{department}的工作群，这里只办理本部门的工单。请在您所在部门的群里，或单聊我办理。"
 ONLY_TEXT = "我目前只读文字。请用文字发送指令，例如“待办”或“签收 YQ-20261123-0007”。"
 STATS_LATER = "正在统计本周数据，稍后发在这里。"
 
 
 # -- the router of the 智能机器人 channel and of card taps ------------------------------------------
+
 
 class GroupRouter:
     """What handlers/inbox.py calls for the 智能机器人 channel and for taps on cards (the inbox's
@@ -95,8 +105,11 @@ class Scope:
 
     @property
     def department_name(self) -> str:
-        return (self.group.department if self.group is not None and self.group.department is not None
-                else self.official.department).name
+        return (
+            self.group.department
+            if self.group is not None and self.group.department is not None
+            else self.official.department
+        ).name
 
     def may_show(self, ticket: Ticket) -> bool:
         return access.may_see(self.official, ticket) and groups.shows(self.group, ticket)
@@ -159,8 +172,17 @@ def command(ctx: Context, message: IncomingMessage, scope: Scope, text: str) -> 
     if isinstance(ticket, Reply):
         return ticket
     if verb == "查看":
-        return Reply(data={"card": cards.ticket_card(ticket, task_id=task_id(), public_url=_public_url(ctx),
-                                                     viewer=scope.official, in_group=scope.group is not None)})
+        return Reply(
+            data={
+                "card": cards.ticket_card(
+                    ticket,
+                    task_id=task_id(),
+                    public_url=_public_url(ctx),
+                    viewer=scope.official,
+                    in_group=scope.group is not None,
+                )
+            }
+        )
     return act(ctx, scope, ticket.number, verb, rest)
 
 
@@ -186,9 +208,14 @@ def find(ctx: Context, scope: Scope, verb: str, number: str | None):
     sources = transitions.TABLE[VERBS[verb]].sources if verb in VERBS else tuple(STATUS)
     if verb == "备注":
         sources = transitions.OPEN
-    candidates = list(ctx.session.scalars(select(Ticket).where(Ticket.department_id == scope.department_id,
-                                                                Ticket.status.in_(sources))
-                                          .order_by(Ticket.id.desc()).limit(2)))
+    candidates = list(
+        ctx.session.scalars(
+            select(Ticket)
+            .where(Ticket.department_id == scope.department_id, Ticket.status.in_(sources))
+            .order_by(Ticket.id.desc())
+            .limit(2)
+        )
+    )
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -202,24 +229,36 @@ def todo(ctx: Context, scope: Scope) -> Reply:
         return Reply(f"{scope.department_name}暂无待办工单。")
     # The most urgent first: those to 签收, by their 签收 deadline, then the rest by their deadline.
     urgent = sorted(rows, key=lambda t: (t.status != "assigned", t.accept_due or t.deadline or ctx.now))
-    card = cards.list_card(urgent, len(rows), title=f"{scope.department_name}待办 {len(rows)} 件",
-                           desc="点按钮签收或办结", task_id=task_id(), public_url=_public_url(ctx))
+    card = cards.list_card(
+        urgent,
+        len(rows),
+        title=f"{scope.department_name}待办 {len(rows)} 件",
+        desc="点按钮签收或办结",
+        task_id=task_id(),
+        public_url=_public_url(ctx),
+    )
     text = f"{scope.department_name}待办（{len(rows)} 件）：\n" + "\n".join(todo_lines(rows, ctx.now))
     return Reply(text, data={"card": card})
 
 
 def overdue(ctx: Context, scope: Scope) -> Reply:
-    rows = [t for t in todo_tickets(ctx, scope.department_id, limit=200)
-            if t.status in ("assigned", "accepted") and t.deadline is not None and t.deadline < ctx.now]
+    rows = [
+        t
+        for t in todo_tickets(ctx, scope.department_id, limit=200)
+        if t.status in ("assigned", "accepted") and t.deadline is not None and t.deadline < ctx.now
+    ]
     if not rows:
         return Reply(f"{scope.department_name}目前没有超期工单。")
-    lines = [f"{t.number} {STATUS[t.status]} · 期限 {_local(t.deadline)} · 已超 {(ctx.now - t.deadline).days if t.deadline else 0} 天"
-             for t in rows[:20]]
+    lines = [
+        f"{t.number} {STATUS[t.status]} · 期限 {_local(t.deadline)} · 已超 {(ctx.now - t.deadline).days if t.deadline else 0} 天"
+        for t in rows[:20]
+    ]
     more = f"\n另有 {len(rows) - 20} 件，请在后台查看。" if len(rows) > 20 else ""
     return Reply(f"{scope.department_name}超期工单（{len(rows)} 件）：\n" + "\n".join(lines) + more)
 
 
 # -- taps ------------------------------------------------------------------------------------------
+
 
 def tap(ctx: Context, message: IncomingMessage, group: WecomGroup | None) -> Reply:
     """A button tapped on a ticket card. The answer is the card as it is now (for everyone in the
@@ -231,8 +270,11 @@ def tap(ctx: Context, message: IncomingMessage, group: WecomGroup | None) -> Rep
         return Reply.empty()
     app = message.channel == "wecom"
     official = official_of(ctx.session, ctx.user_id)
-    ticket = (groups.lock_ticket(ctx.session, pressed.number) if pressed.action == "accept"
-              else service.find(ctx.session, pressed.number))
+    ticket = (
+        groups.lock_ticket(ctx.session, pressed.number)
+        if pressed.action == "accept"
+        else service.find(ctx.session, pressed.number)
+    )
     if ticket is None:
         return Reply.empty()
     if group is not None and not groups.shows(group, ticket):
@@ -249,8 +291,14 @@ def tap(ctx: Context, message: IncomingMessage, group: WecomGroup | None) -> Rep
         everyone = everyone and (changed or pressed.action == "accept")
     if app and official is not None and message.reply_token:
         groups.update_app_card(ctx.session, ticket, official, message.reply_token, note)
-    card = cards.ticket_card(ticket, task_id=task_id(), public_url=_public_url(ctx), viewer=official,
-                             in_group=group is not None or official is None, note=note)
+    card = cards.ticket_card(
+        ticket,
+        task_id=task_id(),
+        public_url=_public_url(ctx),
+        viewer=official,
+        in_group=group is not None or official is None,
+        note=note,
+    )
     return Reply(note, data={"card": card, "card_for": "all" if everyone else "tapper"})
 
 
@@ -263,11 +311,15 @@ def _tap_action(ctx: Context, message: IncomingMessage, scope: Scope, ticket: Ti
     if action == "accept":
         reply = perform_verb(ctx, scope.official, ticket, "签收", "")
         changed = reply.data.get("status") == "accepted"
-        return (f"{scope.official.name}已签收，请于{_local(ticket.deadline)}前办结。" if changed else reply.text), changed
+        return (
+            f"{scope.official.name}已签收，请于{_local(ticket.deadline)}前办结。" if changed else reply.text
+        ), changed
     set_prompt(ctx, *prompt_key(message), action=action, number=ticket.number)
     where = "在群里 @我" if message.channel == "wecom_bot" and message.chat_id else "直接"
-    return (f"请{where}用下一条消息写明{cards.ASKS[action]}，发送后即{cards.LABELS[action]}；"
-            f"发“取消”则不{cards.LABELS[action]}。"), False
+    return (
+        f"请{where}用下一条消息写明{cards.ASKS[action]}，发送后即{cards.LABELS[action]}；"
+        f"发“取消”则不{cards.LABELS[action]}。"
+    ), False
 
 
 def with_who(message: str, ticket: Ticket, scope: Scope) -> str:
@@ -281,12 +333,17 @@ def with_who(message: str, ticket: Ticket, scope: Scope) -> str:
 
 
 def moved_card(ticket: Ticket) -> dict:
-    return {"card_type": "text_notice", "source": {"desc": "有求必应 · 诉求工单"},
-            "main_title": {"title": f"{ticket.number}", "desc": "已不由本部门办理"},
-            "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}, "task_id": task_id()}
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "有求必应 · 诉求工单"},
+        "main_title": {"title": f"{ticket.number}", "desc": "已不由本部门办理"},
+        "card_action": {"type": 1, "url": "https://work.weixin.qq.com"},
+        "task_id": task_id(),
+    }
 
 
 # -- the reason or the answer, in the next message -------------------------------------------------
+
 
 def prompt_key(message: IncomingMessage) -> tuple[str, str]:
     """Where a question waits: per person and chat for the bot (a question asked in one group is not
@@ -299,9 +356,16 @@ def prompt_key(message: IncomingMessage) -> tuple[str, str]:
 
 def set_prompt(ctx: Context, channel: str, user_key: str, action: str, number: str) -> None:
     ttl = timedelta(seconds=int(ctx.services.config.get("STATE_TTL", 1800)))
-    ctx.session.merge(DialogueState(channel=channel, user_id=user_key, flow=PROMPT,
-                                    data={"action": action, "number": number},
-                                    expires_at=ctx.now + ttl, updated_at=ctx.now))
+    ctx.session.merge(
+        DialogueState(
+            channel=channel,
+            user_id=user_key,
+            flow=PROMPT,
+            data={"action": action, "number": number},
+            expires_at=ctx.now + ttl,
+            updated_at=ctx.now,
+        )
+    )
 
 
 def get_prompt(ctx: Context, channel: str, user_key: str) -> dict | None:
@@ -338,6 +402,7 @@ def answer_app_prompt(ctx: Context, official: Official, written: str) -> Reply |
 
 
 # -- small things ----------------------------------------------------------------------------------
+
 
 def task_id() -> str:
     """A card's id, unique as the platform wants (the reply holding it is stored, so a retried

@@ -18,6 +18,7 @@ one is taken over by the next retry.
 The handler's final UPDATE names its owner again: a handler that lost its claim (on SQLite, to a
 second process sharing the file, after the lease) rolls back, and the message is still handled once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,8 +64,9 @@ class Router(Protocol):
 
 
 class Inbox:
-    def __init__(self, Session: sessionmaker, router: Router, retry_wait: float = 3.0,
-                 claim_grace: float = CLAIM_GRACE):
+    def __init__(
+        self, Session: sessionmaker, router: Router, retry_wait: float = 3.0, claim_grace: float = CLAIM_GRACE
+    ):
         self.Session = Session
         self.router = router
         self.retry_wait = retry_wait
@@ -101,11 +103,21 @@ class Inbox:
         owner = uuid.uuid4().hex
         # One statement, committed by itself: the message is durable before handling starts.
         with autocommit(self.engine) as conn:
-            row_id = conn.execute(self._insert, {
-                "channel": message.channel, "dedupe_key": message.dedupe_key, "user_id": _storable(message.user_id),
-                "msg_type": message.type, "text": _storable(message.text), "raw": _storable(message.raw) or "",
-                "received_at": utcnow(), "status": "received", "owner": owner, "lease_until": self._lease(),
-            }).scalar()
+            row_id = conn.execute(
+                self._insert,
+                {
+                    "channel": message.channel,
+                    "dedupe_key": message.dedupe_key,
+                    "user_id": _storable(message.user_id),
+                    "msg_type": message.type,
+                    "text": _storable(message.text),
+                    "raw": _storable(message.raw) or "",
+                    "received_at": utcnow(),
+                    "status": "received",
+                    "owner": owner,
+                    "lease_until": self._lease(),
+                },
+            ).scalar()
         return None if row_id is None else (row_id, owner)
 
     def _retry(self, key: str) -> Reply | tuple[int, str] | None:
@@ -124,10 +136,15 @@ class Inbox:
                     if not first_look:
                         return Reply.empty()  # failed while we waited: that delivery has apologised
                     owner = uuid.uuid4().hex
-                    if conn.execute(store.RECLAIM, {"row_id": row.id, "new_owner": owner, "until": self._lease()}).rowcount:
+                    if conn.execute(
+                        store.RECLAIM, {"row_id": row.id, "new_owner": owner, "until": self._lease()}
+                    ).rowcount:
                         return row.id, owner
-                elif (row.status == "received" and row.id not in self._handling
-                      and (row.lease_until is None or row.lease_until <= utcnow())):
+                elif (
+                    row.status == "received"
+                    and row.id not in self._handling
+                    and (row.lease_until is None or row.lease_until <= utcnow())
+                ):
                     claim = self._take_over(conn, row)
                     if claim is not None:
                         return claim
@@ -157,12 +174,21 @@ class Inbox:
             self._handling.add(row_id)
         try:
             with self.Session() as session, session.begin():
-                if self._row_locks and session.execute(store.CLAIM, {"row_id": row_id, "owner_": owner,
-                                                                "until": self._lease()}).rowcount != 1:
+                if (
+                    self._row_locks
+                    and session.execute(
+                        store.CLAIM, {"row_id": row_id, "owner_": owner, "until": self._lease()}
+                    ).rowcount
+                    != 1
+                ):
                     raise _LostClaim()
                 reply = self.router.handle(session, message)
-                if session.execute(store.HANDLED, {"row_id": row_id, "owner_": owner, "reply_": reply.to_dict(),
-                                              "at": utcnow()}).rowcount != 1:
+                if (
+                    session.execute(
+                        store.HANDLED, {"row_id": row_id, "owner_": owner, "reply_": reply.to_dict(), "at": utcnow()}
+                    ).rowcount
+                    != 1
+                ):
                     raise _LostClaim()  # taken over meanwhile (see the module's note): undo everything
             return reply
         except _LostClaim:
@@ -182,5 +208,14 @@ class Inbox:
     def _mark(self, row_id: int, owner: str, status: str, reply: Reply | None = None, error: str | None = None) -> None:
         """Records the outcome of a handling that was rolled back, unless another delivery owns it now."""
         with self.Session() as session, session.begin():
-            session.execute(store.MARK, {"row_id": row_id, "owner_": owner, "status_": status, "error_": error,
-                                    "at": utcnow(), "reply_": reply.to_dict() if reply else None})
+            session.execute(
+                store.MARK,
+                {
+                    "row_id": row_id,
+                    "owner_": owner,
+                    "status_": status,
+                    "error_": error,
+                    "at": utcnow(),
+                    "reply_": reply.to_dict() if reply else None,
+                },
+            )

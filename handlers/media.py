@@ -9,6 +9,7 @@ The queue downloads it afterwards (tickets/attachments.py); the reply never wait
 A location fills the region of the appeal being put together (it routes by region), or of the
 latest ticket, and the enterprise's profile when it has none.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -46,21 +47,30 @@ def receive(message: IncomingMessage, ctx: Context) -> Reply | None:
     if waiting is not None:
         attachments.record(ctx.session, ctx.channel, ctx.user_id, message.type, media_id, ctx.now, ticket=waiting)
         Lifecycle(ctx.session, ctx.now, ctx.services.config).supplement(
-            waiting, Actor("enterprise", ctx.user_id), f"企业补充了{what}材料（见附件）")
-        return Reply(f"已收到{what}，作为诉求 {waiting.number} 的补充材料转给承办部门，办理期限恢复计算。",
-                     data={"ticket": waiting.number, "attachment": what})
+            waiting, Actor("enterprise", ctx.user_id), f"企业补充了{what}材料（见附件）"
+        )
+        return Reply(
+            f"已收到{what}，作为诉求 {waiting.number} 的补充材料转给承办部门，办理期限恢复计算。",
+            data={"ticket": waiting.number, "attachment": what},
+        )
     recent = _recent(ctx, mine)
     if recent is not None:
         attachments.record(ctx.session, ctx.channel, ctx.user_id, message.type, media_id, ctx.now, ticket=recent)
         Lifecycle(ctx.session, ctx.now, ctx.services.config).note(
-            recent, Actor("enterprise", ctx.user_id), f"企业补充了{what}（见附件）")
+            recent, Actor("enterprise", ctx.user_id), f"企业补充了{what}（见附件）"
+        )
         if recent.department is not None:
-            outbox.department(ctx.session, recent, f"企业补充了材料：{recent.number}", f"企业发来{what}，请在工单页面查看。")
-        return Reply(f"已收到{what}，已附在诉求 {recent.number} 上，承办部门可以看到。",
-                     data={"ticket": recent.number, "attachment": what})
+            outbox.department(
+                ctx.session, recent, f"企业补充了材料：{recent.number}", f"企业发来{what}，请在工单页面查看。"
+            )
+        return Reply(
+            f"已收到{what}，已附在诉求 {recent.number} 上，承办部门可以看到。",
+            data={"ticket": recent.number, "attachment": what},
+        )
     attachments.record(ctx.session, ctx.channel, ctx.user_id, message.type, media_id, ctx.now)
-    return Reply(f"已收到{what}。请再用文字说明遇到了什么问题，提交诉求时会把这个{what}一并附上。",
-                 data={"attachment": what})
+    return Reply(
+        f"已收到{what}。请再用文字说明遇到了什么问题，提交诉求时会把这个{what}一并附上。", data={"attachment": what}
+    )
 
 
 def _to_draft(ctx: Context, conv: Conversation, message: IncomingMessage, media_id: str, what: str) -> Reply:
@@ -73,8 +83,10 @@ def _to_draft(ctx: Context, conv: Conversation, message: IncomingMessage, media_
     note = f"已收到{what}（共 {len(extra['attachments'])} 个附件），提交时一并转给承办部门。\n"
     if conv.asking in form.SLOTS:
         return form.next_step(ctx, note)  # the form's question again, after the acknowledgement
-    return Reply(note + "回复“继续”接着提交诉求。" if not conv.asking else note + "请先回答上面的问题。",
-                 data={"attachment": what})
+    return Reply(
+        note + "回复“继续”接着提交诉求。" if not conv.asking else note + "请先回答上面的问题。",
+        data={"attachment": what},
+    )
 
 
 def _recent(ctx: Context, mine: list[Ticket]) -> Ticket | None:
@@ -86,6 +98,7 @@ def _recent(ctx: Context, mine: list[Ticket]) -> Ticket | None:
 
 
 # -- location ------------------------------------------------------------------------------------
+
 
 def known_regions(session) -> list[str]:
     """The regions departments and routing rules name (城东区 …), longest first."""
@@ -123,7 +136,12 @@ def location(message: IncomingMessage, ctx: Context) -> Reply:
             recent.region = region
         recent.extra = {**(recent.extra or {}), "location": where}
         Lifecycle(ctx.session, ctx.now, ctx.services.config).note(
-            recent, Actor("enterprise", ctx.user_id), f"企业发送了位置：{shown}")
-        return Reply(f"已记录位置：{shown}，附在诉求 {recent.number} 上。", data={"ticket": recent.number, "location": where})
-    return Reply(f"已记录位置：{shown}。" + (f"以后的诉求按{region}办理。" if region else "")
-                 + "请用文字说明遇到了什么问题。", data={"location": where})
+            recent, Actor("enterprise", ctx.user_id), f"企业发送了位置：{shown}"
+        )
+        return Reply(
+            f"已记录位置：{shown}，附在诉求 {recent.number} 上。", data={"ticket": recent.number, "location": where}
+        )
+    return Reply(
+        f"已记录位置：{shown}。" + (f"以后的诉求按{region}办理。" if region else "") + "请用文字说明遇到了什么问题。",
+        data={"location": where},
+    )

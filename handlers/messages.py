@@ -1,4 +1,5 @@
 """The plain objects that cross the boundary between channels and the conversation core."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

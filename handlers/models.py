@@ -1,4 +1,5 @@
 """What the conversation core keeps: every inbound message, and each user's dialogue state."""
+
 from __future__ import annotations
 
 from datetime import datetime

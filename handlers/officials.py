@@ -2,6 +2,7 @@
 for anything else — a greeting, a menu tap, a question — their help and their department's 待办,
 never the enterprise welcome. A 企业微信 user who is not bound to an official and types a command
 is told how to get bound instead of "no such ticket"."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,7 +18,9 @@ from tickets.models import Official
 
 
 def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Reply | None:
-    official = ctx.session.scalars(select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)).first()
+    official = ctx.session.scalars(
+        select(Official).where(Official.wecom_user_id == ctx.user_id, Official.active)
+    ).first()
     if official is None:
         if OFFICIAL_COMMAND.match(u.text) or u.text in ("帮助", "指令", "工作台"):
             return Reply(texts.UNBOUND_WECOM)

@@ -5,6 +5,7 @@ settle), submit it as an appeal, or report it as a disturbance (可匿名).
 A question the library does not answer gets no unrelated clause: the bot says so and offers the
 department instead.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,10 +39,13 @@ def answer_or_offer(ctx: Context, u: Understanding, asked: bool = False) -> Repl
         return show_answer(ctx, u, found, kind="appeal", category="policy")
     # Not in the library: a 政策咨询 appeal, answered by the department (cancel any time with "取消").
     Conversation(ctx.state, ctx.now).talked_about(kind="question", question=u.text)
-    return start(ctx, draft_of(u, text=u.text, kind="appeal", category="policy", confidence=u.confidence,
-                               extra={"shown": []}),
-                 "政策库里没有找到能直接回答这个问题的条款，我们把问题转给负责部门，由他们答复您（不需要可回复“取消”）。\n"
-                 if u.question or asked else "")
+    return start(
+        ctx,
+        draft_of(u, text=u.text, kind="appeal", category="policy", confidence=u.confidence, extra={"shown": []}),
+        "政策库里没有找到能直接回答这个问题的条款，我们把问题转给负责部门，由他们答复您（不需要可回复“取消”）。\n"
+        if u.question or asked
+        else "",
+    )
 
 
 @answers("offer")
@@ -68,8 +72,12 @@ def offer_taken(u: Understanding, ctx: Context) -> Reply | None:
         conv.answered()
         merged = {**draft, "text": f"{draft['text']}\n{u.text}"}
         if u.intent in ("appeal", "complaint"):
-            merged.update(kind=u.kind, category=u.category, confidence=u.confidence,
-                          anonymous=None if u.kind == "complaint" else False)
+            merged.update(
+                kind=u.kind,
+                category=u.category,
+                confidence=u.confidence,
+                anonymous=None if u.kind == "complaint" else False,
+            )
         return start(ctx, merged)
     return None
 

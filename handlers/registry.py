@@ -5,6 +5,7 @@ handler is asked first when the bot has an open question (handlers/conversation.
 returns the reply when the message answers that question, or None when it is something else — the
 router then handles it by its intent and the open appeal waits for "继续".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -9,6 +9,7 @@
 A message that does not answer the open question closes it, and the appeal being put together
 waits: the reply says how to go on ("回复“继续”…"). Nothing the enterprise wrote is dropped unsaid.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,12 @@ class DialogueRouter:
         reply = self._dispatch(message, ctx)
         chat = message.channel != "wecom" and message.type != "event" or message.event == "click"
         # One message never carries two numbered menus: held notices wait for a reply that asks nothing.
-        if chat and not reply.choices and not reply.data.get("asking") \
-                and (held or outbox.held_since_flush(session, message.channel, message.user_id)):
+        if (
+            chat
+            and not reply.choices
+            and not reply.data.get("asking")
+            and (held or outbox.held_since_flush(session, message.channel, message.user_id))
+        ):
             reply = with_held_notices(ctx, reply, after_number=number(message.text or "") is not None)
         if state.changed:
             save_state(session, message, state, now, now + timedelta(seconds=self.services.config["STATE_TTL"]))
@@ -99,8 +104,11 @@ class DialogueRouter:
             return Reply(texts.WELCOME)
         if message.event == "click" and message.event_key in MENU_KEYS:
             as_text = IncomingMessage(
-                channel=message.channel, user_id=message.user_id, type="text",
-                created_at=message.created_at, text=MENU_KEYS[message.event_key],
+                channel=message.channel,
+                user_id=message.user_id,
+                type="text",
+                created_at=message.created_at,
+                text=MENU_KEYS[message.event_key],
             )
             return self.on_text(as_text, ctx)
         return Reply.empty()
@@ -122,8 +130,14 @@ def anytime(u: Understanding, ctx: Context, conv: Conversation):
         return form.next_step(ctx, "好的，按匿名处理：被反映的部门看不到企业信息。\n")
     if u.only_details:
         return details_alone(u, ctx, conv)
-    for check in (outreach.preferences, form.change_details, status.rating_anytime, status.supplement,
-                  contact.confirm_call_out, inspection.check):
+    for check in (
+        outreach.preferences,
+        form.change_details,
+        status.rating_anytime,
+        status.supplement,
+        contact.confirm_call_out,
+        inspection.check,
+    ):
         reply = check(u, ctx)
         if reply is not None:
             return reply

@@ -4,6 +4,7 @@ A rating is taken in words ("满意", "非常满意", "给个4分") whenever a t
 digit only when the rating request is the last thing with numbers the enterprise was shown — never
 a "1" meant for a newer menu, or one typed after the menu it answered was gone.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,10 +23,22 @@ from tickets.lifecycle import RATINGS, STATUS, Actor, Lifecycle, _local
 from tickets.models import Ticket
 
 ACTIONS = {
-    "submit": "提交诉求", "assign": "转办至{department}", "accept": "承办部门签收", "resolve": "答复办结",
-    "return": "退回重新分办", "escalate": "提级至{to}", "request_info": "要求补充材料", "supplement": "企业补充材料",
-    "rate": "企业评价", "remind": None, "supervise": "营商办督办", "approve_extension": "延期获批",
-    "reject_extension": None, "request_extension": None, "note": None, "link": "并入同类诉求",
+    "submit": "提交诉求",
+    "assign": "转办至{department}",
+    "accept": "承办部门签收",
+    "resolve": "答复办结",
+    "return": "退回重新分办",
+    "escalate": "提级至{to}",
+    "request_info": "要求补充材料",
+    "supplement": "企业补充材料",
+    "rate": "企业评价",
+    "remind": None,
+    "supervise": "营商办督办",
+    "approve_extension": "延期获批",
+    "reject_extension": None,
+    "request_extension": None,
+    "note": None,
+    "link": "并入同类诉求",
     "correct_category": None,
 }
 # Numbered by the rating itself (5 非常满意 … 1 非常不满意), as the resolution notice shows it.
@@ -43,7 +56,9 @@ def ticket_status(message, ctx: Context) -> Reply:
         return Reply("您还没有提交过诉求。直接描述遇到的问题，我们会转给负责的部门办理。")
     menu = [Option(t.number, f"{t.number} {label(t.category)} · {STATUS[t.status]}", (t.number,)) for t in mine]
     Conversation(ctx.state, ctx.now).ask("my_tickets", menu)
-    return Reply("您的诉求（最近 10 件）：\n" + numbered(menu) + "\n回复序号查看办理过程。", data={"asking": "my_tickets"})
+    return Reply(
+        "您的诉求（最近 10 件）：\n" + numbered(menu) + "\n回复序号查看办理过程。", data={"asking": "my_tickets"}
+    )
 
 
 @answers("my_tickets")
@@ -67,23 +82,30 @@ def timeline(ctx: Context, number_: str) -> Reply:
         what = ACTIONS.get(e.action, e.action)
         if what is None:
             continue
-        lines.append(f"· {_local(e.at)} {what.format(department=e.data.get('department') or '', to=e.data.get('to') or '')}")
+        lines.append(
+            f"· {_local(e.at)} {what.format(department=e.data.get('department') or '', to=e.data.get('to') or '')}"
+        )
     if ticket.result:
         lines.append(f"答复：{ticket.result}")
     if ticket.status == "resolved":
         ask_rating(ctx, ticket)
         lines.append("请评价办理结果，回复序号或直接说“满意”“不满意”：\n" + RATING_LINES)
-        return Reply("\n".join(lines), choices=[f"{n} {name}" for n, name in sorted(RATINGS.items(), reverse=True)],
-                     data={"ticket": ticket.number, "status": ticket.status, "asking": "rating"})
+        return Reply(
+            "\n".join(lines),
+            choices=[f"{n} {name}" for n, name in sorted(RATINGS.items(), reverse=True)],
+            data={"ticket": ticket.number, "status": ticket.status, "asking": "rating"},
+        )
     return Reply("\n".join(lines), data={"ticket": ticket.number, "status": ticket.status})
 
 
 # -- ratings -------------------------------------------------------------------------------------------
 
+
 def ask_rating(ctx: Context, ticket: Ticket) -> None:
     """The rating request is now the last numbered question the enterprise was shown."""
-    Conversation(ctx.state, ctx.now).ask("rating", [Option(str(n), name) for n, name in RATINGS.items()],
-                                         ticket=ticket.number)
+    Conversation(ctx.state, ctx.now).ask(
+        "rating", [Option(str(n), name) for n, name in RATINGS.items()], ticket=ticket.number
+    )
 
 
 def _rating_value(u: Understanding) -> int | None:
@@ -131,8 +153,10 @@ def rating_anytime(u: Understanding, ctx: Context) -> Reply | None:
     if len(waiting) > 1:
         menu = [Option(t.number, f"{t.number} {label(t.category)}", (t.number,)) for t in waiting]
         Conversation(ctx.state, ctx.now).ask("rating_which", menu, value=value)
-        return Reply(f"您有 {len(waiting)} 件诉求待评价，这个评价（{RATINGS[value]}）是给哪一件的？\n" + numbered(menu),
-                     data={"asking": "rating_which"})
+        return Reply(
+            f"您有 {len(waiting)} 件诉求待评价，这个评价（{RATINGS[value]}）是给哪一件的？\n" + numbered(menu),
+            data={"asking": "rating_which"},
+        )
     return rate(ctx, waiting[0], value)
 
 
@@ -151,13 +175,19 @@ def rating_which(u: Understanding, ctx: Context) -> Reply | None:
 def rate(ctx: Context, ticket: Ticket, value: int) -> Reply:
     Lifecycle(ctx.session, ctx.now, ctx.services.config).rate(ticket, Actor("enterprise", ctx.user_id), value)
     if ticket.status == "closed":
-        return Reply(f"感谢您的评价（{RATINGS[value]}）！诉求 {ticket.number} 已办结归档。",
-                     data={"ticket": ticket.number, "rating": value})
-    return Reply(f"收到您的评价（{RATINGS[value]}），我们很抱歉没能让您满意。诉求 {ticket.number} 已安排重新办理，"
-                 f"新的期限为{_local(ticket.deadline)}。", data={"ticket": ticket.number, "rating": value})
+        return Reply(
+            f"感谢您的评价（{RATINGS[value]}）！诉求 {ticket.number} 已办结归档。",
+            data={"ticket": ticket.number, "rating": value},
+        )
+    return Reply(
+        f"收到您的评价（{RATINGS[value]}），我们很抱歉没能让您满意。诉求 {ticket.number} 已安排重新办理，"
+        f"新的期限为{_local(ticket.deadline)}。",
+        data={"ticket": ticket.number, "rating": value},
+    )
 
 
 # -- supplements -------------------------------------------------------------------------------------
+
 
 def supplement(u: Understanding, ctx: Context) -> Reply | None:
     m = SUPPLEMENT.match(u.text)
@@ -170,9 +200,13 @@ def supplement(u: Understanding, ctx: Context) -> Reply | None:
         if ticket is None:
             return Reply(f"没有找到您提交的诉求 {number_}，请核对编号。")
     else:
-        open_ = [t for t in mine if t.status == "waiting"] or [t for t in mine if t.status not in ("resolved", "closed")]
+        open_ = [t for t in mine if t.status == "waiting"] or [
+            t for t in mine if t.status not in ("resolved", "closed")
+        ]
         if len(open_) != 1:
             return Reply("请注明要补充的诉求编号，例如“补充 YQ-20261122-0007 营业执照照片已上传”。") if mine else None
         ticket = open_[0]
-    Lifecycle(ctx.session, ctx.now, ctx.services.config).supplement(ticket, Actor("enterprise", ctx.user_id), m.group(2))
+    Lifecycle(ctx.session, ctx.now, ctx.services.config).supplement(
+        ticket, Actor("enterprise", ctx.user_id), m.group(2)
+    )
     return Reply(f"已将补充内容转给承办部门（诉求 {ticket.number}）。")

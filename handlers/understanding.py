@@ -9,6 +9,7 @@
 The classifier and the library are consulted lazily: a phone number typed at the phone prompt costs
 neither.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,17 +23,25 @@ from nlp.categories import KIND_OF, TICKET_CATEGORIES
 
 # What asks something. A complaint phrased with one ("搞什么评比") is looked up too: the library answers
 # it only when it is sure, and the offer to report it follows the answer.
-QUESTION = re.compile(r"吗|[?？]|怎么|怎样|如何|多少|多久|多长|几天|几个|几年|几级|几点|几号|哪天|在哪|哪些|哪个|哪里|哪一|哪类|"
-                      r"是否|能否|能不能|可不可以|行不行|有没有|算不算|要不要|该不该|会不会|谁来|谁管|咋|呢$|"
-                      r"(?<!搞)(?<!弄)(?<!参加)(?<!整)(?<!填)(?<!交)(?<!开)什么(?!都|也)|啥(?!事没有|事也没有|也|都|事都)")
+QUESTION = re.compile(
+    r"吗|[?？]|怎么|怎样|如何|多少|多久|多长|几天|几个|几年|几级|几点|几号|哪天|在哪|哪些|哪个|哪里|哪一|哪类|"
+    r"是否|能否|能不能|可不可以|行不行|有没有|算不算|要不要|该不该|会不会|谁来|谁管|咋|呢$|"
+    r"(?<!搞)(?<!弄)(?<!参加)(?<!整)(?<!填)(?<!交)(?<!开)什么(?!都|也)|啥(?!事没有|事也没有|也|都|事都)"
+)
 # Asking the government to do something: an appeal even when phrased as a question ("能不能帮忙协调").
-REQUEST = re.compile(r"帮忙|帮帮|帮我|帮一下|协调|催一下|催促|督促|过问|给个说法|解决一下|处理一下|尽快|抓紧|赶紧|"
-                     r"请.{0,8}(解决|处理|帮|落实|推动|跟进|核查|调查|查处|管管|出面)|麻烦.{0,8}(解决|处理|帮|跟进|问问)|"
-                     r"反映|投诉|举报|要求|希望.{0,10}(解决|处理|尽快|帮)")
+REQUEST = re.compile(
+    r"帮忙|帮帮|帮我|帮一下|协调|催一下|催促|督促|过问|给个说法|解决一下|处理一下|尽快|抓紧|赶紧|"
+    r"请.{0,8}(解决|处理|帮|落实|推动|跟进|核查|调查|查处|管管|出面)|麻烦.{0,8}(解决|处理|帮|跟进|问问)|"
+    r"反映|投诉|举报|要求|希望.{0,10}(解决|处理|尽快|帮)"
+)
 # "办环评找谁", "公积金中心电话多少": whom to contact is asked in a few fixed ways.
-CONTACT = re.compile(r"找谁|找哪个|找哪里|找哪|去哪(里|儿)?办|哪个部门|哪个单位|谁负责|谁管|归谁管|归哪|电话多少|电话是多少|"
-                     r"电话号码|联系方式|怎么联系|联系电话|联系人|对接人|负责人是谁")
-CALL_ME = re.compile(r"^(请|麻烦|你们)?.{0,4}(联系我|给我回(个)?电话|回个电话|派(个)?人(过来|来)|来一趟|上门(一趟)?)[吧。!！]*$")
+CONTACT = re.compile(
+    r"找谁|找哪个|找哪里|找哪|去哪(里|儿)?办|哪个部门|哪个单位|谁负责|谁管|归谁管|归哪|电话多少|电话是多少|"
+    r"电话号码|联系方式|怎么联系|联系电话|联系人|对接人|负责人是谁"
+)
+CALL_ME = re.compile(
+    r"^(请|麻烦|你们)?.{0,4}(联系我|给我回(个)?电话|回个电话|派(个)?人(过来|来)|来一趟|上门(一趟)?)[吧。!！]*$"
+)
 OFFICIAL_COMMAND = re.compile(r"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)(\s|$|YQ|yq)")
 
 

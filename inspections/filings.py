@@ -1,4 +1,5 @@
 """无事不扰: inspection filings (凡检必报) — file, approve, verify at the door."""
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,7 @@ def enterprise_for_filing(session: Session, ref: str) -> Enterprise:
     code = m.group(0)
     if not is_valid(code):
         raise UserError(f"统一社会信用代码 {code} 校验位不正确，请核对")
-    name = (ref[:m.start()] + ref[m.end():]).strip(" ，,、") or None
+    name = (ref[: m.start()] + ref[m.end() :]).strip(" ，,、") or None
     known = session.scalars(select(Enterprise).where(Enterprise.credit_code == code)).first()
     if known is not None:
         return known
@@ -70,9 +71,21 @@ def enterprise_for_filing(session: Session, ref: str) -> Enterprise:
     return ent
 
 
-def file_inspection(session: Session, official: Official, *, enterprises: Iterable[str], kind: str, matters: str,
-                    legal_basis: str, inspectors: str, start: date, end: date, today: date,
-                    reason: str | None = None, config: dict | None = None) -> InspectionFiling:
+def file_inspection(
+    session: Session,
+    official: Official,
+    *,
+    enterprises: Iterable[str],
+    kind: str,
+    matters: str,
+    legal_basis: str,
+    inspectors: str,
+    start: date,
+    end: date,
+    today: date,
+    reason: str | None = None,
+    config: dict | None = None,
+) -> InspectionFiling:
     """Validates everything before writing anything; returns the pending filing with its warnings."""
     config = config or {}
     if kind not in KINDS:
@@ -99,24 +112,48 @@ def file_inspection(session: Session, official: Official, *, enterprises: Iterab
                 raise UserError(f"{ent.name}为 A 级信用企业，常规检查原则上免检；确需检查请写明理由")
             warnings.append({"type": "a_tier", "enterprise": ent.name})
         window = int(settings.value(config, "JOINT_WINDOW_DAYS"))
-        nearby = session.scalars(select(InspectionFiling).join(InspectionTarget).where(
-            InspectionTarget.enterprise_id == ent.id, InspectionFiling.status != "rejected",
-            InspectionFiling.start_date <= end + timedelta(days=window),
-            InspectionFiling.end_date >= start - timedelta(days=window))).all()
+        nearby = session.scalars(
+            select(InspectionFiling)
+            .join(InspectionTarget)
+            .where(
+                InspectionTarget.enterprise_id == ent.id,
+                InspectionFiling.status != "rejected",
+                InspectionFiling.start_date <= end + timedelta(days=window),
+                InspectionFiling.end_date >= start - timedelta(days=window),
+            )
+        ).all()
         if nearby:
-            warnings.append({"type": "joint", "enterprise": ent.name,
-                             "with": [f"{f.department.name} {f.code}" for f in nearby]})
+            warnings.append(
+                {"type": "joint", "enterprise": ent.name, "with": [f"{f.department.name} {f.code}" for f in nearby]}
+            )
         year_start = date(start.year, 1, 1)
-        count = session.execute(select(func.count()).select_from(InspectionFiling).join(InspectionTarget).where(
-            InspectionTarget.enterprise_id == ent.id, InspectionFiling.department_id == official.department_id,
-            InspectionFiling.status != "rejected", InspectionFiling.start_date >= year_start)).scalar_one()
+        count = session.execute(
+            select(func.count())
+            .select_from(InspectionFiling)
+            .join(InspectionTarget)
+            .where(
+                InspectionTarget.enterprise_id == ent.id,
+                InspectionFiling.department_id == official.department_id,
+                InspectionFiling.status != "rejected",
+                InspectionFiling.start_date >= year_start,
+            )
+        ).scalar_one()
         cap = int(settings.value(config, "INSPECTION_YEARLY_CAP"))
         if count >= cap:
             warnings.append({"type": "yearly_cap", "enterprise": ent.name, "count": count, "cap": cap})
-    filing = InspectionFiling(code=_unique_code(session), department_id=official.department_id, filed_by=official,
-                              kind=kind, matters=matters.strip(), legal_basis=legal_basis.strip(),
-                              inspectors=inspectors.strip(), start_date=start, end_date=end, reason=reason,
-                              warnings=warnings)
+    filing = InspectionFiling(
+        code=_unique_code(session),
+        department_id=official.department_id,
+        filed_by=official,
+        kind=kind,
+        matters=matters.strip(),
+        legal_basis=legal_basis.strip(),
+        inspectors=inspectors.strip(),
+        start_date=start,
+        end_date=end,
+        reason=reason,
+        warnings=warnings,
+    )
     session.add(filing)
     for ent in targets:
         session.add(InspectionTarget(filing=filing, enterprise=ent))
@@ -131,8 +168,14 @@ def _unique_code(session: Session) -> str:
             return code
 
 
-def decide(session: Session, filing: InspectionFiling, approver: Official, approve: bool, now: datetime,
-           note: str | None = None) -> InspectionFiling:
+def decide(
+    session: Session,
+    filing: InspectionFiling,
+    approver: Official,
+    approve: bool,
+    now: datetime,
+    note: str | None = None,
+) -> InspectionFiling:
     if filing.status != "pending":
         raise UserError(f"备案 {filing.code} 已{'批准' if filing.status == 'approved' else '驳回'}，不能重复审批")
     if approver.id == filing.filed_by_id:
@@ -155,7 +198,9 @@ def find_by_code(session: Session, code: str) -> InspectionFiling | None:
     return session.scalars(select(InspectionFiling).where(InspectionFiling.code == code.strip().upper())).first()
 
 
-def covering(session: Session, enterprise: Enterprise, today: date, department_name: str | None = None) -> list[InspectionFiling]:
+def covering(
+    session: Session, enterprise: Enterprise, today: date, department_name: str | None = None
+) -> list[InspectionFiling]:
     """Approved filings that cover this enterprise today (optionally for a department named in the text).
     A filing made for the enterprise's credit code or name before it wrote to the bot covers it too."""
     same = [Enterprise.id == enterprise.id]
@@ -163,9 +208,17 @@ def covering(session: Session, enterprise: Enterprise, today: date, department_n
         same.append(Enterprise.credit_code == enterprise.credit_code)
     if enterprise.name:
         same.append(Enterprise.name == enterprise.name)
-    q = (select(InspectionFiling).join(InspectionTarget).join(Enterprise, InspectionTarget.enterprise_id == Enterprise.id)
-         .where(or_(*same), InspectionFiling.status == "approved",
-                InspectionFiling.start_date <= today, InspectionFiling.end_date >= today))
+    q = (
+        select(InspectionFiling)
+        .join(InspectionTarget)
+        .join(Enterprise, InspectionTarget.enterprise_id == Enterprise.id)
+        .where(
+            or_(*same),
+            InspectionFiling.status == "approved",
+            InspectionFiling.start_date <= today,
+            InspectionFiling.end_date >= today,
+        )
+    )
     filings = list(dict.fromkeys(session.scalars(q)))
     if department_name:
         filings = [f for f in filings if department_name in f.department.name]
@@ -175,21 +228,41 @@ def covering(session: Session, enterprise: Enterprise, today: date, department_n
 def ratings_by_department(session: Session, since: date) -> list[dict]:
     """How enterprises rated the inspections at their door (扫码入企), per inspecting department."""
     rows = session.execute(
-        select(InspectionFiling.department_id, func.count(InspectionTarget.id), func.count(InspectionTarget.scanned_at),
-               func.count(InspectionTarget.rating), func.avg(InspectionTarget.rating),
-               func.sum(case((InspectionTarget.rating <= 2, 1), else_=0)))
-        .join(InspectionTarget).where(InspectionFiling.status == "approved", InspectionFiling.start_date >= since)
-        .group_by(InspectionFiling.department_id)).all()
+        select(
+            InspectionFiling.department_id,
+            func.count(InspectionTarget.id),
+            func.count(InspectionTarget.scanned_at),
+            func.count(InspectionTarget.rating),
+            func.avg(InspectionTarget.rating),
+            func.sum(case((InspectionTarget.rating <= 2, 1), else_=0)),
+        )
+        .join(InspectionTarget)
+        .where(InspectionFiling.status == "approved", InspectionFiling.start_date >= since)
+        .group_by(InspectionFiling.department_id)
+    ).all()
     names = dict(session.execute(select(Department.id, Department.name)).all())
-    return sorted(({"department": names.get(d, "?"), "inspections": n, "confirmed": scanned, "rated": rated,
-                    "average": round(float(avg), 2) if avg is not None else None, "unsatisfied": int(bad or 0)}
-                   for d, n, scanned, rated, avg, bad in rows), key=lambda r: (-(r["average"] or 0), r["department"]))
+    return sorted(
+        (
+            {
+                "department": names.get(d, "?"),
+                "inspections": n,
+                "confirmed": scanned,
+                "rated": rated,
+                "average": round(float(avg), 2) if avg is not None else None,
+                "unsatisfied": int(bad or 0),
+            }
+            for d, n, scanned, rated, avg, bad in rows
+        ),
+        key=lambda r: (-(r["average"] or 0), r["department"]),
+    )
 
 
 def describe(filing: InspectionFiling) -> str:
-    return (f"备案编号 {filing.code}（{KINDS[filing.kind]}）\n执法部门：{filing.department.name}\n"
-            f"检查时段：{filing.start_date:%m月%d日}—{filing.end_date:%m月%d日}\n执法人员：{filing.inspectors}\n"
-            f"检查事项：{filing.matters}\n执法依据：{filing.legal_basis}")
+    return (
+        f"备案编号 {filing.code}（{KINDS[filing.kind]}）\n执法部门：{filing.department.name}\n"
+        f"检查时段：{filing.start_date:%m月%d日}—{filing.end_date:%m月%d日}\n执法人员：{filing.inspectors}\n"
+        f"检查事项：{filing.matters}\n执法依据：{filing.legal_basis}"
+    )
 
 
 __all__ = ["file_inspection", "decide", "find_by_code", "covering", "describe", "ratings_by_department", "KINDS"]

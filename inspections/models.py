@@ -1,4 +1,5 @@
 """无事不扰 models: inspection filings (凡检必报) and the enterprises each covers."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

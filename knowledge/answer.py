@@ -5,6 +5,7 @@ confidence of the best clause against a threshold read off a coverage/precision 
 project's own answerable and unanswerable questions (`appealbot tune-search`), never by a raw
 score: a question about office hours or this year's 社保 base gets no unrelated article.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,9 @@ def answer(session: Session, question: str, room: int = 420, region: str | None 
     hits = [h for h in rank(session, question, k=3, region=region) if h.confidence >= threshold]
     if not hits:
         return None
-    chosen = [hits[0]] + [h for h in hits[1:2] if h.confidence >= hits[0].confidence * SECOND_WITHIN
-                          and h.clause.id != hits[0].clause.id]
+    chosen = [hits[0]] + [
+        h for h in hits[1:2] if h.confidence >= hits[0].confidence * SECOND_WITHIN and h.clause.id != hits[0].clause.id
+    ]
     query = parse_query(question)
     each = room // len(chosen)
     shown = [Shown(h.clause, excerpt(h.clause.text, query, each), h.confidence) for h in chosen]

@@ -6,6 +6,7 @@ They ship inside the package so that the bot answers policy questions out of the
 project never reads ../shared at run time; metadata.json names the mechanism documents (title,
 issuer, region); a law's name and version come from its file name (劳动合同法(2012-12-28).md).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ def ingest_bundled(session: Session) -> str:
     clauses = sum(o.clauses for o in outcomes)
     questions = sync_questions(session)
     refreshed = library.refresh_terms(session)
-    line = (f"policy library: {len(outcomes)} documents, {clauses} clauses ({changed} ingested now), "
-            f"{questions} attached questions" + (f", search terms rewritten for {refreshed} rows" if refreshed else ""))
+    line = (
+        f"policy library: {len(outcomes)} documents, {clauses} clauses ({changed} ingested now), "
+        f"{questions} attached questions" + (f", search terms rewritten for {refreshed} rows" if refreshed else "")
+    )
     return line + ("; errors: " + "; ".join(errors) if errors else "")
 
 
@@ -69,8 +72,11 @@ def sync_questions(session: Session) -> int:
     for row in stale:
         session.delete(row)
     for key, path, text in sorted(new):
-        session.add(ClauseQuestion(document_key=key, clause_path=path, text=text, terms=library.terms_of(text),
-                                   origin="bundled"))
+        session.add(
+            ClauseQuestion(
+                document_key=key, clause_path=path, text=text, terms=library.terms_of(text), origin="bundled"
+            )
+        )
     if stale or new:
         library.bump(session)
     return len(wanted)

@@ -5,6 +5,7 @@ right one) at the threshold answer() uses.
 A question set is JSON lines: {"question", "source", "clause"[, "also": [[source, clause], …]]} for
 an answerable question, {"question", "source": null, …} for one the library does not answer.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,14 @@ def run(session: Session, questions: list[dict], ranking: RankingModel | None = 
         hits = rank(session, q["question"], k=10, ranking=ranking)
         distinct = list(dict.fromkeys((h.clause.document.source, h.clause.path) for h in hits))
         right = [i for i, (s, c) in enumerate(distinct) if q.get("source") and is_right(s, c, q)]
-        outcomes.append(Outcome(q, right[0] + 1 if right else None, distinct[0] if distinct else None,
-                                hits[0].confidence if hits else 0.0))
+        outcomes.append(
+            Outcome(
+                q,
+                right[0] + 1 if right else None,
+                distinct[0] if distinct else None,
+                hits[0].confidence if hits else 0.0,
+            )
+        )
     return outcomes
 
 
@@ -71,28 +78,46 @@ def figures(outcomes: list[Outcome], threshold: float | None = None) -> dict:
     shown = [o for o in outcomes if o.top is not None and o.confidence >= threshold]
     right_shown = [o for o in shown if o.rank == 1]
     return {
-        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
         "recall@1": sum(o.rank == 1 for o in answerable) / n,
         "recall@3": sum(o.rank is not None and o.rank <= 3 for o in answerable) / n,
         "mrr": sum(1 / o.rank for o in answerable if o.rank) / n,
         "threshold": threshold,
         # answer(): of the unanswerable, the share that got no clause; of the answerable, the share
         # answered with the right clause first; of everything answered, the share that was right.
-        "unanswerable_abstained": (sum(o.confidence < threshold or o.top is None for o in unanswerable)
-                                   / (len(unanswerable) or 1)),
+        "unanswerable_abstained": (
+            sum(o.confidence < threshold or o.top is None for o in unanswerable) / (len(unanswerable) or 1)
+        ),
         "answered_right": sum(o.confidence >= threshold and o.rank == 1 for o in answerable) / n,
         "precision": len(right_shown) / (len(shown) or 1),
         # search() (`appealbot search`, the policies page) lists nothing below its floor
         "search_floor": floor,
         "search_recall@1": sum(o.rank == 1 and o.confidence >= floor for o in answerable) / n,
         "search_recall@3": sum(o.rank is not None and o.rank <= 3 and o.confidence >= floor for o in answerable) / n,
-        "search_abstained": (sum(o.confidence < floor or o.top is None for o in unanswerable) / (len(unanswerable) or 1)),
-        "misses": [{"question": o.question["question"], "want": f"{o.question['source']} {o.question['clause']}",
-                    "got": " ".join(o.top) if o.top else "—", "rank": o.rank, "confidence": round(o.confidence, 3)}
-                   for o in answerable if o.rank != 1],
-        "false_answers": [{"question": o.question["question"], "got": " ".join(o.top) if o.top else "—",
-                           "confidence": round(o.confidence, 3)}
-                          for o in unanswerable if o.top is not None and o.confidence >= threshold],
+        "search_abstained": (
+            sum(o.confidence < floor or o.top is None for o in unanswerable) / (len(unanswerable) or 1)
+        ),
+        "misses": [
+            {
+                "question": o.question["question"],
+                "want": f"{o.question['source']} {o.question['clause']}",
+                "got": " ".join(o.top) if o.top else "—",
+                "rank": o.rank,
+                "confidence": round(o.confidence, 3),
+            }
+            for o in answerable
+            if o.rank != 1
+        ],
+        "false_answers": [
+            {
+                "question": o.question["question"],
+                "got": " ".join(o.top) if o.top else "—",
+                "confidence": round(o.confidence, 3),
+            }
+            for o in unanswerable
+            if o.top is not None and o.confidence >= threshold
+        ],
     }
 
 

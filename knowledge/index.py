@@ -9,6 +9,7 @@ Freshness: every change to the library bumps `knowledge_revision` in its own tra
 looks at the revision at most every `CHECK_EVERY` seconds (at once after a change it made itself)
 and rebuilds when it moved. Building reads stored terms, so it does not segment the library again.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -54,6 +55,7 @@ def char_grams(value: str) -> list[str]:
 
 # -- the stored side: terms and the revision -------------------------------------------------------
 
+
 def index_terms(clause: Clause) -> None:
     clause.body_terms = terms_of(clause.text)
     clause.heading_terms = terms_of(" ".join(filter(None, [clause.context, clause.heading])))
@@ -93,6 +95,7 @@ def current_revision(session: Session) -> str:
 
 
 # -- the in-memory side ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DocumentInfo:
@@ -180,8 +183,16 @@ class Field:
 class LibraryIndex:
     """All active clauses of one revision, with their fields and attached questions."""
 
-    def __init__(self, revision: str, entries: list[Entry], body: list[list[str]], heading: list[list[str]],
-                 questions: list[list[str]], question_texts: list[list[str]], titles: dict[int, list[str]]):
+    def __init__(
+        self,
+        revision: str,
+        entries: list[Entry],
+        body: list[list[str]],
+        heading: list[list[str]],
+        questions: list[list[str]],
+        question_texts: list[list[str]],
+        titles: dict[int, list[str]],
+    ):
         self.revision = revision
         self.entries = entries
         vocabulary: dict[str, int] = {}
@@ -274,18 +285,44 @@ class _GramIndex:
 
 def build(session: Session) -> LibraryIndex:
     revision = current_revision(session)
-    documents = {d.id: DocumentInfo(d.id, d.source, d.key, d.title, d.version, d.issuer, d.doc_number, d.region)
-                 for d in session.execute(select(PolicyDocument.id, PolicyDocument.source, PolicyDocument.key,
-                                                 PolicyDocument.title, PolicyDocument.version, PolicyDocument.issuer,
-                                                 PolicyDocument.doc_number, PolicyDocument.region)
-                                          .where(PolicyDocument.status == "active"))}
-    rows = session.execute(
-        select(Clause.id, Clause.seq, Clause.path, Clause.heading, Clause.context, Clause.text, Clause.body_terms,
-               Clause.heading_terms, Clause.document_id)
-        .where(Clause.document_id.in_(list(documents))).order_by(Clause.id)).all() if documents else []
+    documents = {
+        d.id: DocumentInfo(d.id, d.source, d.key, d.title, d.version, d.issuer, d.doc_number, d.region)
+        for d in session.execute(
+            select(
+                PolicyDocument.id,
+                PolicyDocument.source,
+                PolicyDocument.key,
+                PolicyDocument.title,
+                PolicyDocument.version,
+                PolicyDocument.issuer,
+                PolicyDocument.doc_number,
+                PolicyDocument.region,
+            ).where(PolicyDocument.status == "active")
+        )
+    }
+    rows = (
+        session.execute(
+            select(
+                Clause.id,
+                Clause.seq,
+                Clause.path,
+                Clause.heading,
+                Clause.context,
+                Clause.text,
+                Clause.body_terms,
+                Clause.heading_terms,
+                Clause.document_id,
+            )
+            .where(Clause.document_id.in_(list(documents)))
+            .order_by(Clause.id)
+        ).all()
+        if documents
+        else []
+    )
     attached: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for key, path, text, terms in session.execute(
-            select(ClauseQuestion.document_key, ClauseQuestion.clause_path, ClauseQuestion.text, ClauseQuestion.terms)):
+        select(ClauseQuestion.document_key, ClauseQuestion.clause_path, ClauseQuestion.text, ClauseQuestion.terms)
+    ):
         attached.setdefault((key, path), []).append((text, terms))
     entries, body, heading, questions, question_texts = [], [], [], [], []
     titles: dict[int, list[str]] = {}
@@ -356,5 +393,3 @@ def lookup_terms(index: LibraryIndex, terms: dict[str, float]) -> tuple[np.ndarr
             columns.append(j)
             weights.append(w)
     return np.array(columns, dtype=np.intp), np.array(weights, dtype=float)
-
-

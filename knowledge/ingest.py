@@ -4,6 +4,7 @@ Each file is one transaction: a corrupt, encrypted or empty file gets a clear me
 nothing behind, and the rest of the batch goes on. A changed file (content hash) replaces its
 clauses; an unchanged one is skipped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,6 +43,7 @@ class Outcome:
 
 # -- readers ------------------------------------------------------------------------------------
 
+
 def decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "gb18030"):  # GB18030 is a superset of GBK and GB2312
         try:
@@ -70,7 +72,7 @@ def read_docx(data: bytes) -> str:
             num_id = str(num_pr.numId.val)
             level = int(num_pr.ilvl.val) if num_pr.ilvl is not None else 0
             counters[(num_id, level)] = counters.get((num_id, level), 0) + 1
-            for (nid, lvl) in list(counters):
+            for nid, lvl in list(counters):
                 if nid == num_id and lvl > level:
                     del counters[(nid, lvl)]  # a new item restarts the deeper levels
             fmt, text = formats.get((num_id, level), ("decimal", "%1."))
@@ -106,8 +108,10 @@ def _numbering_formats(document) -> dict[tuple[str, int], tuple[str, str]]:
         for lvl in a.findall(qn("w:lvl")):
             fmt = lvl.find(qn("w:numFmt"))
             text = lvl.find(qn("w:lvlText"))
-            levels[int(lvl.get(qn("w:ilvl")))] = (fmt.get(qn("w:val")) if fmt is not None else "decimal",
-                                                  text.get(qn("w:val")) if text is not None else "%1.")
+            levels[int(lvl.get(qn("w:ilvl")))] = (
+                fmt.get(qn("w:val")) if fmt is not None else "decimal",
+                text.get(qn("w:val")) if text is not None else "%1.",
+            )
         abstract[a.get(qn("w:abstractNumId"))] = levels
     result = {}
     for num in numbering.findall(qn("w:num")):
@@ -129,8 +133,18 @@ def _chinese(n: int) -> str:
 
 
 def _number_label(fmt: str, text: str, n: int, level: int) -> str:
-    value = _chinese(n) if fmt in ("chineseCounting", "chineseCountingThousand", "ideographTraditional",
-                                   "chineseLegalSimplified", "taiwaneseCounting") else str(n)
+    value = (
+        _chinese(n)
+        if fmt
+        in (
+            "chineseCounting",
+            "chineseCountingThousand",
+            "ideographTraditional",
+            "chineseLegalSimplified",
+            "taiwaneseCounting",
+        )
+        else str(n)
+    )
     return text.replace(f"%{level + 1}", value)
 
 
@@ -180,6 +194,7 @@ def read(name: str, data: bytes) -> str:
 
 # -- storing ------------------------------------------------------------------------------------
 
+
 def ingest_bytes(session: Session, name: str, data: bytes, meta: dict | None = None) -> Outcome:
     """One document in its own savepoint: all of it, or nothing."""
     # The parser's version is part of the hash: when the splitting improves, documents are split again.
@@ -227,9 +242,13 @@ def _supersede(session: Session, doc: PolicyDocument) -> None:
     """Of the versions of one law, only the newest is searched; the others stay, marked superseded."""
     if not doc.version:
         return
-    versions = list(session.scalars(select(PolicyDocument).where(PolicyDocument.key == doc.key,
-                                                                 PolicyDocument.version != "",
-                                                                 PolicyDocument.status != "retired")))
+    versions = list(
+        session.scalars(
+            select(PolicyDocument).where(
+                PolicyDocument.key == doc.key, PolicyDocument.version != "", PolicyDocument.status != "retired"
+            )
+        )
+    )
     newest = max(versions, key=lambda d: d.version)
     for other in versions:
         other.status = "active" if other is newest else "superseded"

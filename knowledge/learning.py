@@ -1,6 +1,7 @@
 """The library learns the words enterprises use: a policy question an official answered by citing a
 clause ("依据《劳动合同法》第十九条…") is attached to that clause, so the next enterprise asking it
 that way finds the clause at once. Administrators see and edit these in the console."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,15 @@ def clause_for(session: Session, title: str, path: str):
     """The active clause a citation names: the document by its title or key (中华人民共和国… too)."""
     title = title.removeprefix("中华人民共和国")
     return session.scalars(
-        select(Clause).join(PolicyDocument).where(PolicyDocument.status == "active", Clause.path == path,
-                                                  (PolicyDocument.title == title) | (PolicyDocument.key == title))
-        .limit(1)).first()
+        select(Clause)
+        .join(PolicyDocument)
+        .where(
+            PolicyDocument.status == "active",
+            Clause.path == path,
+            (PolicyDocument.title == title) | (PolicyDocument.key == title),
+        )
+        .limit(1)
+    ).first()
 
 
 def attach(session: Session, clause: Clause, question: str, origin: str, by: str = "") -> ClauseQuestion | None:
@@ -29,12 +36,21 @@ def attach(session: Session, clause: Clause, question: str, origin: str, by: str
     if len(text) < 4:
         return None
     key = clause.document.key
-    exists = session.scalars(select(ClauseQuestion.id).where(
-        ClauseQuestion.document_key == key, ClauseQuestion.clause_path == clause.path, ClauseQuestion.text == text)).first()
+    exists = session.scalars(
+        select(ClauseQuestion.id).where(
+            ClauseQuestion.document_key == key, ClauseQuestion.clause_path == clause.path, ClauseQuestion.text == text
+        )
+    ).first()
     if exists is not None:
         return None
-    row = ClauseQuestion(document_key=key, clause_path=clause.path, text=text, terms=library.terms_of(text),
-                         origin=origin, created_by=by[:100])
+    row = ClauseQuestion(
+        document_key=key,
+        clause_path=clause.path,
+        text=text,
+        terms=library.terms_of(text),
+        origin=origin,
+        created_by=by[:100],
+    )
     session.add(row)
     library.bump(session)
     return row

@@ -5,6 +5,7 @@ Each clause keeps its search terms (jieba tokens, written at ingest), so that a 
 in-memory index (knowledge/index.py) from rows without segmenting the library again; the revision
 tells every process when the library changed.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,8 +34,9 @@ class PolicyDocument(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    clauses: Mapped[list[Clause]] = relationship(back_populates="document", order_by="Clause.seq",
-                                                   cascade="all, delete-orphan")
+    clauses: Mapped[list[Clause]] = relationship(
+        back_populates="document", order_by="Clause.seq", cascade="all, delete-orphan"
+    )
 
     @property
     def cite(self) -> str:

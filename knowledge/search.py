@@ -11,6 +11,7 @@ The weights and the confidence model are fitted on the project's tuning question
 (`appealbot tune-search`, knowledge/data/ranking.json); `answer()` (knowledge/answer.py) decides
 from the confidence whether the library answers at all.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,11 +29,13 @@ from nlp.tokenizer import cut, cut_for_search
 DATA = Path(__file__).parent / "data"
 MAX_QUERY_CHARS = 200  # a pasted page is cut to its beginning: questions are short
 POOL = 40  # candidates re-ranked with every feature
-STOP = set("""的 了 和 与 及 或 是 在 有 吗 呢 啊 吧 呀 么 什么 怎么 怎么办 怎样 如何 哪些 哪个 哪里 哪 能 能不能 可以 可不可以
+STOP = set(
+    """的 了 和 与 及 或 是 在 有 吗 呢 啊 吧 呀 么 什么 怎么 怎么办 怎样 如何 哪些 哪个 哪里 哪 能 能不能 可以 可不可以
 是否 会 要 想 请问 请 问 一下 我 我们 我司 你 你们 他们 公司 企业 这个 那个 这 那 就 都 也 还 又 给 对 把 被 让 从 到
 为 为了 以 之 其 等 个 没有 没 不 吗？ 多少 多久 哪儿 一个 有没有 谁 咋 咋办 啥 现在 已经 应该 需要 必须 规定 法律 国家 政府
 怎么样 行不行 行吗 可以吗 合法 违法 算不算 算 属于 情况 问题 事 事情 咨询 了解 知道 告诉 老板 单位
-最长 最短 最多 最少 最低 最高 最晚 最早 多长 几天 几个 几个月 几年 多长时间 时间 之内 以内 能定 能给 得给""".split())
+最长 最短 最多 最少 最低 最高 最晚 最早 多长 几天 几个 几个月 几年 多长时间 时间 之内 以内 能定 能给 得给""".split()
+)
 CN_NUM = "一二三四五六七八九十百零"
 ARTICLE = re.compile(rf"第[{CN_NUM}]+条")
 CLAUSE_NUMBER = re.compile(rf"第[{CN_NUM}]+条|[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]")
@@ -42,18 +45,38 @@ CLAUSE_NUMBER = re.compile(rf"第[{CN_NUM}]+条|[{CN_NUM}]+、|[(（][{CN_NUM}]+
 PRACTICAL = re.compile(
     r"几点|上班时间|下班|营业时间|办公时间|周末|节假日.{0,4}(上班|办公|办理)|地址|在哪|哪个窗口|几楼|几号窗口|电话|联系方式|"
     r"怎么走|停车|排队|预约|网址|网站|小程序|今年|明年|去年的|20\d\d年|最新的?|标准是多少|基数|费率|税率|最低工资|"
-    r"多少钱|收费标准|进度|批了没|批下来没|到哪(一步|了)|审到|什么时候(能|可以)?(批|下来|办好|出来|到账)|我们(的|家)?(执照|环评|材料|申请)")
-FEATURES = ("body", "heading", "questions", "grams", "votes", "text_grams", "named", "coverage", "article", "kind",
-            "support")
+    r"多少钱|收费标准|进度|批了没|批下来没|到哪(一步|了)|审到|什么时候(能|可以)?(批|下来|办好|出来|到账)|我们(的|家)?(执照|环评|材料|申请)"
+)
+FEATURES = (
+    "body",
+    "heading",
+    "questions",
+    "grams",
+    "votes",
+    "text_grams",
+    "named",
+    "coverage",
+    "article",
+    "kind",
+    "support",
+)
 # What kind of answer a question wants, and the words an article holding such an answer uses:
 # "多久" wants a period (三十日内, 六个月), "罚多少" an amount (元, 倍, 百分之), "能不能" a permission.
 ANSWER_KINDS = [
-    (re.compile(r"多久|多长时间|多长|几天|几个月|几年|期限|时限|时间内|最长|最晚|截止|什么时候|过了.{0,4}还"),
-     re.compile(rf"[\d{CN_NUM}]+\s*(个)?(日|天|月|年|工作日|小时)|期限|时效|期间|之日起")),
-    (re.compile(r"多少钱|罚多少|赔多少|补偿多少|给多少|交多少|多少倍|几倍|比例|百分之|怎么算|咋算|标准|上限|最多.{0,3}(罚|赔|交)"),
-     re.compile(r"[\d十百千万]+元|倍|百分之|比例|计算|标准|以下的?罚款|以上.{0,6}以下")),
-    (re.compile(r"能不能|可不可以|可以吗|能否|行不行|行吗|有权|合法吗|合理吗|允许|必须|要不要|是不是.{0,6}(得|要)"),
-     re.compile(r"可以|有权|不得|应当|禁止|必须")),
+    (
+        re.compile(r"多久|多长时间|多长|几天|几个月|几年|期限|时限|时间内|最长|最晚|截止|什么时候|过了.{0,4}还"),
+        re.compile(rf"[\d{CN_NUM}]+\s*(个)?(日|天|月|年|工作日|小时)|期限|时效|期间|之日起"),
+    ),
+    (
+        re.compile(
+            r"多少钱|罚多少|赔多少|补偿多少|给多少|交多少|多少倍|几倍|比例|百分之|怎么算|咋算|标准|上限|最多.{0,3}(罚|赔|交)"
+        ),
+        re.compile(r"[\d十百千万]+元|倍|百分之|比例|计算|标准|以下的?罚款|以上.{0,6}以下"),
+    ),
+    (
+        re.compile(r"能不能|可不可以|可以吗|能否|行不行|行吗|有权|合法吗|合理吗|允许|必须|要不要|是不是.{0,6}(得|要)"),
+        re.compile(r"可以|有权|不得|应当|禁止|必须"),
+    ),
     (re.compile(r"谁|哪个部门|哪一级|哪个机关|向哪|找哪"), re.compile(r"部门|机关|人民政府|委员会|机构|负责")),
 ]
 
@@ -69,14 +92,28 @@ class Hit:
 
     def to_dict(self) -> dict:
         doc = self.clause.document
-        return {"text": self.clause.text, "doc_title": doc.title, "source": doc.source, "clause": self.clause.path,
-                "score": round(self.score, 4), "confidence": round(self.confidence, 4), "matched": self.matched,
-                "coverage": round(self.coverage, 3), "citation": self.clause.citation, "version": doc.version,
-                "doc_number": doc.doc_number, "issuer": doc.issuer, "region": doc.region, "heading": self.clause.heading,
-                "document_id": doc.id, "anchor": self.clause.anchor}
+        return {
+            "text": self.clause.text,
+            "doc_title": doc.title,
+            "source": doc.source,
+            "clause": self.clause.path,
+            "score": round(self.score, 4),
+            "confidence": round(self.confidence, 4),
+            "matched": self.matched,
+            "coverage": round(self.coverage, 3),
+            "citation": self.clause.citation,
+            "version": doc.version,
+            "doc_number": doc.doc_number,
+            "issuer": doc.issuer,
+            "region": doc.region,
+            "heading": self.clause.heading,
+            "document_id": doc.id,
+            "anchor": self.clause.anchor,
+        }
 
 
 # -- the model: feature weights and the confidence's logistic curve ---------------------------------
+
 
 @dataclass(frozen=True)
 class RankingModel:
@@ -93,11 +130,23 @@ class RankingModel:
 
 
 DEFAULT_MODEL = RankingModel(
-    weights={"body": 1.0, "heading": 0.5, "questions": 0.6, "grams": 6.0, "text_grams": 2.0, "named": 4.0,
-             "coverage": 4.0, "article": 6.0},
+    weights={
+        "body": 1.0,
+        "heading": 0.5,
+        "questions": 0.6,
+        "grams": 6.0,
+        "text_grams": 2.0,
+        "named": 4.0,
+        "coverage": 4.0,
+        "article": 6.0,
+    },
     expansion_weight=0.6,
     confidence_coef={"top": 0.25, "margin": 1.0, "coverage": 3.0, "grams": 3.0},
-    confidence_intercept=-6.0, threshold=0.5, search_floor=0.3, fitted_on="defaults")
+    confidence_intercept=-6.0,
+    threshold=0.5,
+    search_floor=0.3,
+    fitted_on="defaults",
+)
 
 
 @lru_cache(maxsize=1)
@@ -109,6 +158,7 @@ def model() -> RankingModel:
 
 
 # -- the question's terms ------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def vocabulary() -> list[tuple[str, tuple[str, ...]]]:
@@ -177,6 +227,7 @@ def query_terms(question: str) -> list[str]:
 
 # -- ranking -------------------------------------------------------------------------------------
 
+
 @dataclass
 class Candidate:
     entry: int  # position in the index
@@ -185,8 +236,9 @@ class Candidate:
     matched: list[str]
 
 
-def candidates(session: Session, question: str, ranking: RankingModel, region: str | None = None,
-               pool: int = POOL) -> tuple[library.LibraryIndex, list[Candidate]]:
+def candidates(
+    session: Session, question: str, ranking: RankingModel, region: str | None = None, pool: int = POOL
+) -> tuple[library.LibraryIndex, list[Candidate]]:
     """The clauses worth ranking, with every feature; the best `pool` by the lexical part."""
     query = parse_query(question, ranking.expansion_weight)
     idx = library.current(session)
@@ -201,8 +253,15 @@ def candidates(session: Session, question: str, ranking: RankingModel, region: s
     # The law's words the question's colloquial ones stand for count against the clause's own text.
     text_grams = idx.text_grams.best(query.text + " " + " ".join(query.legal_phrases))
     named = _named(idx, query.text)
-    lexical = (w["body"] * body + w["heading"] * heading + w["questions"] * questions + w["grams"] * grams
-               + w.get("votes", 0.0) * votes + w.get("text_grams", 0.0) * text_grams + w["named"] * named)
+    lexical = (
+        w["body"] * body
+        + w["heading"] * heading
+        + w["questions"] * questions
+        + w["grams"] * grams
+        + w.get("votes", 0.0) * votes
+        + w.get("text_grams", 0.0) * text_grams
+        + w["named"] * named
+    )
     if region:
         lexical = lexical * np.array([e.region == region for e in idx.entries])
     chosen = [int(i) for i in np.argsort(-lexical)[:pool] if lexical[i] > 0]
@@ -223,14 +282,28 @@ def candidates(session: Session, question: str, ranking: RankingModel, region: s
     found = []
     for i in chosen:
         article = 1.0 if articles and idx.entries[i].path in articles and named[i] > 0 else 0.0
-        found.append(Candidate(i, float(lexical[i]), {
-            "body": float(body[i]), "heading": float(heading[i]), "questions": float(questions[i]),
-            "grams": float(grams[i]), "votes": float(votes[i]), "text_grams": float(text_grams[i]),
-            "named": float(named[i]),
-            "coverage": coverage[i], "article": article, "practical": practical, "unknown": unknown,
-            "kind": sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1),
-            "support": (by_document[idx.entries[i].document_id] - float(lexical[i])) / total},
-            matched[i]))
+        found.append(
+            Candidate(
+                i,
+                float(lexical[i]),
+                {
+                    "body": float(body[i]),
+                    "heading": float(heading[i]),
+                    "questions": float(questions[i]),
+                    "grams": float(grams[i]),
+                    "votes": float(votes[i]),
+                    "text_grams": float(text_grams[i]),
+                    "named": float(named[i]),
+                    "coverage": coverage[i],
+                    "article": article,
+                    "practical": practical,
+                    "unknown": unknown,
+                    "kind": sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1),
+                    "support": (by_document[idx.entries[i].document_id] - float(lexical[i])) / total,
+                },
+                matched[i],
+            )
+        )
     return idx, found
 
 
@@ -239,8 +312,9 @@ def final_score(ranking: RankingModel, c: Candidate) -> float:
     return sum(w.get(name, 0.0) * c.features[name] for name in FEATURES)
 
 
-def rank(session: Session, question: str, k: int = 3, region: str | None = None,
-         ranking: RankingModel | None = None) -> list[Hit]:
+def rank(
+    session: Session, question: str, k: int = 3, region: str | None = None, ranking: RankingModel | None = None
+) -> list[Hit]:
     ranking = ranking or model()
     idx, found = candidates(session, question, ranking, region)
     if not found:
@@ -250,8 +324,16 @@ def rank(session: Session, question: str, k: int = 3, region: str | None = None,
     hits = []
     for n, (score, c) in enumerate(scored[: max(1, min(int(k), 50))]):
         margin = score - (second if n == 0 else scored[0][0])
-        hits.append(Hit(idx.entries[c.entry], score, c.matched, c.features["coverage"],
-                        confidence(ranking, score, margin, c.features), c.features))
+        hits.append(
+            Hit(
+                idx.entries[c.entry],
+                score,
+                c.matched,
+                c.features["coverage"],
+                confidence(ranking, score, margin, c.features),
+                c.features,
+            )
+        )
     return hits
 
 
@@ -272,13 +354,16 @@ def _coverage(idx, query: Query, pool: list[int]):
     held = idx.any_field[:, [idx.vocabulary[t] for t in terms]][pool].toarray() > 0  # pool × terms
     position = {t: n for n, t in enumerate(terms)}
     # Words the library never uses cannot be covered by any clause; the "unknown" feature counts them.
-    key = {t: w for t, w in query.primary.items() if w == 1.0 and t in idx.vocabulary} or \
-        {t: w for t, w in query.primary.items() if t in idx.vocabulary}
+    key = {t: w for t, w in query.primary.items() if w == 1.0 and t in idx.vocabulary} or {
+        t: w for t, w in query.primary.items() if t in idx.vocabulary
+    }
     idf = {t: idx.body.idf[idx.vocabulary[t]] for t in key}
     total = sum(idf.values()) or 1.0
     # a key term is also held through a legal word it stands for (辞退 → 解除劳动合同)
-    through = {t: [position[x] for x, phrase in query.sources.items() if x in position and (t in phrase or phrase in t)]
-               for t in key}
+    through = {
+        t: [position[x] for x, phrase in query.sources.items() if x in position and (t in phrase or phrase in t)]
+        for t in key
+    }
     coverage, matched = {}, {}
     for row, i in zip(held, pool, strict=True):
         got = sum(idf[t] for t in key if (t in position and row[position[t]]) or any(row[j] for j in through[t]))
@@ -291,15 +376,24 @@ CONFIDENCE_INPUTS = ("top", "margin", "coverage", "grams", "text_grams", "named"
 
 
 def confidence_inputs(score: float, margin: float, features: dict[str, float]) -> list[float]:
-    return [score, margin, features["coverage"], features["grams"], features["text_grams"], features["named"],
-            features["practical"], features["unknown"]]
+    return [
+        score,
+        margin,
+        features["coverage"],
+        features["grams"],
+        features["text_grams"],
+        features["named"],
+        features["practical"],
+        features["unknown"],
+    ]
 
 
 def confidence(ranking: RankingModel, score: float, margin: float, features: dict[str, float]) -> float:
     """The logistic curve fitted on the tuning questions: P(this clause answers the question)."""
     values = confidence_inputs(score, margin, features)
-    z = ranking.confidence_intercept + sum(ranking.confidence_coef.get(name, 0.0) * v
-                                           for name, v in zip(CONFIDENCE_INPUTS, values, strict=True))
+    z = ranking.confidence_intercept + sum(
+        ranking.confidence_coef.get(name, 0.0) * v for name, v in zip(CONFIDENCE_INPUTS, values, strict=True)
+    )
     return float(1 / (1 + np.exp(-z)))
 
 

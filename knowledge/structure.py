@@ -6,6 +6,7 @@ lines, `<!-- INFO END -->`, `## 第X章` and `### 第X节` headings, articles st
 by `parse_law`: the article is the unit, whole with its items (（一）…), and its chapter is the parent
 heading, because a law is cited and asked about by article ("劳动合同法第十九条").
 """
+
 from __future__ import annotations
 
 import re
@@ -55,12 +56,12 @@ def _level(line: str):
     for level, pattern, fmt in LEVELS:
         m = pattern.match(line)
         if m:
-            return level, fmt.format(m.group(1)), line[m.end():]
+            return level, fmt.format(m.group(1)), line[m.end() :]
     return None
 
 
 def _run_in_heading(rest: str) -> tuple[str, str]:
-    """"畅通诉求反映渠道。经营主体…" → ("畅通诉求反映渠道", whole line). Short lines are all heading."""
+    """ "畅通诉求反映渠道。经营主体…" → ("畅通诉求反映渠道", whole line). Short lines are all heading."""
     if len(rest) <= 40 and not any(rest.rstrip("。").count(p) for p in "。；"):
         return rest.rstrip("。"), rest
     m = re.match(r"^(.{2,40}?)[。：:]", rest)
@@ -73,22 +74,35 @@ def metadata(lines: list[str]) -> tuple[str, str, str, str, str]:
     top = "\n".join(lines[: max(body_start, 3)][:15])
     # The document's own 文号 stands on a line of its own near the top; one inside a sentence is a
     # reference to another document.
-    number = next((DOC_NUMBER.search(line) for line in head[:max(body_start, 3)]
-                   if len(line) <= 30 and DOC_NUMBER.search(line)), None)
+    number = next(
+        (DOC_NUMBER.search(line) for line in head[: max(body_start, 3)] if len(line) <= 30 and DOC_NUMBER.search(line)),
+        None,
+    )
     date = DATE.search(top)
-    issuer = next((line for line in head[:body_start] if len(line) <= 24 and line.endswith(ISSUER_END)
-                   and not DATE.search(line)), "")
+    issuer = next(
+        (line for line in head[:body_start] if len(line) <= 24 and line.endswith(ISSUER_END) and not DATE.search(line)),
+        "",
+    )
     title = ""
     for line in lines[:body_start]:
         clean = re.sub(r"^(附件[:：]\s*|【[^】]{1,8}】\s*)", "", line)
-        if (6 <= len(clean) <= 80 and not clean.endswith(ENDS_SENTENCE) and not DATE.fullmatch(clean)
-                and clean != issuer and any(w in clean for w in TITLE_WORDS)):
+        if (
+            6 <= len(clean) <= 80
+            and not clean.endswith(ENDS_SENTENCE)
+            and not DATE.fullmatch(clean)
+            and clean != issuer
+            and any(w in clean for w in TITLE_WORDS)
+        ):
             title = clean
     title = title or re.sub(r"^【[^】]{1,8}】\s*", "", lines[0])[:80] if lines else ""
     region = REGION.search(title + " " + issuer.removeprefix("中共"))
-    return (title, issuer, number.group(0).replace(" ", "") if number else "",
-            f"{date.group(1)}年{int(date.group(2))}月{int(date.group(3))}日" if date else "",
-            region.group(1) if region else "")
+    return (
+        title,
+        issuer,
+        number.group(0).replace(" ", "") if number else "",
+        f"{date.group(1)}年{int(date.group(2))}月{int(date.group(3))}日" if date else "",
+        region.group(1) if region else "",
+    )
 
 
 LAW_INFO_END = "<!-- INFO END -->"
@@ -97,7 +111,9 @@ LAW_HEADING = re.compile(rf"^(#{{2,4}})\s*(第[{CN_NUM}]+[编章节].*)$")
 
 
 def is_law(text: str) -> bool:
-    return LAW_INFO_END in text[:5000] or (text.lstrip().startswith("# ") and bool(re.search(r"^第[一二三]条", text, re.M)))
+    return LAW_INFO_END in text[:5000] or (
+        text.lstrip().startswith("# ") and bool(re.search(r"^第[一二三]条", text, re.M))
+    )
 
 
 def parse_law(text: str) -> Parsed:
@@ -169,8 +185,9 @@ def parse(text: str) -> Parsed:
         heading, body = _run_in_heading(rest)
         context = " › ".join(h for _, _, h in stack if h)
         stack.append((level, part, heading))
-        current = ClauseText(path=_path([p for _, p, _ in stack]), heading=heading, context=context,
-                             text=line if body else heading)
+        current = ClauseText(
+            path=_path([p for _, p, _ in stack]), heading=heading, context=context, text=line if body else heading
+        )
         parsed.clauses.append(current)
     if preamble:
         parsed.clauses.insert(0, ClauseText(path="", heading="", context="", text="\n".join(preamble)))
@@ -203,8 +220,14 @@ def _chunks(clause: ClauseText) -> list[ClauseText]:
         path = _path([clause.path, marker.group(0)]) if marker else clause.path
         lead = clause.heading if i > 0 and clause.heading else ""
         for chunk in _sentences(part):
-            pieces.append(ClauseText(path=path, heading=clause.heading, context=clause.context,
-                                     text=f"{lead}：{chunk}" if lead else chunk))
+            pieces.append(
+                ClauseText(
+                    path=path,
+                    heading=clause.heading,
+                    context=clause.context,
+                    text=f"{lead}：{chunk}" if lead else chunk,
+                )
+            )
     return pieces or [clause]
 
 

@@ -13,6 +13,7 @@
    searches keep KEEP_TOP3 of the right clauses in their top three.
 The independent question set is never used here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,10 @@ def collect(session: Session, questions: list[dict], ranking: RankingModel) -> l
     samples = []
     for q in questions:
         idx, found = candidates(session, q["question"], ranking, pool=80)
-        right = [bool(q.get("source")) and is_right(idx.entries[c.entry].document.source, idx.entries[c.entry].path, q)
-                 for c in found]
+        right = [
+            bool(q.get("source")) and is_right(idx.entries[c.entry].document.source, idx.entries[c.entry].path, q)
+            for c in found
+        ]
         samples.append(Sample(q, found, right))
     return samples
 
@@ -119,12 +122,18 @@ def fit_confidence(ranking: RankingModel, samples: list[Sample], log: Callable[[
     fitted = make().fit(x, y)
     threshold, floor = thresholds(out_of_fold, y, top3, answerable)
     log(f"  confidence: threshold {threshold:.3f}, search floor {floor:.3f} (out of fold)")
-    return dataclasses.replace(ranking, confidence_coef=dict(zip(CONFIDENCE_INPUTS, map(float, fitted.coef_[0]), strict=True)),
-                               confidence_intercept=float(fitted.intercept_[0]), threshold=threshold,
-                               search_floor=floor)
+    return dataclasses.replace(
+        ranking,
+        confidence_coef=dict(zip(CONFIDENCE_INPUTS, map(float, fitted.coef_[0]), strict=True)),
+        confidence_intercept=float(fitted.intercept_[0]),
+        threshold=threshold,
+        search_floor=floor,
+    )
 
 
-def thresholds(confidence: np.ndarray, right: np.ndarray, top3: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
+def thresholds(
+    confidence: np.ndarray, right: np.ndarray, top3: np.ndarray, answerable: np.ndarray
+) -> tuple[float, float]:
     unanswerable = ~answerable
     threshold = 1.0
     for t in sorted(set(np.round(confidence, 4))):

@@ -38,6 +38,7 @@ def label(code: str) -> str:
 def kind_of(code: str) -> str:
     return KIND_OF[code]
 
+
 # One-line scopes shown when the bot asks the user to choose (DESIGN.md section 2, shortened).
 HINTS = {
     "gov_service": "审批、执照、资质、年检、知识产权",

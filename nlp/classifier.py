@@ -5,6 +5,7 @@ category. The confidence thresholds below which the bot asks instead of guessing
 categories, one per non-ticket intent) are chosen at training time from out-of-fold coverage/accuracy
 curves and stored with the model.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,8 +39,12 @@ class Prediction:
     source: str = "model"  # "rule" | "model"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "category": self.category, "confidence": round(self.confidence, 4),
-                "alternatives": [{"kind": k, "category": c, "confidence": round(p, 4)} for k, c, p in self.alternatives]}
+        return {
+            "kind": self.kind,
+            "category": self.category,
+            "confidence": round(self.confidence, 4),
+            "alternatives": [{"kind": k, "category": c, "confidence": round(p, 4)} for k, c, p in self.alternatives],
+        }
 
 
 def word_tokens(text: str) -> list[str]:
@@ -56,10 +61,15 @@ class Words:
         self.pairs = pairs
 
     def __call__(self, text: str) -> list[str]:
-        words = [t for t in (cut_for_search(text) if self.search else cut(text))
-                 if t.strip() and any(ch.isalnum() for ch in t)]
+        words = [
+            t
+            for t in (cut_for_search(text) if self.search else cut(text))
+            if t.strip() and any(ch.isalnum() for ch in t)
+        ]
         if self.pairs:
-            precise = words if not self.search else [t for t in cut(text) if t.strip() and any(ch.isalnum() for ch in t)]
+            precise = (
+                words if not self.search else [t for t in cut(text) if t.strip() and any(ch.isalnum() for ch in t)]
+            )
             words = words + [f"{a} {b}" for a, b in itertools.pairwise(precise)]
         return words
 
@@ -71,8 +81,8 @@ def prepare(text: str) -> str:
 # The pipeline's shape. Model selection (nlp/selection.py, issue 15) compared these on the second
 # independent set; the defaults are what measured best there (README, "Understanding").
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "cut": "precise",          # jieba cut for the word features: "precise" | "search"
-    "word_pairs": False,       # adjacent word pairs as features as well
+    "cut": "precise",  # jieba cut for the word features: "precise" | "search"
+    "word_pairs": False,  # adjacent word pairs as features as well
     "char_analyzer": "char_wb",
     "char_ngrams": (1, 3),
     "char_min_df": 2,
@@ -81,8 +91,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # a worker's wages), and an off_topic guess the bot does not act on sends them into the appeal form.
     # On independent2 this halved the off-topic lines that start a ticket at no cost in macro-F1.
     "class_weight": {"off_topic": 3.0},  # None | "balanced" | {code: weight} (as sample weights: fit_params)
-    "blend": None,             # None | "lr" | "cnb": a second model whose probabilities are averaged in
-    "blend_weight": 0.5,       # the SVM's share of the average
+    "blend": None,  # None | "lr" | "cnb": a second model whose probabilities are averaged in
+    "blend_weight": 0.5,  # the SVM's share of the average
 }
 
 
@@ -95,18 +105,31 @@ def build_pipeline(seed: int = 0, options: dict[str, Any] | None = None):
 
     o = {**DEFAULT_OPTIONS, **(options or {})}
     class_weight = o["class_weight"] if isinstance(o["class_weight"], str) else None
-    words = word_tokens if (o["cut"], o["word_pairs"]) == ("precise", False) else \
-        Words(search=o["cut"] == "search", pairs=o["word_pairs"])
-    features = FeatureUnion([
-        ("words", TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)),
-        ("chars", TfidfVectorizer(analyzer=o["char_analyzer"], ngram_range=tuple(o["char_ngrams"]),
-                                  sublinear_tf=True, min_df=o["char_min_df"])),
-    ])
+    words = (
+        word_tokens
+        if (o["cut"], o["word_pairs"]) == ("precise", False)
+        else Words(search=o["cut"] == "search", pairs=o["word_pairs"])
+    )
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer=o["char_analyzer"],
+                    ngram_range=tuple(o["char_ngrams"]),
+                    sublinear_tf=True,
+                    min_df=o["char_min_df"],
+                ),
+            ),
+        ]
+    )
     # LinearSVC ranks well on sparse text; sigmoid calibration, fitted on 5-fold out-of-fold margins,
     # turns its margins into probabilities. ensemble=False keeps one SVC at prediction time (not five),
     # which is what keeps a single message well under the latency budget.
-    svm = CalibratedClassifierCV(LinearSVC(C=o["C"], class_weight=class_weight, random_state=seed),
-                                 method="sigmoid", cv=5, ensemble=False)
+    svm = CalibratedClassifierCV(
+        LinearSVC(C=o["C"], class_weight=class_weight, random_state=seed), method="sigmoid", cv=5, ensemble=False
+    )
     if o["blend"] is None:
         model = svm
     else:
@@ -121,8 +144,9 @@ def build_pipeline(seed: int = 0, options: dict[str, Any] | None = None):
             second = CalibratedClassifierCV(ComplementNB(alpha=0.3), method="sigmoid", cv=5, ensemble=False)
         else:
             raise ValueError(f"unknown blend {o['blend']!r}")
-        model = VotingClassifier([("svm", svm), (o["blend"], second)], voting="soft",
-                                 weights=[o["blend_weight"], 1 - o["blend_weight"]])
+        model = VotingClassifier(
+            [("svm", svm), (o["blend"], second)], voting="soft", weights=[o["blend_weight"], 1 - o["blend_weight"]]
+        )
     return Pipeline([("features", features), ("model", model)])
 
 
@@ -168,6 +192,7 @@ def _scorer(estimator):
             p = expit(-(raw(x) * a + b))  # sklearn's _SigmoidCalibration, per class
             total = p.sum(axis=1, keepdims=True)
             return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0)
+
         return score
     if isinstance(estimator, LogisticRegression) and len(estimator.classes_) > 2:
         coef, intercept = np.ascontiguousarray(estimator.coef_.T), estimator.intercept_
@@ -195,8 +220,9 @@ class CompiledModel:
         if isinstance(model, VotingClassifier):
             if model.voting != "soft":
                 raise ValueError("not a soft vote")
-            weights = np.asarray(model.weights if model.weights is not None else [1.0] * len(model.estimators_),
-                                 dtype=np.float64)
+            weights = np.asarray(
+                model.weights if model.weights is not None else [1.0] * len(model.estimators_), dtype=np.float64
+            )
             self.scorers = [_scorer(e) for e in model.estimators_]
             self.weights = weights / weights.sum()  # np.average's normalisation
         else:

@@ -1,4 +1,5 @@
 """The training corpus (nlp/data/*.jsonl): loading, validation, hashing and near-duplicate checks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -113,7 +114,7 @@ def skeleton(text: str) -> str:
 
 def _trigrams(text: str) -> frozenset[str]:
     s = skeleton(text)
-    return frozenset(s[i:i + 3] for i in range(max(1, len(s) - 2)))
+    return frozenset(s[i : i + 3] for i in range(max(1, len(s) - 2)))
 
 
 def near_duplicates(examples: list[Example], threshold: float = 0.6) -> list[tuple[Example, Example, float]]:
@@ -184,8 +185,9 @@ def _rest(paths: list[Path]) -> list[Example]:
     """Every line of train/ and the evaluation sets outside the given files."""
     own = {p.resolve() for p in paths}
     folders = [DATA / TRAINING_DIR] + [DATA / d for d in EVALUATION_DIRS.values()]
-    return [e for folder in folders for f in sorted(folder.glob("*.jsonl")) if f.resolve() not in own
-            for e in read_jsonl(f)]
+    return [
+        e for folder in folders for f in sorted(folder.glob("*.jsonl")) if f.resolve() not in own for e in read_jsonl(f)
+    ]
 
 
 def _exact_pairs(examples: list[Example]) -> list[tuple[int, int]]:
@@ -210,8 +212,11 @@ def print_counts() -> bool:
     columns = {name: counts(examples) for name, examples in sets.items()}
     print(f"{'code':20} {'kind':9} {'train':>6} " + " ".join(f"{name:>12}" for name in columns))
     for code, kind in KIND_OF.items():
-        print(f"{code:20} {kind:9} {have.get(code, 0):6} "
-              + " ".join(f"{c.get(code, 0):12}" for c in columns.values()) + f"  {LABELS[code]}")
+        print(
+            f"{code:20} {kind:9} {have.get(code, 0):6} "
+            + " ".join(f"{c.get(code, 0):12}" for c in columns.values())
+            + f"  {LABELS[code]}"
+        )
     print(f"{'total':30} {len(training):6} " + " ".join(f"{len(e):12}" for e in sets.values()))
     short = shortfalls(training)
     for code, n in short.items():
@@ -234,6 +239,17 @@ if __name__ == "__main__":
     sys.exit(0 if print_counts() else 1)
 
 
-__all__ = ["Example", "CorpusError", "load_training", "load_independent", "load_independent2",
-           "load_evaluation_sets", "shortfalls", "corpus_hash", "counts",
-           "near_duplicates", "exact_duplicates", "skeleton"]
+__all__ = [
+    "Example",
+    "CorpusError",
+    "load_training",
+    "load_independent",
+    "load_independent2",
+    "load_evaluation_sets",
+    "shortfalls",
+    "corpus_hash",
+    "counts",
+    "near_duplicates",
+    "exact_duplicates",
+    "skeleton",
+]

@@ -1,4 +1,5 @@
 """Officials' corrections of a ticket's category: kept, and used by `train --include-corrections`."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,14 +22,22 @@ class Correction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def record_correction(session, *, text: str, category: str, predicted: str | None = None,
-                      ticket_number: str | None = None, corrected_by: str | None = None) -> Correction:
+def record_correction(
+    session,
+    *,
+    text: str,
+    category: str,
+    predicted: str | None = None,
+    ticket_number: str | None = None,
+    corrected_by: str | None = None,
+) -> Correction:
     """Called when an official corrects a category; the caller owns the transaction."""
     from nlp.categories import TICKET_CATEGORIES
 
     if category not in TICKET_CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
-    row = Correction(text=text, category=category, predicted=predicted, ticket_number=ticket_number,
-                     corrected_by=corrected_by)
+    row = Correction(
+        text=text, category=category, predicted=predicted, ticket_number=ticket_number, corrected_by=corrected_by
+    )
     session.add(row)
     return row

@@ -2,6 +2,7 @@
 
 Only what is unambiguous is decided here; everything else goes to the statistical model.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -13,17 +14,53 @@ from core import ticket_number
 
 # Exact commands (menu buttons and their typed equivalents) → intent.
 COMMANDS = {
-    "我要反映问题": "appeal_start", "反映问题": "appeal_start", "我要反映": "appeal_start",
-    "我要投诉": "appeal_start", "我要诉求": "appeal_start", "提诉求": "appeal_start",
-    "政策查询": "policy", "查政策": "policy", "政策咨询": "policy",
-    "一叫就到": "contact_lookup", "联系人": "contact_lookup", "找人": "contact_lookup",
-    "我的诉求": "ticket_status", "我的工单": "ticket_status", "查进度": "ticket_status",
-    "诉求进度": "ticket_status", "我的投诉": "ticket_status",
-    "帮助": "chitchat", "help": "chitchat", "菜单": "chitchat", "?": "chitchat", "？": "chitchat",
+    "我要反映问题": "appeal_start",
+    "反映问题": "appeal_start",
+    "我要反映": "appeal_start",
+    "我要投诉": "appeal_start",
+    "我要诉求": "appeal_start",
+    "提诉求": "appeal_start",
+    "政策查询": "policy",
+    "查政策": "policy",
+    "政策咨询": "policy",
+    "一叫就到": "contact_lookup",
+    "联系人": "contact_lookup",
+    "找人": "contact_lookup",
+    "我的诉求": "ticket_status",
+    "我的工单": "ticket_status",
+    "查进度": "ticket_status",
+    "诉求进度": "ticket_status",
+    "我的投诉": "ticket_status",
+    "帮助": "chitchat",
+    "help": "chitchat",
+    "菜单": "chitchat",
+    "?": "chitchat",
+    "？": "chitchat",
 }
 
-_GREETINGS = ("你好", "您好", "在吗", "在不在", "哈喽", "hello", "hi", "谢谢", "感谢", "多谢", "好的",
-              "收到", "再见", "拜拜", "ok", "嗯", "早上好", "晚上好", "下午好", "thanks", "thank you")
+_GREETINGS = (
+    "你好",
+    "您好",
+    "在吗",
+    "在不在",
+    "哈喽",
+    "hello",
+    "hi",
+    "谢谢",
+    "感谢",
+    "多谢",
+    "好的",
+    "收到",
+    "再见",
+    "拜拜",
+    "ok",
+    "嗯",
+    "早上好",
+    "晚上好",
+    "下午好",
+    "thanks",
+    "thank you",
+)
 
 
 @lru_cache(maxsize=4096)  # one message is read by several checks: normalised once

@@ -11,6 +11,7 @@ share of ticket lines taken for off_topic). The old independent set is printed b
 reference but decides nothing. Single-message latency is measured per candidate on the compiled
 path (p99 over the set), because a shape that generalises better but misses 2 ms is not kept.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -26,8 +27,16 @@ from nlp.corpus import Example, load_independent, load_independent2, load_traini
 from nlp.training import SEED, score, split
 
 # name -> options over DEFAULT_OPTIONS. "current" is the pipeline as it was before issue 15.
-BEFORE = {"cut": "precise", "word_pairs": False, "char_analyzer": "char_wb", "char_ngrams": (1, 3),
-          "char_min_df": 2, "C": 0.5, "class_weight": None, "blend": None}
+BEFORE = {
+    "cut": "precise",
+    "word_pairs": False,
+    "char_analyzer": "char_wb",
+    "char_ngrams": (1, 3),
+    "char_min_df": 2,
+    "C": 0.5,
+    "class_weight": None,
+    "blend": None,
+}
 CANDIDATES: dict[str, dict[str, Any]] = {
     "current": BEFORE,
     "chars 1-2": {**BEFORE, "char_ngrams": (1, 2)},
@@ -54,8 +63,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 def fit(options: dict[str, Any], examples: list[Example], seed: int = SEED) -> Classifier:
     train_part, _ = split(examples, seed)
     labels = [e.category for e in train_part]
-    pipeline = build_pipeline(seed, options).fit([prepare(e.text) for e in train_part], labels,
-                                                 **fit_params(options, labels))
+    pipeline = build_pipeline(seed, options).fit(
+        [prepare(e.text) for e in train_part], labels, **fit_params(options, labels)
+    )
     return Classifier(pipeline, 0.5, {"options": {**DEFAULT_OPTIONS, **options}})
 
 
@@ -67,11 +77,16 @@ def measure(classifier: Classifier, examples: list[Example]) -> dict[str, Any]:
     worst = min(per, key=per.__getitem__)
     off = [p for t, p in zip(truth, predicted, strict=True) if t == "off_topic"]
     tickets = [p for t, p in zip(truth, predicted, strict=True) if KIND_OF[t] != "other"]
-    return {"macro_f1": s.macro_f1, "accuracy": s.accuracy, "worst": worst, "worst_f1": per[worst],
-            "per_category": per,
-            "off_topic_missed": sum(p != "off_topic" for p in off) / len(off) if off else None,
-            "tickets_to_off_topic": sum(p == "off_topic" for p in tickets) / len(tickets) if tickets else None,
-            "predicted": predicted}
+    return {
+        "macro_f1": s.macro_f1,
+        "accuracy": s.accuracy,
+        "worst": worst,
+        "worst_f1": per[worst],
+        "per_category": per,
+        "off_topic_missed": sum(p != "off_topic" for p in off) / len(off) if off else None,
+        "tickets_to_off_topic": sum(p == "off_topic" for p in tickets) / len(tickets) if tickets else None,
+        "predicted": predicted,
+    }
 
 
 def _macro_f1(truth: np.ndarray, predicted: np.ndarray, n_labels: int, ticket: np.ndarray) -> float:
@@ -83,8 +98,9 @@ def _macro_f1(truth: np.ndarray, predicted: np.ndarray, n_labels: int, ticket: n
     return float(f1[ticket].mean())
 
 
-def paired_bootstrap(truth: list[str], first: list[str], second: list[str], rounds: int = 2000,
-                     seed: int = SEED) -> dict[str, float]:
+def paired_bootstrap(
+    truth: list[str], first: list[str], second: list[str], rounds: int = 2000, seed: int = SEED
+) -> dict[str, float]:
     """How sure the set is that `second` beats `first`: macro-F1 (16 categories) over resamples of its
     lines, the same resample for both. With ~55 lines a category, one line moves macro-F1 by ~0.002."""
     codes = sorted(set(truth) | set(first) | set(second) | set(TICKET_CATEGORIES))
@@ -95,10 +111,16 @@ def paired_bootstrap(truth: list[str], first: list[str], second: list[str], roun
     differences = []
     for _ in range(rounds):
         pick = rng.integers(0, len(t), len(t))
-        differences.append(_macro_f1(t[pick], b[pick], len(codes), ticket) - _macro_f1(t[pick], a[pick], len(codes), ticket))
+        differences.append(
+            _macro_f1(t[pick], b[pick], len(codes), ticket) - _macro_f1(t[pick], a[pick], len(codes), ticket)
+        )
     d = np.array(differences)
-    return {"mean": float(d.mean()), "low": float(np.quantile(d, 0.05)), "high": float(np.quantile(d, 0.95)),
-            "better_share": float((d > 0).mean())}
+    return {
+        "mean": float(d.mean()),
+        "low": float(np.quantile(d, 0.05)),
+        "high": float(np.quantile(d, 0.95)),
+        "better_share": float((d > 0).mean()),
+    }
 
 
 def latency_p99(classifier: Classifier, texts: list[str]) -> float:
@@ -128,21 +150,25 @@ def compare(names: list[str]) -> list[dict[str, Any]]:
         if reference is None:  # the others are compared with the first, line by line
             reference = predicted
         row["versus_first"] = paired_bootstrap(truth, reference, predicted)
-        row |= {"old_macro_f1": measure(classifier, old)["macro_f1"] if old else None,
-               "p99_ms": latency_p99(classifier, [e.text for e in new]),
-               "compiled": classifier.compiled is not None}
+        row |= {
+            "old_macro_f1": measure(classifier, old)["macro_f1"] if old else None,
+            "p99_ms": latency_p99(classifier, [e.text for e in new]),
+            "compiled": classifier.compiled is not None,
+        }
         rows.append(row)
         print(format_row(row), flush=True)
     return rows
 
 
 def format_row(r: dict[str, Any]) -> str:
-    return (f"{r['name']:22} ind2 macro-F1 {r['macro_f1']:.4f} acc {r['accuracy']:.4f} "
-            f"worst {r['worst']} {r['worst_f1']:.3f} | off_topic missed {r['off_topic_missed']:.3f} "
-            f"tickets->off_topic {r['tickets_to_off_topic']:.3f} | old set {r['old_macro_f1']:.4f} | "
-            f"p99 {r['p99_ms']:.2f} ms{'' if r['compiled'] else ' (sklearn)'} | fit {r['fit_s']:.0f} s | "
-            f"vs first {r['versus_first']['mean']:+.4f} [{r['versus_first']['low']:+.4f}, {r['versus_first']['high']:+.4f}] "
-            f"better in {r['versus_first']['better_share']:.0%}")
+    return (
+        f"{r['name']:22} ind2 macro-F1 {r['macro_f1']:.4f} acc {r['accuracy']:.4f} "
+        f"worst {r['worst']} {r['worst_f1']:.3f} | off_topic missed {r['off_topic_missed']:.3f} "
+        f"tickets->off_topic {r['tickets_to_off_topic']:.3f} | old set {r['old_macro_f1']:.4f} | "
+        f"p99 {r['p99_ms']:.2f} ms{'' if r['compiled'] else ' (sklearn)'} | fit {r['fit_s']:.0f} s | "
+        f"vs first {r['versus_first']['mean']:+.4f} [{r['versus_first']['low']:+.4f}, {r['versus_first']['high']:+.4f}] "
+        f"better in {r['versus_first']['better_share']:.0%}"
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -153,8 +179,10 @@ def main(argv: list[str]) -> None:
     rows = compare(names)
     if len(rows) > 1:
         best = max(rows, key=lambda r: (round(r["macro_f1"], 3), r["worst_f1"]))
-        print(f"best on independent2: {best['name']} ({best['macro_f1']:.4f}); "
-              f"median macro-F1 {statistics.median(r['macro_f1'] for r in rows):.4f}")
+        print(
+            f"best on independent2: {best['name']} ({best['macro_f1']:.4f}); "
+            f"median macro-F1 {statistics.median(r['macro_f1'] for r in rows):.4f}"
+        )
 
 
 if __name__ == "__main__":

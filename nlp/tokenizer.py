@@ -3,6 +3,7 @@
 `cut` is the precise cut (classifier features, search queries); `cut_for_search` also yields the
 short words inside long ones (上海交通大学 → 上海/交通/大学/上海交通大学) for indexing.
 """
+
 from __future__ import annotations
 
 import logging

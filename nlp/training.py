@@ -1,4 +1,5 @@
 """Training and evaluation: deterministic, seeded; the held-out split is never trained on."""
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,13 @@ def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> list[dict[st
     for t in np.round(np.arange(0.0, 1.0, 0.02), 2):
         covered = confidences >= t
         n = int(covered.sum())
-        curve.append({"threshold": float(t), "coverage": n / len(correct),
-                      "accuracy": float(correct[covered].mean()) if n else 1.0})
+        curve.append(
+            {
+                "threshold": float(t),
+                "coverage": n / len(correct),
+                "accuracy": float(correct[covered].mean()) if n else 1.0,
+            }
+        )
     return curve
 
 
@@ -98,9 +104,13 @@ def loss_curve(confidences: np.ndarray, predicted: list[str], labels: list[str],
     curve = []
     for t in np.round(np.arange(0.0, 1.0, 0.02), 2):
         taken = predicted_code & (confidences >= t)
-        curve.append({"threshold": float(t),
-                      "tickets_lost": float((taken & ticket).sum() / max(ticket.sum(), 1)),
-                      "recall": float((taken & own).sum() / max(own.sum(), 1))})
+        curve.append(
+            {
+                "threshold": float(t),
+                "tickets_lost": float((taken & ticket).sum() / max(ticket.sum(), 1)),
+                "recall": float((taken & own).sum() / max(own.sum(), 1)),
+            }
+        )
     return curve
 
 
@@ -114,8 +124,14 @@ def _at_coverage(curve: list[dict[str, float]]) -> float:
     return max(p["threshold"] for p in feasible) if feasible else 0.0
 
 
-def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example] = (),
-          cross_validate: bool = True, options: dict[str, Any] | None = None) -> tuple[Classifier, dict[str, Any]]:
+def train(
+    examples: list[Example],
+    *,
+    seed: int = SEED,
+    extra: Iterable[Example] = (),
+    cross_validate: bool = True,
+    options: dict[str, Any] | None = None,
+) -> tuple[Classifier, dict[str, Any]]:
     """Fit on the training split (+ corrections), choose the thresholds from out-of-fold predictions,
     and score the held-out split and both independent sets with the whole classifier (rules included)."""
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -132,8 +148,14 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
     intent_thresholds: dict[str, float] = {}
     if cross_validate:
         folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-        proba = cross_val_predict(build_pipeline(seed, options), texts, labels, cv=folds, method="predict_proba",
-                                  params=fit_params(options, labels))
+        proba = cross_val_predict(
+            build_pipeline(seed, options),
+            texts,
+            labels,
+            cv=folds,
+            method="predict_proba",
+            params=fit_params(options, labels),
+        )
         classes = sorted(set(labels))
         predicted = [classes[i] for i in proba.argmax(axis=1)]
         correct = np.array(predicted) == np.array(labels)
@@ -178,8 +200,11 @@ def train(examples: list[Example], *, seed: int = SEED, extra: Iterable[Example]
     report["heldout"] = evaluate(classifier, heldout).__dict__
     for name, evaluation in load_evaluation_sets().items():  # "independent", "independent2"
         report[name] = evaluate(classifier, evaluation).__dict__
-    metadata["scores"] = {name: {"macro_f1": round(r["macro_f1"], 4), "accuracy": round(r["accuracy"], 4), "n": r["n"]}
-                          for name, r in report.items() if isinstance(r, dict) and "macro_f1" in r}
+    metadata["scores"] = {
+        name: {"macro_f1": round(r["macro_f1"], 4), "accuracy": round(r["accuracy"], 4), "n": r["n"]}
+        for name, r in report.items()
+        if isinstance(r, dict) and "macro_f1" in r
+    }
     return classifier, report
 
 
@@ -192,8 +217,12 @@ def _versions() -> dict[str, str]:
     import jieba
     import sklearn
 
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
-            "jieba": jieba.__version__, "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "jieba": jieba.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def stored_options(options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -224,4 +253,3 @@ def load_corrections(session) -> list[Example]:
 
     rows = session.scalars(select(Correction).order_by(Correction.id)).all()
     return [Example(r.text, KIND_OF[r.category], r.category) for r in rows if r.category in KIND_OF]
-

@@ -1,5 +1,6 @@
 """Fixtures: a fresh database per test (SQLite by default, PostgreSQL when
 APPEALBOT_TEST_DATABASE_URL is set), the app, and helpers that act as WeChat and WeCom would."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,11 @@ from bot.schema import upgrade
 from core.db import Base
 from tests.platforms import WeChatServer, WeComServer
 
-WECHAT = {"token": "wechat-test-token", "appid": "wx0123456789abcdef", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+WECHAT = {
+    "token": "wechat-test-token",
+    "appid": "wx0123456789abcdef",
+    "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+}
 WECOM = {"token": "QDG6eK", "corp_id": "wx5823bf96d3bd56c7", "aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
 WECOM_BOT = {"token": "botToken2026", "aes_key": "Kq8vR2mX7pLw4sN9tY3zB6cD1fG5hJ0aE8uI2oQ7rT4"}
 

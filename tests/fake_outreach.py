@@ -5,6 +5,7 @@ an X-TC-Action header, TC3-signed); and an S3-compatible store (PUT and GET of o
 Each answers as the real API does, errors included, so the application's clients (wechatpy, the
 Tencent Cloud SDK, the MinIO client) are exercised as they are in production.
 """
+
 from __future__ import annotations
 
 import copy
@@ -84,23 +85,29 @@ class OutreachPlatform(FakePlatform):
                 return jsonify(errcode=40007, errmsg="invalid media_id")
             self.media_fetches += 1
             data, content_type = found
-            return Response(data, content_type=content_type,
-                            headers={"Content-disposition": 'attachment; filename="media.bin"'})
+            return Response(
+                data, content_type=content_type, headers={"Content-disposition": 'attachment; filename="media.bin"'}
+            )
 
         @app.get("/sns/oauth2/access_token")
         def oauth_token():
             openid = self.oauth_codes.pop(request.args.get("code", ""), None)
             if openid is None or request.args.get("secret") != "wechat-secret":
                 return jsonify(errcode=40029, errmsg="invalid code")
-            return jsonify(access_token="OAUTH-TOKEN", expires_in=7200, refresh_token="R", openid=openid,
-                           scope="snsapi_base")
+            return jsonify(
+                access_token="OAUTH-TOKEN", expires_in=7200, refresh_token="R", openid=openid, scope="snsapi_base"
+            )
 
         @app.post("/")
         def tencent_cloud():
             request_id = hashlib.md5(request.get_data()).hexdigest()
             if not request.headers.get("Authorization", "").startswith("TC3-HMAC-SHA256 Credential=sms-id/"):
-                return jsonify(Response={"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"},
-                                         "RequestId": request_id})
+                return jsonify(
+                    Response={
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"},
+                        "RequestId": request_id,
+                    }
+                )
             if request.headers.get("X-TC-Action") != "SendSms":
                 return jsonify(Response={"Error": {"Code": "InvalidAction", "Message": "?"}, "RequestId": request_id})
             body = request.get_json(force=True)
@@ -109,9 +116,22 @@ class OutreachPlatform(FakePlatform):
                     return jsonify(Response={"Error": self.sms_failures.pop(0), "RequestId": request_id})
                 self.sms.append(body)
                 serial = f"2433:{len(self.sms)}"
-            return jsonify(Response={"SendStatusSet": [{
-                "SerialNo": serial, "PhoneNumber": body["PhoneNumberSet"][0], "Fee": 1, "SessionContext": "",
-                "Code": "Ok", "Message": "send success", "IsoCode": "CN"}], "RequestId": request_id})
+            return jsonify(
+                Response={
+                    "SendStatusSet": [
+                        {
+                            "SerialNo": serial,
+                            "PhoneNumber": body["PhoneNumberSet"][0],
+                            "Fee": 1,
+                            "SessionContext": "",
+                            "Code": "Ok",
+                            "Message": "send success",
+                            "IsoCode": "CN",
+                        }
+                    ],
+                    "RequestId": request_id,
+                }
+            )
 
         @app.route("/evidence/<path:key>", methods=["PUT", "GET", "HEAD"])
         def s3_object(key):
@@ -122,8 +142,11 @@ class OutreachPlatform(FakePlatform):
                     self.objects[name] = data
                 return Response("", headers={"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
             if name not in self.objects:
-                return Response("<Error><Code>NoSuchKey</Code><Message>no</Message></Error>", status=404,
-                                content_type="application/xml")
+                return Response(
+                    "<Error><Code>NoSuchKey</Code><Message>no</Message></Error>",
+                    status=404,
+                    content_type="application/xml",
+                )
             return Response(self.objects[name], content_type="application/octet-stream")
 
         return app

@@ -4,6 +4,7 @@ Tests (and benchmarks) point APPEALBOT_WECOM_API_BASE / APPEALBOT_WECHAT_API_BAS
 queues error answers for the next calls of an endpoint, so retries and token refreshes can be
 observed from outside, as the real platform would see them.
 """
+
 from __future__ import annotations
 
 import json
@@ -108,8 +109,9 @@ class FakePlatform:
             return jsonify(errcode=0, errmsg="ok", invaliduser="", **extra)
 
         app.post("/cgi-bin/message/send")(lambda: send("message/send", "touser"))
-        app.add_url_rule("/cgi-bin/message/custom/send", "custom", lambda: send("message/custom/send", "touser"),
-                         methods=["POST"])
+        app.add_url_rule(
+            "/cgi-bin/message/custom/send", "custom", lambda: send("message/custom/send", "touser"), methods=["POST"]
+        )
 
         @app.post("/cgi-bin/message/update_template_card")
         def update_card():
@@ -127,8 +129,9 @@ class FakePlatform:
                     # nonzero errcode is a failure to the client.)
                     return jsonify(errcode=40099, errmsg="invalid response_code")
                 self.used_codes.add(code)
-                self.sent.append({"api": "message/update_template_card", "to": (body.get("userids") or [None])[0],
-                                  "body": body})
+                self.sent.append(
+                    {"api": "message/update_template_card", "to": (body.get("userids") or [None])[0], "body": body}
+                )
             return jsonify(errcode=0, errmsg="ok")
 
         @app.post("/cgi-bin/aibot/response")

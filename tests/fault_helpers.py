@@ -4,6 +4,7 @@ processes, a fake platform that can fail, hang or drop a call, and a client that
 Faults are injected from outside the code under test: a process is killed, a server restarted or
 stopped, the platform misbehaves. The app itself is built as in production, from configuration.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -48,6 +49,7 @@ def free_port() -> int:
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
+
 
 def postgres_missing() -> str | None:
     """Why the PostgreSQL fault tests cannot run here, or None."""
@@ -129,8 +131,12 @@ def local_cluster() -> tuple[str | None, str | None]:
 def restart_cluster(version: str) -> float:
     """Restart PostgreSQL as an operator would; returns the seconds the command took."""
     started = time.monotonic()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return time.monotonic() - started
 
 
@@ -148,6 +154,7 @@ def reset_stale_pools() -> None:
 
 
 # -- Redis ----------------------------------------------------------------------------------------
+
 
 def redis_missing() -> str | None:
     import redis
@@ -194,8 +201,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
@@ -225,6 +246,7 @@ class PrivateRedis:
 
 # -- processes ------------------------------------------------------------------------------------
 
+
 def app_env(settings: dict) -> dict:
     """The environment a production process gets for the same configuration as the test's app."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALBOT_")}
@@ -238,8 +260,12 @@ class Worker:
     def __init__(self, env: dict, log: Path, threads: int = 1):
         self.log_path = log
         self._log = open(log, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--workers", str(threads)],
-                                        env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker", "--workers", str(threads)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no chance to finish the job in hand."""
@@ -260,11 +286,11 @@ class Worker:
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 # -- the fake platform, misbehaving on cue ----------------------------------------------------------
+
 
 class Misbehaviour:
     """Scripted answers of the fake WeCom API per recipient, before the real handler runs:
@@ -311,8 +337,13 @@ class Misbehaviour:
 
 
 def sends_to(platform, recipient: str, containing: str = "") -> list[dict]:
-    return [m for m in platform.sent
-            if m["api"] == "message/send" and m["to"] == recipient and containing in json.dumps(m["body"], ensure_ascii=False)]
+    return [
+        m
+        for m in platform.sent
+        if m["api"] == "message/send"
+        and m["to"] == recipient
+        and containing in json.dumps(m["body"], ensure_ascii=False)
+    ]
 
 
 # -- WeChat's side: deliveries that are retried until answered --------------------------------------
@@ -364,8 +395,11 @@ class RetryingWeChat:
     def accepted(self) -> dict[str, str]:
         """dedupe key -> the reply of the 200 that ended WeChat's retries."""
         with self.lock:
-            return {f"wechat:id:{msg_id}": answers[-1][1] for msg_id, answers in self.history.items()
-                    if answers and answers[-1][0] == 200}
+            return {
+                f"wechat:id:{msg_id}": answers[-1][1]
+                for msg_id, answers in self.history.items()
+                if answers and answers[-1][0] == 200
+            }
 
     def unanswered(self) -> list[int]:
         with self.lock:

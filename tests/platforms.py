@@ -1,4 +1,5 @@
 """Test helpers that act as the WeChat and WeCom servers do: build, sign and encrypt real callbacks."""
+
 from __future__ import annotations
 
 import base64
@@ -24,12 +25,24 @@ def cdata(value: Any) -> str:
     return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def message_xml(msg_type: str = "text", *, user: str = "oUser0001", to: str = "gh_test", content: str | None = None,
-                msg_id: int | None = None, create_time: int | None = None, **fields: Any) -> str:
+def message_xml(
+    msg_type: str = "text",
+    *,
+    user: str = "oUser0001",
+    to: str = "gh_test",
+    content: str | None = None,
+    msg_id: int | None = None,
+    create_time: int | None = None,
+    **fields: Any,
+) -> str:
     """A callback message as the platform sends it (CDATA text, MsgId for messages, none for events)."""
     create_time = create_time or int(time.time())
-    parts = [f"<ToUserName><![CDATA[{to}]]></ToUserName>", f"<FromUserName><![CDATA[{user}]]></FromUserName>",
-             f"<CreateTime>{create_time}</CreateTime>", f"<MsgType><![CDATA[{msg_type}]]></MsgType>"]
+    parts = [
+        f"<ToUserName><![CDATA[{to}]]></ToUserName>",
+        f"<FromUserName><![CDATA[{user}]]></FromUserName>",
+        f"<CreateTime>{create_time}</CreateTime>",
+        f"<MsgType><![CDATA[{msg_type}]]></MsgType>",
+    ]
     if content is not None:
         parts.append(f"<Content>{cdata(content)}</Content>")
     for name, value in fields.items():
@@ -50,8 +63,7 @@ class WeChatServer:
         ts = str(timestamp or int(time.time()))
         return {"signature": sha1_signature(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
 
-    def post(self, xml: str, *, encrypted: bool = True, params: dict | None = None,
-             content_type: str = "text/xml"):
+    def post(self, xml: str, *, encrypted: bool = True, params: dict | None = None, content_type: str = "text/xml"):
         params = dict(params or self.params())
         body = xml
         if encrypted:
@@ -87,8 +99,10 @@ class WeComServer:
     def post(self, xml: str, *, timestamp: int | None = None, nonce: str = "1372623149"):
         ts = str(timestamp or int(time.time()))
         envelope = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, ts))["xml"]
-        body = (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>")
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
+        )
         query = urlencode({"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": nonce})
         return self.client.post("/wecom?" + query, data=body.encode("utf-8"), content_type="text/xml")
 
@@ -97,7 +111,9 @@ class WeComServer:
         if not body:
             return {}
         doc = xmltodict.parse(body)["xml"]
-        return xmltodict.parse(self.crypto.decrypt_message(body, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]))["xml"]
+        return xmltodict.parse(self.crypto.decrypt_message(body, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]))[
+            "xml"
+        ]
 
     def say(self, text: str, *, user: str = "official01") -> str:
         xml = message_xml("text", user=user, to=self.corp_id, content=text, AgentID="1000002")
@@ -105,12 +121,28 @@ class WeComServer:
         assert response.status_code == 200, response.get_data(as_text=True)
         return self.reply_of(response).get("Content", "")
 
-    def tap(self, key: str, *, user: str = "official01", task_id: str = "yq-n1", response_code: str = "RC1",
-            create_time: int | None = None) -> str:
+    def tap(
+        self,
+        key: str,
+        *,
+        user: str = "official01",
+        task_id: str = "yq-n1",
+        response_code: str = "RC1",
+        create_time: int | None = None,
+    ) -> str:
         """A tap on a button of a card the app sent (template_card_event); the reply text."""
-        xml = message_xml("event", user=user, to=self.corp_id, create_time=create_time, Event="template_card_event",
-                          EventKey=key, TaskId=task_id, CardType="button_interaction", ResponseCode=response_code,
-                          AgentID="1000002")
+        xml = message_xml(
+            "event",
+            user=user,
+            to=self.corp_id,
+            create_time=create_time,
+            Event="template_card_event",
+            EventKey=key,
+            TaskId=task_id,
+            CardType="button_interaction",
+            ResponseCode=response_code,
+            AgentID="1000002",
+        )
         response = self.post(xml)
         assert response.status_code == 200, response.get_data(as_text=True)
         return self.reply_of(response).get("Content", "")
@@ -137,14 +169,19 @@ class WeComBotServer:
     def encrypt(self, payload: dict) -> str:
         return WeComPrpCrypto(self.key).encrypt(json.dumps(payload, ensure_ascii=False), "").decode("ascii")
 
-    def post(self, payload: dict, *, timestamp: int | None = None, nonce: str = "1372623149",
-             signature: str | None = None):
+    def post(
+        self, payload: dict, *, timestamp: int | None = None, nonce: str = "1372623149", signature: str | None = None
+    ):
         ts = str(timestamp or int(time.time()))
         encrypted = self.encrypt(payload)
-        query = {"msg_signature": signature or wecom_signature(self.token, ts, nonce, encrypted),
-                 "timestamp": ts, "nonce": nonce}
-        return self.client.post("/wecom/bot?" + urlencode(query), data=json.dumps({"encrypt": encrypted}),
-                                content_type="application/json")
+        query = {
+            "msg_signature": signature or wecom_signature(self.token, ts, nonce, encrypted),
+            "timestamp": ts,
+            "nonce": nonce,
+        }
+        return self.client.post(
+            "/wecom/bot?" + urlencode(query), data=json.dumps({"encrypt": encrypted}), content_type="application/json"
+        )
 
     def answer_of(self, response) -> dict[str, Any]:
         """The decrypted answer ({} for an empty one), after checking its signature."""
@@ -159,19 +196,37 @@ class WeComBotServer:
     def response_url(self, code: str) -> str:
         return f"{self.response_base.rstrip('/')}/cgi-bin/aibot/response?response_code={code}"
 
-    def message(self, text: str, *, user: str = "official01", chat: str | None = None, msgid: str | None = None,
-                quote: str | None = None, msgtype: str = "text", code: str | None = None) -> dict[str, Any]:
+    def message(
+        self,
+        text: str,
+        *,
+        user: str = "official01",
+        chat: str | None = None,
+        msgid: str | None = None,
+        quote: str | None = None,
+        msgtype: str = "text",
+        code: str | None = None,
+    ) -> dict[str, Any]:
         n = next(_bot_ids)
-        payload: dict[str, Any] = {"msgid": msgid or f"BOTMSG{n:08d}", "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
-                                   "from": {"userid": user}, "response_url": self.response_url(code or f"BOTRC{n}"),
-                                   "msgtype": msgtype}
+        payload: dict[str, Any] = {
+            "msgid": msgid or f"BOTMSG{n:08d}",
+            "aibotid": "AIBOTTEST",
+            "chattype": "group" if chat else "single",
+            "from": {"userid": user},
+            "response_url": self.response_url(code or f"BOTRC{n}"),
+            "msgtype": msgtype,
+        }
         if chat:
             payload["chatid"] = chat
         if msgtype == "text":
             payload["text"] = {"content": (f"@办理助手 {text}" if chat else text)}
         elif msgtype == "mixed":
-            payload["mixed"] = {"msg_item": [{"msgtype": "text", "text": {"content": f"@办理助手 {text}"}},
-                                             {"msgtype": "image", "image": {"url": "https://example.invalid/1.png"}}]}
+            payload["mixed"] = {
+                "msg_item": [
+                    {"msgtype": "text", "text": {"content": f"@办理助手 {text}"}},
+                    {"msgtype": "image", "image": {"url": "https://example.invalid/1.png"}},
+                ]
+            }
         elif msgtype == "voice":
             payload["voice"] = {"content": text}
         elif msgtype == "image":
@@ -180,13 +235,27 @@ class WeComBotServer:
             payload["quote"] = {"msgtype": "text", "text": {"content": quote}}
         return payload
 
-    def event(self, name: str, *, user: str = "official01", chat: str | None = None, msgid: str | None = None,
-              code: str | None = None, **detail: Any) -> dict[str, Any]:
+    def event(
+        self,
+        name: str,
+        *,
+        user: str = "official01",
+        chat: str | None = None,
+        msgid: str | None = None,
+        code: str | None = None,
+        **detail: Any,
+    ) -> dict[str, Any]:
         n = next(_bot_ids)
-        payload: dict[str, Any] = {"msgid": msgid or f"BOTEVT{n:08d}", "create_time": int(time.time()),
-                                   "aibotid": "AIBOTTEST", "chattype": "group" if chat else "single",
-                                   "from": {"userid": user}, "response_url": self.response_url(code or f"BOTRC{n}"),
-                                   "msgtype": "event", "event": {"eventtype": name, name: detail}}
+        payload: dict[str, Any] = {
+            "msgid": msgid or f"BOTEVT{n:08d}",
+            "create_time": int(time.time()),
+            "aibotid": "AIBOTTEST",
+            "chattype": "group" if chat else "single",
+            "from": {"userid": user},
+            "response_url": self.response_url(code or f"BOTRC{n}"),
+            "msgtype": "event",
+            "event": {"eventtype": name, name: detail},
+        }
         if chat:
             payload["chatid"] = chat
         return payload
@@ -195,8 +264,13 @@ class WeComBotServer:
         return self.answer_of(self.post(self.message(text, **kwargs)))
 
     def tap(self, key: str, task_id: str, **kwargs: Any) -> dict[str, Any]:
-        return self.answer_of(self.post(self.event("template_card_event", card_type="button_interaction",
-                                                   event_key=key, task_id=task_id, **kwargs)))
+        return self.answer_of(
+            self.post(
+                self.event(
+                    "template_card_event", card_type="button_interaction", event_key=key, task_id=task_id, **kwargs
+                )
+            )
+        )
 
 
 def web_identity(app, user_id: str) -> str:

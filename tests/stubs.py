@@ -1,4 +1,5 @@
 """A stand-in for the trained classifier: the real rule layer in front, then fixed answers by substring."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

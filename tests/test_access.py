@@ -3,6 +3,7 @@
 Routes are read from the app's URL map, so a new route is walked (and must be classified here)
 without anyone remembering to add it.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,12 @@ from tickets.models import Official
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ROLES = ("scjg", "scjg_head", "yingshang", "admin")  # official, head, supervisor, administrator
 ADMIN_ONLY = ("/console/admin",)
-SUPERVISION = ("/console/notifications", "/console/extensions", "/console/enterprises",
-               "/console/pushes")  # 营商办 and administrators
+SUPERVISION = (
+    "/console/notifications",
+    "/console/extensions",
+    "/console/enterprises",
+    "/console/pushes",
+)  # 营商办 and administrators
 
 
 @pytest.fixture
@@ -30,20 +35,36 @@ def world(demo):
     with state.Session() as s, s.begin():
         for login in ROLES:
             s.scalars(select(Official).where(Official.login == login)).one().api_token_hash = token_hash(f"tok-{login}")
-        mine = service.create_ticket(s, channel="web", user_id="e1", text="商标被仿冒", kind="appeal",
-                                     category="gov_service", now=NOW).number  # 市场监管局
-        theirs = service.create_ticket(s, channel="web", user_id="e1", text="公积金降比例", kind="appeal",
-                                       category="social_security", now=NOW).number  # 公积金中心
+        mine = service.create_ticket(
+            s, channel="web", user_id="e1", text="商标被仿冒", kind="appeal", category="gov_service", now=NOW
+        ).number  # 市场监管局
+        theirs = service.create_ticket(
+            s, channel="web", user_id="e1", text="公积金降比例", kind="appeal", category="social_security", now=NOW
+        ).number  # 公积金中心
         from knowledge.ingest import ingest_bytes
 
-        ingest_bytes(s, "access.txt", "关于规范涉企检查的通知\n一、检查前应当报批。\n二、检查结果当场告知企业。".encode())  # document 1
+        ingest_bytes(
+            s, "access.txt", "关于规范涉企检查的通知\n一、检查前应当报批。\n二、检查结果当场告知企业。".encode()
+        )  # document 1
     from tickets.attachments import store
     from tickets.outreach_models import Attachment
 
     store(state.services.config).put("2026/11/photo.jpg", b"\xff\xd8\xff\xe0photo", "image/jpeg")
     with state.Session() as s, s.begin():  # evidence on "mine": its page and the file follow the ticket's rules
-        s.add(Attachment(channel="web", user_id="e1", ticket_id=service.find(s, mine).id, kind="image", media_id="m1",
-                         status="stored", content_type="image/jpeg", size=10, store="local", key="2026/11/photo.jpg"))
+        s.add(
+            Attachment(
+                channel="web",
+                user_id="e1",
+                ticket_id=service.find(s, mine).id,
+                kind="image",
+                media_id="m1",
+                status="stored",
+                content_type="image/jpeg",
+                size=10,
+                store="local",
+                key="2026/11/photo.jpg",
+            )
+        )
     return {"mine": mine, "theirs": theirs}
 
 
@@ -56,8 +77,9 @@ def get_routes(app, prefix):
 def fill(rule, number):
     samples = {"number": number, "fmt": "csv", "code": "ABC234"}
     # ids of administration records (rules, officials, cards, departments): the demo's first ones exist
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples.get(m.group(1), "1" if m.group(1).endswith("_id") else None),
-                  rule.rule)
+    return re.sub(
+        r"<(?:\w+:)?(\w+)>", lambda m: samples.get(m.group(1), "1" if m.group(1).endswith("_id") else None), rule.rule
+    )
 
 
 def expected_console(role, path, visible):

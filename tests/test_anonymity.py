@@ -5,6 +5,7 @@ the same id stood on the enterprise's named tickets in the same department's que
 enterprise has a named ticket and an anonymous complaint in one department; everything that
 department can look at is collected and searched for the chat id, the name and the phone.
 """
+
 from __future__ import annotations
 
 import io
@@ -36,10 +37,25 @@ def world(demo):
         for login in ("scjg", "yingshang"):
             s.scalars(select(Official).where(Official.login == login)).one().api_token_hash = token_hash(f"tok-{login}")
         service.enterprise_for(s, "wechat", OPENID, name=NAME, phone=PHONE)
-        named = service.create_ticket(s, channel="wechat", user_id=OPENID, text="商标被仿冒，请求查处山寨产品",
-                                      kind="appeal", category="gov_service", now=NOW)  # 市场监管局
-        secret = service.create_ticket(s, channel="wechat", user_id=OPENID, text=COMPLAINT, kind="complaint",
-                                       category="paperwork", now=NOW, anonymous=True)  # 营商办 distributes it
+        named = service.create_ticket(
+            s,
+            channel="wechat",
+            user_id=OPENID,
+            text="商标被仿冒，请求查处山寨产品",
+            kind="appeal",
+            category="gov_service",
+            now=NOW,
+        )  # 市场监管局
+        secret = service.create_ticket(
+            s,
+            channel="wechat",
+            user_id=OPENID,
+            text=COMPLAINT,
+            kind="complaint",
+            category="paperwork",
+            now=NOW,
+            anonymous=True,
+        )  # 营商办 distributes it
         life = Lifecycle(s, NOW, state.services.config)
         supervisor = Actor.of(s.scalars(select(Official).where(Official.login == "yingshang")).one())
         scjg = s.scalars(select(Department).where(Department.code == "scjg")).one()
@@ -97,14 +113,22 @@ def test_no_view_of_a_department_shows_an_anonymous_reporter(demo, world):
         found = client.get("/console/?q=" + q).get_data(as_text=True)
         assert secret not in found, f"console search for {q}"
         assert secret not in str(client.get("/api/v1/tickets?q=" + q, headers=api).get_json()), f"API search {q}"
-    assert named in client.get("/console/?q=明达包装").get_data(as_text=True)  # a named ticket is found by its enterprise
+    assert named in client.get("/console/?q=明达包装").get_data(
+        as_text=True
+    )  # a named ticket is found by its enterprise
 
     card = WeComServer(demo.test_client(), **WECOM).say(f"查看 {secret}", user="scjg")
     assert secret in card and "匿名企业" in card and leaks(card) == [], "WeCom 查看"
 
     with demo.extensions["appealbot"].Session() as s:
-        departments = {o.wecom_user_id for o in s.scalars(select(Official).where(Official.department_id == s.scalars(
-            select(Department.id).where(Department.code == "scjg")).one()))}
+        departments = {
+            o.wecom_user_id
+            for o in s.scalars(
+                select(Official).where(
+                    Official.department_id == s.scalars(select(Department.id).where(Department.code == "scjg")).one()
+                )
+            )
+        }
         bodies = [f"{n.title} {n.body}" for n in s.scalars(select(Notification)) if n.recipient in departments]
     assert bodies and leaks("\n".join(bodies)) == [], "notices to the department"
 
@@ -115,7 +139,9 @@ def test_a_supervisor_still_sees_who_reported(demo, world):
     page = client.get(f"/console/tickets/{world['secret']}").get_data(as_text=True)
     assert NAME in page and PHONE in page and f"enterprise:{OPENID}" in page
     assert world["secret"] in client.get("/console/?q=" + OPENID).get_data(as_text=True)
-    detail = client.get(f"/api/v1/tickets/{world['secret']}", headers={"Authorization": "Bearer tok-yingshang"}).get_json()
+    detail = client.get(
+        f"/api/v1/tickets/{world['secret']}", headers={"Authorization": "Bearer tok-yingshang"}
+    ).get_json()
     assert detail["enterprise"]["name"] == NAME and f"enterprise:{OPENID}" in [e["actor"] for e in detail["events"]]
 
 
@@ -129,8 +155,16 @@ def test_assigning_a_complaint_to_the_department_it_names_needs_a_supervisors_co
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
         s.scalars(select(Official).where(Official.login == "yingshang")).one().api_token_hash = token_hash("tok-ys")
-        number = service.create_ticket(s, channel="wechat", user_id="oC1", text=ABOUT_SCJG, kind="complaint",
-                                       category="random_inspection", now=NOW, anonymous=True).number
+        number = service.create_ticket(
+            s,
+            channel="wechat",
+            user_id="oC1",
+            text=ABOUT_SCJG,
+            kind="complaint",
+            category="random_inspection",
+            now=NOW,
+            anonymous=True,
+        ).number
         scjg_id = s.scalars(select(Department.id).where(Department.code == "scjg")).one()
 
     client = demo.test_client()
@@ -138,22 +172,31 @@ def test_assigning_a_complaint_to_the_department_it_names_needs_a_supervisors_co
     page = client.get(f"/console/tickets/{number}").get_data(as_text=True)
     assert 'id="named-warning"' in page and "市市场监督管理局" in page
     token = csrf(client, f"/console/tickets/{number}")
-    refused = client.post(f"/console/tickets/{number}/assign", data={"csrf_token": token, "department": scjg_id},
-                          follow_redirects=True).get_data(as_text=True)
+    refused = client.post(
+        f"/console/tickets/{number}/assign", data={"csrf_token": token, "department": scjg_id}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "明确确认" in refused
-    api = client.post(f"/api/v1/tickets/{number}/actions", json={"action": "assign", "department": "scjg"},
-                      headers={"Authorization": "Bearer tok-ys"})
+    api = client.post(
+        f"/api/v1/tickets/{number}/actions",
+        json={"action": "assign", "department": "scjg"},
+        headers={"Authorization": "Bearer tok-ys"},
+    )
     assert api.status_code == 409 and "confirm_named" in api.get_json()["error"]
     ticket = db.scalars(select(Ticket).where(Ticket.number == number)).one()
     assert ticket.department_id != scjg_id  # still with 营商办
 
-    client.post(f"/console/tickets/{number}/assign",
-                data={"csrf_token": token, "department": scjg_id, "confirm_named": "1", "text": "该局自查"})
+    client.post(
+        f"/console/tickets/{number}/assign",
+        data={"csrf_token": token, "department": scjg_id, "confirm_named": "1", "text": "该局自查"},
+    )
     db.expire_all()
     ticket = db.scalars(select(Ticket).where(Ticket.number == number)).one()
     assert ticket.department_id == scjg_id and ticket.status == "assigned"
-    event = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "assign")
-                       .order_by(TicketEvent.id.desc())).first()
+    event = db.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "assign")
+        .order_by(TicketEvent.id.desc())
+    ).first()
     assert event.data["named_in_complaint"] is True and "yingshang" in event.data["confirmed_by"]
     assert "确认分办至被反映部门" in event.note and "该局自查" in event.note
 
@@ -165,10 +208,18 @@ def test_a_routing_rule_never_sends_a_complaint_to_the_department_it_names(demo,
         scjg = s.scalars(select(Department).where(Department.code == "scjg")).one()
         s.add(RoutingRule(category="random_inspection", department=scjg, deadline_days=5, keywords="检查", priority=5))
     with demo.extensions["appealbot"].Session() as s, s.begin():
-        about = service.create_ticket(s, channel="wechat", user_id="oC2", text=ABOUT_SCJG, kind="complaint",
-                                      category="random_inspection", now=NOW)
-        other = service.create_ticket(s, channel="wechat", user_id="oC3", text="税务局的人来检查，没有备案", kind="complaint",
-                                      category="random_inspection", now=NOW)
+        about = service.create_ticket(
+            s, channel="wechat", user_id="oC2", text=ABOUT_SCJG, kind="complaint", category="random_inspection", now=NOW
+        )
+        other = service.create_ticket(
+            s,
+            channel="wechat",
+            user_id="oC3",
+            text="税务局的人来检查，没有备案",
+            kind="complaint",
+            category="random_inspection",
+            now=NOW,
+        )
         assert about.department is None and about.status == "submitted"  # 营商办 distributes it
         assert other.department.code == "scjg"  # a complaint about someone else follows the rule
 
@@ -177,8 +228,15 @@ def test_an_escalation_does_not_carry_a_complaint_up_to_the_department_it_names(
     # A district bureau that cannot handle a complaint about its parent bureau sends it up: to 营商办.
     state = demo.extensions["appealbot"]
     with state.Session() as s, s.begin():
-        ticket = service.create_ticket(s, channel="wechat", user_id="oC4", text="市市场监督管理局的人来检查，没有备案",
-                                       kind="complaint", category="random_inspection", now=NOW)
+        ticket = service.create_ticket(
+            s,
+            channel="wechat",
+            user_id="oC4",
+            text="市市场监督管理局的人来检查，没有备案",
+            kind="complaint",
+            category="random_inspection",
+            now=NOW,
+        )
         district = s.scalars(select(Department).where(Department.code == "cd_scjg")).one()
         supervisor = Actor.of(s.scalars(select(Official).where(Official.login == "yingshang")).one())
         life = Lifecycle(s, NOW, state.services.config)

@@ -1,4 +1,5 @@
 """The REST API: token auth, the chat's permission rules, actions with clear errors, statistics."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,9 +20,15 @@ def api(demo, client):
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
         for login in ("gdgs", "scjg", "yingshang"):
-            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(f"tok-{login}")
-        numbers = [service.create_ticket(s, channel="web", user_id="e1", text=text, kind="appeal", category=cat, now=NOW).number
-                   for text, cat in (("申请增容用电", "operations"), ("商标被人仿冒", "gov_service"))]
+            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(
+                f"tok-{login}"
+            )
+        numbers = [
+            service.create_ticket(
+                s, channel="web", user_id="e1", text=text, kind="appeal", category=cat, now=NOW
+            ).number
+            for text, cat in (("申请增容用电", "operations"), ("商标被人仿冒", "gov_service"))
+        ]
 
     def call(method, path, who="gdgs", **kw):
         headers = {"Authorization": f"Bearer tok-{who}"} if who else {}
@@ -53,21 +60,33 @@ def test_actions_follow_the_state_machine(api):
     number = api.numbers[0]
     r = api("post", f"/api/v1/tickets/{number}/actions", json={"action": "resolve", "result": "好了"})
     assert r.status_code == 409 and "待签收" in r.get_json()["error"]
-    assert api("post", f"/api/v1/tickets/{number}/actions", json={"action": "accept"}).get_json()["status"] == "accepted"
+    assert (
+        api("post", f"/api/v1/tickets/{number}/actions", json={"action": "accept"}).get_json()["status"] == "accepted"
+    )
     r = api("post", f"/api/v1/tickets/{number}/actions", json={"action": "escalate"})
     assert r.status_code == 400 and "原因" in r.get_json()["error"]
     done = api("post", f"/api/v1/tickets/{number}/actions", json={"action": "resolve", "result": "已增容"}).get_json()
-    assert done["status"] == "resolved" and [e["action"] for e in done["events"]] == ["submit", "assign", "accept", "resolve"]
+    assert done["status"] == "resolved" and [e["action"] for e in done["events"]] == [
+        "submit",
+        "assign",
+        "accept",
+        "resolve",
+    ]
     assert api("post", f"/api/v1/tickets/{number}/actions", data="x").status_code == 400
 
 
 def test_another_departments_ticket_cannot_be_acted_on(api):
-    assert api("post", f"/api/v1/tickets/{api.numbers[0]}/actions", who="scjg", json={"action": "accept"}).status_code == 404
+    assert (
+        api("post", f"/api/v1/tickets/{api.numbers[0]}/actions", who="scjg", json={"action": "accept"}).status_code
+        == 404
+    )
 
 
 def test_statistics_and_openapi(api):
     api("post", f"/api/v1/tickets/{api.numbers[0]}/actions", json={"action": "accept"})
     figures = api("get", "/api/v1/stats", who="yingshang").get_json()
-    assert figures["total"] == 2 and figures["open"] == 2 and figures["by_category"] == {"operations": 1, "gov_service": 1}
+    assert (
+        figures["total"] == 2 and figures["open"] == 2 and figures["by_category"] == {"operations": 1, "gov_service": 1}
+    )
     spec = api("get", "/api/v1/openapi.json", who=None).get_json()
     assert "/api/v1/tickets/{number}/actions" in spec["paths"]

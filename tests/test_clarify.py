@@ -1,4 +1,5 @@
 """Below the threshold the bot asks; the user's number routes the appeal; other text is understood afresh."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,8 +21,12 @@ class StubClassifier:
         return self.answers.get(text) or Prediction("other", "chitchat", 1.0, source="rule")
 
 
-UNSURE = Prediction("appeal", "operations", 0.31, [("appeal", "finance", 0.25), ("other", "contact_lookup", 0.2),
-                                                   ("complaint", "arbitrary_charges", 0.1)])
+UNSURE = Prediction(
+    "appeal",
+    "operations",
+    0.31,
+    [("appeal", "finance", 0.25), ("other", "contact_lookup", 0.2), ("complaint", "arbitrary_charges", 0.1)],
+)
 SURE = Prediction("appeal", "finance", 0.9, [("appeal", "policy", 0.05)])
 
 

@@ -1,4 +1,5 @@
 """Start-up configuration: environment variables, and a clear error naming a bad key."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,13 +15,16 @@ def test_environment_variables_are_read(monkeypatch, config):
     app.extensions["appealbot"].engine.dispose()
 
 
-@pytest.mark.parametrize("override,named", [
-    ({"WECHAT_AES_KEY": "tooshort"}, "APPEALBOT_WECHAT_AES_KEY must be 43 characters"),
-    ({"WECHAT_AES_KEY": "!" * 43}, "APPEALBOT_WECHAT_AES_KEY is not valid base64"),
-    ({"WECHAT_APPID": None}, "APPEALBOT_WECHAT_APPID is required"),
-    ({"WECOM_CORP_ID": None}, "APPEALBOT_WECOM_CORP_ID"),
-    ({"MAX_CLOCK_SKEW": "soon"}, "APPEALBOT_MAX_CLOCK_SKEW must be a number"),
-])
+@pytest.mark.parametrize(
+    "override,named",
+    [
+        ({"WECHAT_AES_KEY": "tooshort"}, "APPEALBOT_WECHAT_AES_KEY must be 43 characters"),
+        ({"WECHAT_AES_KEY": "!" * 43}, "APPEALBOT_WECHAT_AES_KEY is not valid base64"),
+        ({"WECHAT_APPID": None}, "APPEALBOT_WECHAT_APPID is required"),
+        ({"WECOM_CORP_ID": None}, "APPEALBOT_WECOM_CORP_ID"),
+        ({"MAX_CLOCK_SKEW": "soon"}, "APPEALBOT_MAX_CLOCK_SKEW must be a number"),
+    ],
+)
 def test_bad_configuration_names_the_key(config, override, named):
     with pytest.raises(ConfigError, match=named):
         create_app({**config, **override})

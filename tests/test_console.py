@@ -1,4 +1,5 @@
 """The console through the test client: sign-in and lockout, roles, CSRF, actions, dashboard, exports."""
+
 from __future__ import annotations
 
 import io
@@ -23,9 +24,13 @@ def tickets(demo):
     with state.Session() as s, s.begin():
         ent = service.enterprise_for(s, "web", "e1")
         ent.name, ent.phone = "城东精工机械有限公司", "13812345678"
-        return [service.create_ticket(s, channel="web", user_id="e1", text=text, kind=kind, category=cat, now=NOW).number
-                for text, kind, cat in (("=HYPERLINK(\"x\") 商标被仿冒", "appeal", "gov_service"),
-                                        ("执法队一个月来查了四次", "complaint", "random_inspection"))]
+        return [
+            service.create_ticket(s, channel="web", user_id="e1", text=text, kind=kind, category=cat, now=NOW).number
+            for text, kind, cat in (
+                ('=HYPERLINK("x") 商标被仿冒', "appeal", "gov_service"),
+                ("执法队一个月来查了四次", "complaint", "random_inspection"),
+            )
+        ]
 
 
 def csrf(client, path="/console/login"):
@@ -33,8 +38,10 @@ def csrf(client, path="/console/login"):
 
 
 def sign_in(client, login, password=None):
-    return client.post("/console/login", data={"login": login, "password": password or demo_password(login),
-                                               "csrf_token": csrf(client)})
+    return client.post(
+        "/console/login",
+        data={"login": login, "password": password or demo_password(login), "csrf_token": csrf(client)},
+    )
 
 
 def test_sign_in_and_out(client, tickets):
@@ -55,7 +62,10 @@ def test_repeated_failures_lock_the_account(client, tickets):
 def test_a_form_without_a_valid_csrf_token_is_refused(client, tickets):
     assert client.post("/console/login", data={"login": "scjg", "password": demo_password("scjg")}).status_code == 400
     sign_in(client, "scjg")
-    assert client.post(f"/console/tickets/{tickets[0]}/note", data={"text": "x", "csrf_token": "forged"}).status_code == 400
+    assert (
+        client.post(f"/console/tickets/{tickets[0]}/note", data={"text": "x", "csrf_token": "forged"}).status_code
+        == 400
+    )
 
 
 def test_a_department_sees_its_tickets_and_another_departments_is_404(client, tickets):
@@ -78,10 +88,15 @@ def test_accept_answer_and_the_history_names_the_user(client, tickets, db):
     sign_in(client, "scjg")
     token = csrf(client, f"/console/tickets/{tickets[0]}")
     client.post(f"/console/tickets/{tickets[0]}/accept", data={"csrf_token": token})
-    r = client.post(f"/console/tickets/{tickets[0]}/resolve", data={"csrf_token": token, "text": ""}, follow_redirects=True)
+    r = client.post(
+        f"/console/tickets/{tickets[0]}/resolve", data={"csrf_token": token, "text": ""}, follow_redirects=True
+    )
     assert "必须写明原因" in r.get_data(as_text=True)
-    r = client.post(f"/console/tickets/{tickets[0]}/resolve", data={"csrf_token": token, "text": "已立案调查仿冒商标"},
-                    follow_redirects=True)
+    r = client.post(
+        f"/console/tickets/{tickets[0]}/resolve",
+        data={"csrf_token": token, "text": "已立案调查仿冒商标"},
+        follow_redirects=True,
+    )
     assert "已答复待评价" in r.get_data(as_text=True)
     t = db.scalars(select(Ticket).where(Ticket.number == tickets[0])).one()
     assert [e.action for e in t.events][-2:] == ["accept", "resolve"]
@@ -91,7 +106,9 @@ def test_accept_answer_and_the_history_names_the_user(client, tickets, db):
 def test_an_action_the_status_does_not_allow_is_refused(client, tickets):
     sign_in(client, "scjg")
     token = csrf(client, f"/console/tickets/{tickets[0]}")
-    r = client.post(f"/console/tickets/{tickets[0]}/resolve", data={"csrf_token": token, "text": "x"}, follow_redirects=True)
+    r = client.post(
+        f"/console/tickets/{tickets[0]}/resolve", data={"csrf_token": token, "text": "x"}, follow_redirects=True
+    )
     assert "不允许此操作" in r.get_data(as_text=True)
 
 
@@ -99,8 +116,10 @@ def test_correcting_the_category_feeds_the_classifiers_corrections(client, ticke
     from nlp.models import Correction
 
     sign_in(client, "scjg")
-    client.post(f"/console/tickets/{tickets[0]}/correct_category",
-                data={"csrf_token": csrf(client, f"/console/tickets/{tickets[0]}"), "category": "legal"})
+    client.post(
+        f"/console/tickets/{tickets[0]}/correct_category",
+        data={"csrf_token": csrf(client, f"/console/tickets/{tickets[0]}"), "category": "legal"},
+    )
     assert db.scalars(select(Correction)).one().category == "legal"
 
 
@@ -129,8 +148,16 @@ def test_admin_adds_a_routing_rule(client, tickets, db):
 
     sign_in(client, "admin")
     before = len(db.scalars(select(RoutingRule)).all())
-    client.post("/console/admin/rules", data={"csrf_token": csrf(client, "/console/admin"), "category": "finance",
-                                              "department": 1, "days": 7, "keywords": "上市"})
+    client.post(
+        "/console/admin/rules",
+        data={
+            "csrf_token": csrf(client, "/console/admin"),
+            "category": "finance",
+            "department": 1,
+            "days": 7,
+            "keywords": "上市",
+        },
+    )
     assert len(db.scalars(select(RoutingRule)).all()) == before + 1
 
 
@@ -138,16 +165,29 @@ def test_file_and_approve_an_inspection_in_the_console(client, tickets, db):
     from inspections.models import InspectionFiling
 
     sign_in(client, "scjg")
-    r = client.post("/console/inspections", data={
-        "csrf_token": csrf(client, "/console/inspections"), "kind": "special", "start": "2026-11-24", "end": "2026-11-24",
-        "inspectors": "执法证 3301", "enterprises": "城东精工机械有限公司", "matters": "计量器具检查",
-        "legal_basis": "《计量法》第十八条"}, follow_redirects=True)
+    r = client.post(
+        "/console/inspections",
+        data={
+            "csrf_token": csrf(client, "/console/inspections"),
+            "kind": "special",
+            "start": "2026-11-24",
+            "end": "2026-11-24",
+            "inspectors": "执法证 3301",
+            "enterprises": "城东精工机械有限公司",
+            "matters": "计量器具检查",
+            "legal_basis": "《计量法》第十八条",
+        },
+        follow_redirects=True,
+    )
     assert "已提交备案" in r.get_data(as_text=True)
     code = db.scalars(select(InspectionFiling)).one().code
     client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
     sign_in(client, "scjg_head")
-    r = client.post(f"/console/inspections/{code}/approve", data={"csrf_token": csrf(client, "/console/inspections")},
-                    follow_redirects=True)
+    r = client.post(
+        f"/console/inspections/{code}/approve",
+        data={"csrf_token": csrf(client, "/console/inspections")},
+        follow_redirects=True,
+    )
     assert "已批准" in r.get_data(as_text=True)
 
 
@@ -161,11 +201,19 @@ def test_contact_cards_import_all_or_nothing(client, tickets, db):
     good = f"{header}\n市税务局,社保费缴纳,钱多多,科员,0571-1234,,工作日,60\n".encode("gb18030")  # Excel's Chinese CSV
     bad = f"{header}\n市税务局,发票,张三,科员,0571-1,,,60\n不存在的局,发票,李四,科员,0571-2,,,60\n".encode()
     token = csrf(client, "/console/admin/contacts")
-    r = client.post("/console/admin/contacts/import", data={"csrf_token": token, "file": (io.BytesIO(bad), "cards.csv")},
-                    content_type="multipart/form-data", follow_redirects=True)
+    r = client.post(
+        "/console/admin/contacts/import",
+        data={"csrf_token": token, "file": (io.BytesIO(bad), "cards.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "第 3 行" in r.get_data(as_text=True) and len(db.scalars(select(ContactCard)).all()) == before
-    r = client.post("/console/admin/contacts/import", data={"csrf_token": token, "file": (io.BytesIO(good), "cards.csv")},
-                    content_type="multipart/form-data", follow_redirects=True)
+    r = client.post(
+        "/console/admin/contacts/import",
+        data={"csrf_token": token, "file": (io.BytesIO(good), "cards.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "已导入 1 张" in r.get_data(as_text=True)
     assert db.scalars(select(ContactCard).where(ContactCard.person == "钱多多")).one().promise_minutes == 60
 
@@ -176,9 +224,15 @@ def test_administrators_upload_and_retire_policy_documents(client, tickets, db):
     sign_in(client, "admin")
     token = csrf(client, "/console/admin/documents")
     good = "关于支持小微企业的若干措施\n一、对首次贷款的小微企业给予贴息。\n二、设立应急转贷资金。".encode("gbk")
-    r = client.post("/console/admin/documents", data={"csrf_token": token, "files": [
-        (io.BytesIO(good), "measures.txt"), (io.BytesIO(b"%PDF-1.4 broken"), "broken.pdf")]},
-        content_type="multipart/form-data", follow_redirects=True)
+    r = client.post(
+        "/console/admin/documents",
+        data={
+            "csrf_token": token,
+            "files": [(io.BytesIO(good), "measures.txt"), (io.BytesIO(b"%PDF-1.4 broken"), "broken.pdf")],
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     page = r.get_data(as_text=True)
     assert "measures.txt：已导入" in page and "broken.pdf：PDF 文件已损坏" in page
     doc = db.scalars(select(PolicyDocument)).one()
@@ -191,8 +245,10 @@ def test_supervisors_set_credit_tiers_that_filings_respect(client, tickets, db):
     from tickets.models import Enterprise
 
     sign_in(client, "yingshang")
-    client.post("/console/admin/credit-tier", data={"csrf_token": csrf(client, "/console/inspections"),
-                                                    "enterprise": "城东精工机械有限公司", "tier": "a"})
+    client.post(
+        "/console/admin/credit-tier",
+        data={"csrf_token": csrf(client, "/console/inspections"), "enterprise": "城东精工机械有限公司", "tier": "a"},
+    )
     assert db.scalars(select(Enterprise).where(Enterprise.name == "城东精工机械有限公司")).one().credit_tier == "A"
 
 

@@ -3,6 +3,7 @@ and answers a ticket that came in through /api/messages, sees the dashboard chan
 and on a phone-sized screen (390 px, as officials open ticket links from 企业微信) the queue, a ticket
 and the dashboard fit the screen. The phone screenshots are written to var/screenshots/ (or to
 $APPEALBOT_TEST_SCREENSHOTS) for people to look at."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 
 @pytest.fixture
 def server(demo):
-    demo.extensions["appealbot"].services.classifier = StubClassifier(default=Prediction("appeal", "gov_service", 0.9, []))
+    demo.extensions["appealbot"].services.classifier = StubClassifier(
+        default=Prediction("appeal", "gov_service", 0.9, [])
+    )
     httpd = make_server("127.0.0.1", 0, demo, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -102,7 +105,9 @@ def test_a_department_official_cannot_open_another_departments_ticket(server, pa
 # -- phone width --------------------------------------------------------------------------------
 
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(os.environ.get("APPEALBOT_TEST_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "var" / "screenshots")
+SCREENSHOTS = Path(
+    os.environ.get("APPEALBOT_TEST_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "var" / "screenshots"
+)
 
 # Every visible element's box, against the viewport: what sticks out to the right (or the page
 # itself being wider than the screen) is what makes a phone scroll sideways.
@@ -146,14 +151,24 @@ def busy(demo):
         people = {o.wecom_user_id: Actor.of(o) for o in s.scalars(select(Official))}
         ent = service.enterprise_for(s, "web", "phone-e1")
         ent.name, ent.phone = "城东精工机械股份有限公司（新乡高新技术产业开发区分公司）", "13899912345"
-        texts = [("厂里新上两条生产线，变压器容量不够，申请增容报装一个多月了还没批下来，影响投产", "operations", "appeal"),
-                 ("营业执照变更地址，窗口说材料不全退回三次了", "gov_service", "appeal"),
-                 ("公积金缴存比例想下调，需要什么材料", "social_security", "appeal"),
-                 ("执法队一个月来查了四次，每次都说是例行检查", "random_inspection", "complaint")]
+        texts = [
+            ("厂里新上两条生产线，变压器容量不够，申请增容报装一个多月了还没批下来，影响投产", "operations", "appeal"),
+            ("营业执照变更地址，窗口说材料不全退回三次了", "gov_service", "appeal"),
+            ("公积金缴存比例想下调，需要什么材料", "social_security", "appeal"),
+            ("执法队一个月来查了四次，每次都说是例行检查", "random_inspection", "complaint"),
+        ]
         numbers = []
         for i, (text, category, kind) in enumerate(texts):
-            t = service.create_ticket(s, channel="web", user_id="phone-e1", text=text, kind=kind, category=category,
-                                      now=moment - timedelta(days=12 - i), anonymous=kind == "complaint")
+            t = service.create_ticket(
+                s,
+                channel="web",
+                user_id="phone-e1",
+                text=text,
+                kind=kind,
+                category=category,
+                now=moment - timedelta(days=12 - i),
+                anonymous=kind == "complaint",
+            )
             numbers.append(t.number)
         late = service.find(s, numbers[0])
         life = Lifecycle(s, moment - timedelta(days=11), {})
@@ -202,4 +217,3 @@ def test_the_queue_ticket_and_dashboard_fit_a_phone(server, phone, busy):
     phone.wait_for_timeout(300)  # the charts draw
     _fits(phone, "dashboard")
     assert phone.locator("#ranking tbody tr").count() >= 3
-

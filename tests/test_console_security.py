@@ -1,5 +1,6 @@
 """The console's door (issue 16, items 5 and 9): lockout under parallel attempts, a per-address
 throttle, sessions that end on the server, no sign-in by HEAD, even timing, headers, upload size."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,11 @@ def test_parallel_wrong_passwords_do_not_outrun_the_lockout(unthrottled):
 
     def attempt(i: int) -> None:
         start.wait(timeout=30)
-        codes.append(clients[i].post("/console/login", data={"login": "scjg", "password": f"guess-{i:04d}",
-                                                              "csrf_token": tokens[i]}).status_code)
+        codes.append(
+            clients[i]
+            .post("/console/login", data={"login": "scjg", "password": f"guess-{i:04d}", "csrf_token": tokens[i]})
+            .status_code
+        )
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(clients))]
     for t in threads:
@@ -131,26 +135,35 @@ def test_the_session_cookie_carries_no_part_of_the_password_hash(demo):
     with demo.extensions["appealbot"].Session() as s:
         password_hash = s.scalars(select(Official.password_hash).where(Official.login == "yingshang")).one()
     text = repr(content)
-    assert not any(password_hash[i:i + 6] in text for i in range(len(password_hash) - 6))
+    assert not any(password_hash[i : i + 6] in text for i in range(len(password_hash) - 6))
     assert set(content) <= {"sid", "_permanent", "csrf_token", "_flashes"}
 
 
 def test_head_on_the_sign_in_page_does_not_sign_in(demo):
     # HEAD is a "safe" method, so CSRF protection lets it through: it used to reach the sign-in.
     client = demo.test_client()
-    response = client.open("/console/login", method="HEAD",
-                           data={"login": "yingshang", "password": demo_password("yingshang")})
+    response = client.open(
+        "/console/login", method="HEAD", data={"login": "yingshang", "password": demo_password("yingshang")}
+    )
     assert response.status_code == 200
     assert client.get("/console/").status_code == 302
 
 
 def test_every_answer_carries_the_security_headers(demo):
     client = demo.test_client()
-    for response in (client.get("/"), client.get("/console/login"), client.post("/api/messages", json={"text": "你好"}),
-                     client.get("/policies"), client.get("/healthz")):
+    for response in (
+        client.get("/"),
+        client.get("/console/login"),
+        client.post("/api/messages", json={"text": "你好"}),
+        client.get("/policies"),
+        client.get("/healthz"),
+    ):
         csp = response.headers["Content-Security-Policy"]
-        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp and "'unsafe-inline'" not in csp.split(
-            "script-src")[1].split(";")[0]
+        assert (
+            "frame-ancestors 'none'" in csp
+            and "object-src 'none'" in csp
+            and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        )
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
     page = client.get("/")
@@ -166,14 +179,26 @@ def test_console_uploads_take_what_ingest_takes_and_the_webhooks_stay_small(demo
     clause = "一、为进一步优化营商环境，各部门应当依法保障企业合法权益，不得随意检查。\n"
     text_ = "关于优化营商环境的若干措施\n" + clause * 4000  # about 300 KB, over the 64 KB webhook cap
     assert len(text_.encode()) > 256 * 1024
-    response = client.post("/console/admin/documents", data={
-        "csrf_token": csrf(client, "/console/admin/documents"),
-        "files": (io.BytesIO(text_.encode("utf-8")), "big-policy.txt")}, content_type="multipart/form-data")
+    response = client.post(
+        "/console/admin/documents",
+        data={
+            "csrf_token": csrf(client, "/console/admin/documents"),
+            "files": (io.BytesIO(text_.encode("utf-8")), "big-policy.txt"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     assert db.scalars(select(PolicyDocument).where(PolicyDocument.source == "big-policy.txt")).first() is not None
-    body = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.txt\"\r\n\r\n"
-            + b"x" * (22 * 1024 * 1024) + b"\r\n--b--\r\n")  # as bytes: the test client keeps no temporary file
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="huge.txt"\r\n\r\n'
+        + b"x" * (22 * 1024 * 1024)
+        + b"\r\n--b--\r\n"
+    )  # as bytes: the test client keeps no temporary file
     too_big = client.post("/console/admin/documents", data=body, content_type="multipart/form-data; boundary=b")
     assert too_big.status_code == 413 and "过大" in too_big.get_data(as_text=True)
-    assert client.post("/api/messages", data=b'{"text": "' + b"a" * 70000 + b'"}',
-                       content_type="application/json").status_code == 413
+    assert (
+        client.post(
+            "/api/messages", data=b'{"text": "' + b"a" * 70000 + b'"}', content_type="application/json"
+        ).status_code
+        == 413
+    )

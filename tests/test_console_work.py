@@ -1,5 +1,6 @@
 """Officials' work in the console: search as an enterprise calls, Chinese history and error pages,
 the SLA clock and marks, extensions waiting, administration edits, inspections, typed exports."""
+
 from __future__ import annotations
 
 import io
@@ -27,11 +28,17 @@ def desk(demo):
         ent.name, ent.phone, ent.credit_code = "城东精工机械有限公司", "138 9991 2345", "91350100M000100Y43"
         other = service.enterprise_for(s, "web", "e2")
         other.name, other.phone = "西郊食品厂", "13899916789"
-        made = lambda user, text, cat, kind="appeal", when=NOW - timedelta(days=1), **kw: service.create_ticket(  # noqa: E731
-            s, channel="web", user_id=user, text=text, kind=kind, category=cat, now=when, **kw).number
-        numbers = {"named": made("e1", "=HYPERLINK(\"x\") 商标被仿冒", "gov_service"),
-                   "late": made("e2", "申请增容用电", "operations", when=NOW - timedelta(days=8)),
-                   "anonymous": made("e1", "执法队一个月来查了四次", "random_inspection", "complaint", anonymous=True)}
+
+        def made(user, text, cat, kind="appeal", when=NOW - timedelta(days=1), **kw):
+            return service.create_ticket(
+                s, channel="web", user_id=user, text=text, kind=kind, category=cat, now=when, **kw
+            ).number
+
+        numbers = {
+            "named": made("e1", '=HYPERLINK("x") 商标被仿冒', "gov_service"),
+            "late": made("e2", "申请增容用电", "operations", when=NOW - timedelta(days=8)),
+            "anonymous": made("e1", "执法队一个月来查了四次", "random_inspection", "complaint", anonymous=True),
+        }
         people = {o.wecom_user_id: Actor.of(o) for o in s.scalars(select(Official))}
         t = service.find(s, numbers["named"])
         life = Lifecycle(s, NOW - timedelta(hours=20), {})
@@ -73,8 +80,16 @@ def test_the_history_is_in_chinese_with_named_people(client, desk):
     sign_in(client, "scjg")
     page = client.get(f"/console/tickets/{desk['named']}").get_data(as_text=True)
     history = page.split('id="timeline"')[1].split("</ol>")[0]
-    for words in ("企业提交诉求", "分办至市市场监督管理局", "签收", "答复办结", "企业评价：非常不满意，退回重办",
-                  "市场监管局经办人（市市场监督管理局）", "企业（城东精工机械有限公司）", "系统"):
+    for words in (
+        "企业提交诉求",
+        "分办至市市场监督管理局",
+        "签收",
+        "答复办结",
+        "企业评价：非常不满意，退回重办",
+        "市场监管局经办人（市市场监督管理局）",
+        "企业（城东精工机械有限公司）",
+        "系统",
+    ):
         assert words in history, words
     assert not re.search(r"\b(submit|assign|accept|resolve|rate)\b|system:|official:|enterprise:", history)
     assert 'id="mark-redo"' in page and "原答复（企业不满意，重办中）" in page
@@ -107,8 +122,10 @@ def test_supervisors_see_the_extensions_waiting_and_decide_there(client, desk, d
     sign_in(client, "yingshang")
     page = client.get("/console/extensions").get_data(as_text=True)
     assert desk["late"] in page and "需采购变压器" in page and desk["named"] not in page
-    r = client.post(f"/console/tickets/{desk['late']}/approve_extension",
-                    data={"csrf_token": csrf(client, "/console/extensions"), "back": "extensions"})
+    r = client.post(
+        f"/console/tickets/{desk['late']}/approve_extension",
+        data={"csrf_token": csrf(client, "/console/extensions"), "back": "extensions"},
+    )
     assert r.headers["Location"].endswith("/console/extensions")
     assert desk["late"] not in client.get("/console/extensions").get_data(as_text=True)
 
@@ -122,7 +139,10 @@ def test_wecom_todo_marks_late_redo_and_supervised_tickets(client, desk, wecom):
 def test_exports_are_typed_and_name_their_period(client, desk):
     sign_in(client, "yingshang")
     r = client.get("/console/export.xlsx?since=2026-11-01&until=2026-11-30")
-    assert "filename*=UTF-8''%E9%97%AE%E9%A2%98%E6%B8%85%E5%8D%95_2026-11-01%E8%87%B32026-11-30.xlsx" in r.headers["Content-Disposition"]
+    assert (
+        "filename*=UTF-8''%E9%97%AE%E9%A2%98%E6%B8%85%E5%8D%95_2026-11-01%E8%87%B32026-11-30.xlsx"
+        in r.headers["Content-Disposition"]
+    )
     sheet = load_workbook(io.BytesIO(r.data))["问题清单"]
     header = [c.value for c in sheet[1]]
     rows = {row[0]: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)}
@@ -149,8 +169,16 @@ def test_administrators_edit_rules_officials_and_cards_and_confirm_deletes(clien
     sign_in(client, "admin")
     rule = db.scalars(select(RoutingRule).where(RoutingRule.keywords.contains("公积金"))).one()
     token = csrf(client, f"/console/admin/rules/{rule.id}")
-    client.post(f"/console/admin/rules/{rule.id}", data={"csrf_token": token, "category": rule.category,
-                                                          "department": rule.department_id, "days": 7, "keywords": "公积金 提取"})
+    client.post(
+        f"/console/admin/rules/{rule.id}",
+        data={
+            "csrf_token": token,
+            "category": rule.category,
+            "department": rule.department_id,
+            "days": 7,
+            "keywords": "公积金 提取",
+        },
+    )
     db.expire_all()
     assert (db.get(RoutingRule, rule.id).deadline_days, db.get(RoutingRule, rule.id).keywords) == (7, "公积金 提取")
     confirm = client.get(f"/console/admin/rules/{rule.id}/delete").get_data(as_text=True)
@@ -161,17 +189,35 @@ def test_administrators_edit_rules_officials_and_cards_and_confirm_deletes(clien
     assert db.get(RoutingRule, rule_id) is None
 
     person = db.scalars(select(Official).where(Official.login == "scjg")).one()
-    client.post(f"/console/admin/officials/{person.id}", data={
-        "csrf_token": token, "name": "李某", "department": person.department_id, "role": "official", "login": "scjg",
-        "wecom_user_id": "LiMou"})
+    client.post(
+        f"/console/admin/officials/{person.id}",
+        data={
+            "csrf_token": token,
+            "name": "李某",
+            "department": person.department_id,
+            "role": "official",
+            "login": "scjg",
+            "wecom_user_id": "LiMou",
+        },
+    )
     db.expire_all()
     assert (db.get(Official, person.id).name, db.get(Official, person.id).wecom_user_id) == ("李某", "LiMou")
 
     card = db.scalars(select(ContactCard)).first()
     assert "确定删除" in client.get(f"/console/admin/contacts/{card.id}/delete").get_data(as_text=True)
-    client.post(f"/console/admin/contacts/{card.id}", data={
-        "csrf_token": token, "department": card.department_id, "person": card.person, "title": "科长",
-        "phone": "0571-8800-2000", "matters": card.matters, "hours": card.hours, "promise_minutes": 45})
+    client.post(
+        f"/console/admin/contacts/{card.id}",
+        data={
+            "csrf_token": token,
+            "department": card.department_id,
+            "person": card.person,
+            "title": "科长",
+            "phone": "0571-8800-2000",
+            "matters": card.matters,
+            "hours": card.hours,
+            "promise_minutes": 45,
+        },
+    )
     db.expire_all()
     assert (db.get(ContactCard, card.id).phone, db.get(ContactCard, card.id).promise_minutes) == ("0571-8800-2000", 45)
 
@@ -185,8 +231,12 @@ def test_re_importing_cards_updates_them_instead_of_duplicating(client, desk, db
     header = ",".join(CARD_COLUMNS)
     for phone, minutes in (("0571-1234", 60), ("0571-9999", 30)):
         body = f"{header}\n市税务局,社保费缴纳,钱某,科员,{phone},,工作日,{minutes}\n".encode()
-        r = client.post("/console/admin/contacts/import", data={"csrf_token": token, "file": (io.BytesIO(body), "c.csv")},
-                        content_type="multipart/form-data", follow_redirects=True)
+        r = client.post(
+            "/console/admin/contacts/import",
+            data={"csrf_token": token, "file": (io.BytesIO(body), "c.csv")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
     assert "更新 1 张" in r.get_data(as_text=True)
     cards = db.scalars(select(ContactCard).where(ContactCard.person == "钱某")).all()
     assert len(cards) == 1 and (cards[0].phone, cards[0].promise_minutes) == ("0571-9999", 30)
@@ -200,8 +250,14 @@ def test_service_officers_are_chosen_by_name(client, desk, db):
     person = db.scalars(select(Official).where(Official.login == "scjg_head")).one()
     assert f'<option value="{person.id}">市场监管局科长（市市场监督管理局）</option>' in page
     assert '<option value="城东精工机械有限公司">' in page
-    client.post("/console/admin/officers", data={"csrf_token": csrf(client, "/console/admin/contacts"),
-                                                 "enterprise": "城东精工机械有限公司", "official": person.id})
+    client.post(
+        "/console/admin/officers",
+        data={
+            "csrf_token": csrf(client, "/console/admin/contacts"),
+            "enterprise": "城东精工机械有限公司",
+            "official": person.id,
+        },
+    )
     assert db.scalars(select(ServiceOfficer)).one().official_id == person.id
 
 
@@ -209,15 +265,33 @@ def test_inspections_for_an_unknown_enterprise_a_reasoned_rejection_and_ratings(
     from inspections.models import InspectionFiling, InspectionTarget
 
     sign_in(client, "scjg")
-    form = {"kind": "special", "start": "2026-11-26", "end": "2026-11-26", "inspectors": "执法证 3301",
-            "matters": "计量器具检查", "legal_basis": "《计量法》第十八条"}
-    r = client.post("/console/inspections", data={**form, "csrf_token": csrf(client, "/console/inspections"),
-                                                  "enterprises": "新开的某某科技有限公司 91350100M000100Y44"},
-                    follow_redirects=True)
+    form = {
+        "kind": "special",
+        "start": "2026-11-26",
+        "end": "2026-11-26",
+        "inspectors": "执法证 3301",
+        "matters": "计量器具检查",
+        "legal_basis": "《计量法》第十八条",
+    }
+    r = client.post(
+        "/console/inspections",
+        data={
+            **form,
+            "csrf_token": csrf(client, "/console/inspections"),
+            "enterprises": "新开的某某科技有限公司 91350100M000100Y44",
+        },
+        follow_redirects=True,
+    )
     assert "校验位不正确" in r.get_data(as_text=True)
-    r = client.post("/console/inspections", data={**form, "csrf_token": csrf(client, "/console/inspections"),
-                                                  "enterprises": "新开的某某科技有限公司 91110000600037341L"},
-                    follow_redirects=True)
+    r = client.post(
+        "/console/inspections",
+        data={
+            **form,
+            "csrf_token": csrf(client, "/console/inspections"),
+            "enterprises": "新开的某某科技有限公司 91110000600037341L",
+        },
+        follow_redirects=True,
+    )
     assert "已提交备案" in r.get_data(as_text=True)
     filing = db.scalars(select(InspectionFiling)).one()
     assert filing.targets[0].enterprise.name == "新开的某某科技有限公司"
@@ -244,9 +318,17 @@ def test_a_filing_made_by_credit_code_covers_the_enterprise_when_it_writes_in(de
 
     officials = {o.login: o for o in db.scalars(select(Official).where(Official.login.in_(("scjg", "scjg_head"))))}
     filing = filings.file_inspection(
-        db, officials["scjg"], enterprises=["91110000600037341L"], kind="special", matters="计量器具检查",
-        legal_basis="《计量法》", inspectors="执法证 3301", start=date(2026, 11, 26), end=date(2026, 11, 26),
-        today=date(2026, 11, 25))
+        db,
+        officials["scjg"],
+        enterprises=["91110000600037341L"],
+        kind="special",
+        matters="计量器具检查",
+        legal_basis="《计量法》",
+        inspectors="执法证 3301",
+        start=date(2026, 11, 26),
+        end=date(2026, 11, 26),
+        today=date(2026, 11, 25),
+    )
     filings.decide(db, filing, officials["scjg_head"], True, NOW)
     chat = service.enterprise_for(db, "wechat", "oNew0001", name="某某科技有限公司", credit_code="91110000600037341L")
     db.flush()

@@ -1,4 +1,5 @@
 """一叫就到 and 无事不扰 through /api/messages, the real /wecom callback, the API and the verify page."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,10 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 23 November, 10:00 in C
 def bot(demo):
     state = demo.extensions["appealbot"]
     state.services.clock = lambda: NOW
-    state.services.classifier = StubClassifier(answers={"乱罚款": Prediction("complaint", "arbitrary_charges", 0.9, [])},
-                                                default=Prediction("other", "contact_lookup", 0.9, []))
+    state.services.classifier = StubClassifier(
+        answers={"乱罚款": Prediction("complaint", "arbitrary_charges", 0.9, [])},
+        default=Prediction("other", "contact_lookup", 0.9, []),
+    )
     with state.Session() as s, s.begin():
         ent = service.enterprise_for(s, "web", "ent-1")
         ent.name, ent.phone, ent.credit_code = "城东精工机械有限公司", "13812345678", "91350100M000100Y43"
@@ -44,16 +47,26 @@ def api(client, method, path, who="scjg", **kw):
 
 
 def filing(client, **overrides):
-    body = {"enterprises": ["城东精工机械有限公司"], "kind": "random", "matters": "产品质量抽检",
-            "legal_basis": "《产品质量法》第十五条", "inspectors": "执法证 3301001、3301002", "start": "2026-11-23",
-            "end": "2026-11-25", **overrides}
+    body = {
+        "enterprises": ["城东精工机械有限公司"],
+        "kind": "random",
+        "matters": "产品质量抽检",
+        "legal_basis": "《产品质量法》第十五条",
+        "inspectors": "执法证 3301001、3301002",
+        "start": "2026-11-23",
+        "end": "2026-11-25",
+        **overrides,
+    }
     return api(client, "post", "/api/v1/inspections", json=body)
 
 
 # -- contact cards ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("question,department", [("办环评找谁", "市生态环境局"), ("公积金中心电话多少", "市住房公积金中心"),
-                                                 ("税务局谁管发票", "市税务局")])
+
+@pytest.mark.parametrize(
+    "question,department",
+    [("办环评找谁", "市生态环境局"), ("公积金中心电话多少", "市住房公积金中心"), ("税务局谁管发票", "市税务局")],
+)
 def test_a_question_gets_the_right_card(bot, client, question, department):
     reply = say(client, question)
     assert reply.startswith(f"【{department}】") and "电话：" in reply
@@ -80,7 +93,9 @@ def test_a_call_out_without_an_officer_goes_to_the_office_within_service_hours(b
 def test_call_out_to_the_service_officer_is_tracked_until_confirmed(bot, client, wecom, db):
     with bot.extensions["appealbot"].Session() as s, s.begin():
         ent = s.scalars(select(Enterprise).where(Enterprise.user_id == "ent-1")).one()
-        s.add(ServiceOfficer(enterprise=ent, official=s.scalars(select(Official).where(Official.login == "scjg")).one()))
+        s.add(
+            ServiceOfficer(enterprise=ent, official=s.scalars(select(Official).where(Official.login == "scjg")).one())
+        )
     assert "市场监管局经办人" in say(client, "我的联系人")
     assert "已通知您的包联干部" in say(client, "请联系我，新厂房验收的事想当面请教")
     say(client, "请联系我，新厂房验收的事想当面请教")  # asking twice makes one call-out
@@ -93,6 +108,7 @@ def test_call_out_to_the_service_officer_is_tracked_until_confirmed(bot, client,
 
 # -- inspection filings -------------------------------------------------------------------------------
 
+
 def test_file_approve_and_verify_in_chat(bot, client):
     r = filing(client)
     assert r.status_code == 201
@@ -100,7 +116,10 @@ def test_file_approve_and_verify_in_chat(bot, client):
     assert re.fullmatch(r"[A-Z]{3}[2-9]{3}", code)
     assert "没有查到" in say(client, "市场监管局的人来检查了，有备案吗")  # pending is not approved
     assert api(client, "post", f"/api/v1/inspections/{code}/decision", json={"approve": True}).status_code == 400  # own
-    assert api(client, "post", f"/api/v1/inspections/{code}/decision", who="scjg_head", json={"approve": True}).status_code == 200
+    assert (
+        api(client, "post", f"/api/v1/inspections/{code}/decision", who="scjg_head", json={"approve": True}).status_code
+        == 200
+    )
     reply = say(client, "市场监管局的人来检查了，有备案吗")
     assert code in reply and "产品质量抽检" in reply
     assert "备案有效" in say(client, code)
@@ -125,18 +144,23 @@ def test_the_verify_page_and_its_qr_code(bot, client, db):
     qr = client.get(f"/verify/{code}/qr.svg")
     assert qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
     assert client.post(f"/verify/{code}", data={"enterprise": "别的公司"}).status_code == 400
-    assert "已确认" in client.post(f"/verify/{code}", data={"enterprise": "城东精工机械有限公司", "rating": "4"}).get_data(as_text=True)
+    assert "已确认" in client.post(
+        f"/verify/{code}", data={"enterprise": "城东精工机械有限公司", "rating": "4"}
+    ).get_data(as_text=True)
     target = db.scalars(select(InspectionFiling)).one().targets[0]
     assert target.scanned_at is not None and target.rating == 4
     assert "未查到备案" in client.get("/verify/NOPE42").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"enterprises": ["不存在的公司"]}, "找不到企业"),
-    ({"start": "2026-11-01", "end": "2026-11-02"}, "不能早于今天"),
-    ({"enterprises": ["星级信用科技有限公司"]}, "A 级信用企业"),
-    ({"legal_basis": ""}, "执法依据"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"enterprises": ["不存在的公司"]}, "找不到企业"),
+        ({"start": "2026-11-01", "end": "2026-11-02"}, "不能早于今天"),
+        ({"enterprises": ["星级信用科技有限公司"]}, "A 级信用企业"),
+        ({"legal_basis": ""}, "执法依据"),
+    ],
+)
 def test_bad_filings_are_refused_and_nothing_is_stored(bot, client, db, overrides, message):
     r = filing(client, **overrides)
     assert r.status_code == 400 and message in r.get_json()["error"]
@@ -157,6 +181,7 @@ def test_a_second_filing_is_flagged_for_a_joint_inspection_and_the_yearly_cap_wa
 
 
 # -- anonymous complaints ------------------------------------------------------------------------------
+
 
 def test_an_anonymous_complaint_hides_the_enterprise_from_departments(bot, client, wecom, db):
     say(client, "执法大队以罚代管，乱罚款还不给票据")
@@ -200,5 +225,7 @@ def test_the_inspections_api_stores_no_none_for_a_missing_or_null_field(bot, cli
     for field in ("matters", "legal_basis", "inspectors", "kind"):
         refused = filing(client, **{field: None})
         assert refused.status_code == 400, field
-    assert all("None" not in (f.matters, f.legal_basis, f.inspectors, f.kind) for f in db.scalars(select(InspectionFiling)))
+    assert all(
+        "None" not in (f.matters, f.legal_basis, f.inspectors, f.kind) for f in db.scalars(select(InspectionFiling))
+    )
     assert len(db.scalars(select(InspectionFiling)).all()) == 1

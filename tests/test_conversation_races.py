@@ -1,6 +1,7 @@
 """One appeal, one ticket: two confirmations at once (a double tap) create one ticket, on SQLite and
 on PostgreSQL, because the step that creates it consumes the dialogue state with a conditional
 delete (handlers/store.consume_state)."""
+
 from __future__ import annotations
 
 import threading
@@ -16,8 +17,9 @@ from tickets.models import Ticket
 
 
 def _message(user: str, text: str) -> IncomingMessage:
-    return IncomingMessage(channel="web", user_id=user, type="text", text=text, created_at=datetime.now(UTC),
-                           message_id=uuid.uuid4().hex)
+    return IncomingMessage(
+        channel="web", user_id=user, type="text", text=text, created_at=datetime.now(UTC), message_id=uuid.uuid4().hex
+    )
 
 
 def test_two_confirmations_at_once_make_one_ticket(demo, monkeypatch):

@@ -1,5 +1,6 @@
 """The conversation, driven without HTTP (tests/dialogs/runner.py): the project's own scripted
 conversations, each turn checked against what the bot replied and stored."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,9 @@ def test_every_scripted_conversation_goes_as_written(assistant):
     assert len(scenarios) >= 60
     failed = [runner.run(assistant, s) for s in scenarios]
     failed = [o for o in failed if not o.passed]
-    report = "\n\n".join(f"{o.scenario['id']}: {o.problems}\n" + "\n".join(f"  > {a}\n    {b}" for a, b in o.transcript)
-                         for o in failed)
+    report = "\n\n".join(
+        f"{o.scenario['id']}: {o.problems}\n" + "\n".join(f"  > {a}\n    {b}" for a, b in o.transcript) for o in failed
+    )
     assert not failed, report
 
 

@@ -1,4 +1,5 @@
 """The routing directory each process keeps: changes made here count at once, elsewhere within TTL."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ def Session(demo):
 
 def new_ticket(Session, text="申请增容用电", user="e1", category="operations") -> tuple[str, str, list[str]]:
     with Session() as s, s.begin():
-        t = service.create_ticket(s, channel="web", user_id=user, text=text, kind="appeal", category=category, now=MONDAY)
+        t = service.create_ticket(
+            s, channel="web", user_id=user, text=text, kind="appeal", category=category, now=MONDAY
+        )
         number = t.number
     with Session() as s:
         t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
@@ -63,6 +66,11 @@ def test_without_a_rule_the_ticket_waits_for_the_office(Session):
     status, code, recipients = new_ticket(Session, text="合同纠纷想咨询律师", category="legal")
     with Session() as s:
         office = s.scalars(select(Department).where(Department.is_office)).first()
-        office_ids = sorted(s.scalars(select(Official.wecom_user_id).where(
-            Official.department_id == office.id, Official.active, Official.wecom_user_id.is_not(None))))
+        office_ids = sorted(
+            s.scalars(
+                select(Official.wecom_user_id).where(
+                    Official.department_id == office.id, Official.active, Official.wecom_user_id.is_not(None)
+                )
+            )
+        )
     assert (status, code) == ("submitted", None) and recipients == office_ids and office_ids

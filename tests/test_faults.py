@@ -5,6 +5,7 @@ They run against real PostgreSQL and Redis and skip, saying why, where those are
 builds what it breaks: a PostgreSQL schema of its own (whichever database the rest of the run
 uses), a Redis queue of its own, a private redis-server when Redis has to go down or freeze.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,8 +94,12 @@ def private_redis(tmp_path):
 
 
 def platform_keys(platform) -> dict:
-    return {"WECOM_SECRET": "wecom-secret", "WECOM_AGENT_ID": "1000002", "WECOM_API_BASE": platform.base,
-            "WECHAT_API_BASE": platform.base}
+    return {
+        "WECOM_SECRET": "wecom-secret",
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_API_BASE": platform.base,
+        "WECHAT_API_BASE": platform.base,
+    }
 
 
 def with_demo(app):
@@ -128,12 +133,20 @@ def inbound(app) -> dict[str, InboundMessage]:
 
 # -- the queue worker killed mid-job --------------------------------------------------------------
 
+
 def test_a_worker_killed_mid_delivery_is_replaced_and_the_notice_goes_out_once(
-        config, pg_url, redis_queue, platform, misbehaving, tmp_path):
+    config, pg_url, redis_queue, platform, misbehaving, tmp_path
+):
     url, name = redis_queue
     misbehaving.plan("gdgs", "hold")  # the first send stays in flight until the test lets it go
-    settings = {**config, "DATABASE_URL": pg_url, "QUEUE": "redis", "REDIS_URL": url, "QUEUE_NAME": name,
-                **platform_keys(platform)}
+    settings = {
+        **config,
+        "DATABASE_URL": pg_url,
+        "QUEUE": "redis",
+        "REDIS_URL": url,
+        "QUEUE_NAME": name,
+        **platform_keys(platform),
+    }
     app = create_app(settings)
     first = Worker(app_env(settings), tmp_path / "worker-1.log")
     second = None
@@ -162,8 +175,10 @@ def test_a_worker_killed_mid_delivery_is_replaced_and_the_notice_goes_out_once(
 
 # -- the WeCom API answering errors or hanging ------------------------------------------------------
 
+
 def test_wecom_errors_and_timeouts_back_off_then_end_failed_listed_and_nothing_is_lost(
-        config, pg_url, platform, misbehaving):
+    config, pg_url, platform, misbehaving
+):
     misbehaving.hang = 1.0
     # every kind of failure, more often than the attempts allowed; another department's send fails once
     script = ["error", "hang", "busy", "hang", "error", "busy", "hang", "error"]
@@ -237,6 +252,7 @@ def test_two_deliveries_running_at_once_send_a_notice_once(config, pg_url, platf
 
 # -- PostgreSQL restarted under traffic ----------------------------------------------------------
 
+
 def test_postgresql_restarted_under_traffic_answers_503_briefly_recovers_and_loses_nothing(config, pg_url):
     """Restarts the machine's PostgreSQL for a second or two, so any other test run using the server
     at that moment sees its connections drop; APPEALBOT_TEST_NO_PG_RESTART=1 skips it there."""
@@ -282,8 +298,10 @@ def test_postgresql_restarted_under_traffic_answers_503_briefly_recovers_and_los
             row = stored.get(key)
             if row is None or row.status != "handled" or not reply or (row.reply or {}).get("text") != reply:
                 lost[key] = (row.status if row is not None else "missing", reply)
-        assert not lost, (f"{len(lost)} of {len(stored)} messages accepted (a 200 ends WeChat's retries) but "
-                          f"not handled, (status, reply): {lost}")
+        assert not lost, (
+            f"{len(lost)} of {len(stored)} messages accepted (a 200 ends WeChat's retries) but "
+            f"not handled, (status, reply): {lost}"
+        )
     finally:
         stop.set()
         for t in senders:
@@ -315,6 +333,7 @@ def test_a_message_whose_handling_died_with_the_database_is_handled_on_the_retry
 
 # -- Redis down -------------------------------------------------------------------------------------
 
+
 def complete_appeal(server: WeChatServer, user: str, timings: list[float] | None = None) -> str:
     """The four messages of an appeal; returns the ticket number from the last reply."""
     replies = []
@@ -329,10 +348,17 @@ def complete_appeal(server: WeChatServer, user: str, timings: list[float] | None
 
 
 def test_with_redis_down_the_bot_answers_from_the_database_and_the_queue_catches_up(
-        config, platform, private_redis, tmp_path):
+    config, platform, private_redis, tmp_path
+):
     name = f"appealbot-faults-{uuid.uuid4().hex[:8]}"
-    settings = {**config, "QUEUE": "redis", "REDIS_URL": private_redis.url, "QUEUE_NAME": name,
-                "RATE_LIMIT_USER": 5, **platform_keys(platform)}
+    settings = {
+        **config,
+        "QUEUE": "redis",
+        "REDIS_URL": private_redis.url,
+        "QUEUE_NAME": name,
+        "RATE_LIMIT_USER": 5,
+        **platform_keys(platform),
+    }
     app = with_demo(create_app(settings))
     server = WeChatServer(app.test_client(), **WECHAT)
     worker = None
@@ -353,8 +379,9 @@ def test_with_redis_down_the_bot_answers_from_the_database_and_the_queue_catches
         private_redis.start()  # back on the same port, empty: the queued job is gone with it
         worker = Worker(app_env(settings), tmp_path / "worker.log")
         recipients = {n.recipient for n in waiting}
-        assert wait_for(lambda: all(sends_to(platform, r, before) and sends_to(platform, r, during)
-                                    for r in recipients), 30), worker.output()
+        assert wait_for(
+            lambda: all(sends_to(platform, r, before) and sends_to(platform, r, during) for r in recipients), 30
+        ), worker.output()
         time.sleep(0.5)
         assert all(len(sends_to(platform, r, n)) == 1 for r in recipients for n in (before, during))
         assert {n.status for n in notices_of(app)} == {"sent"}
@@ -369,8 +396,13 @@ def test_a_frozen_redis_does_not_hold_the_webhook(config, platform, private_redi
     """A Redis that takes connections but does not answer (frozen, overloaded, a half-open network)
     must cost a message far less than WeChat's 5 s: the rate limiter and the enqueue after a ticket's
     commit both wait on it, and a waiting request holds one of gunicorn's few threads."""
-    settings = {**config, "QUEUE": "redis", "REDIS_URL": private_redis.url,
-                "QUEUE_NAME": f"appealbot-faults-{uuid.uuid4().hex[:8]}", **platform_keys(platform)}
+    settings = {
+        **config,
+        "QUEUE": "redis",
+        "REDIS_URL": private_redis.url,
+        "QUEUE_NAME": f"appealbot-faults-{uuid.uuid4().hex[:8]}",
+        **platform_keys(platform),
+    }
     app = with_demo(create_app(settings))
     try:
         private_redis.freeze()

@@ -2,6 +2,7 @@
 
 Whatever arrives, the answer is never a 500, never a traceback, and a rejected request stores nothing.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,13 +19,19 @@ from handlers.models import InboundMessage
 from tests.conftest import WECHAT, WECOM
 
 # APPEALBOT_FUZZ_EXAMPLES=2000 for a long hunt; CI runs the default.
-FUZZ = settings(max_examples=int(os.environ.get("APPEALBOT_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("APPEALBOT_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 xml_like = st.one_of(
     st.binary(max_size=2000),
     st.text(max_size=500).map(lambda t: f"<xml>{t}</xml>".encode("utf-8", "surrogatepass")),
-    st.builds(lambda tag, body: f"<xml><{tag}>{body}</{tag}></xml>".encode(),
-              st.sampled_from(["MsgType", "Encrypt", "Content", "FromUserName", "Event"]),
-              st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)),
+    st.builds(
+        lambda tag, body: f"<xml><{tag}>{body}</{tag}></xml>".encode(),
+        st.sampled_from(["MsgType", "Encrypt", "Content", "FromUserName", "Event"]),
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
+    ),
 )
 query_value = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 
@@ -114,9 +121,11 @@ def test_api_raw_bodies_never_500(app, body, content_type):
     assert stored(app) == before
 
 
-json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | query_value,
-                          lambda children: st.lists(children, max_size=4) | st.dictionaries(query_value, children, max_size=4),
-                          max_leaves=12)
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | query_value,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(query_value, children, max_size=4),
+    max_leaves=12,
+)
 
 
 def _ready(demo) -> str:
@@ -133,15 +142,23 @@ def _api_app(demo):
 
     with demo.extensions["appealbot"].Session() as s, s.begin():
         s.scalars(select(Official).where(Official.login == "yingshang")).one().api_token_hash = token_hash("tok")
-        number = service.create_ticket(s, channel="web", user_id="f", text="申请增容", kind="appeal",
-                                       category="operations").number
+        number = service.create_ticket(
+            s, channel="web", user_id="f", text="申请增容", kind="appeal", category="operations"
+        ).number
     return number
 
 
 @FUZZ
-@given(query=st.dictionaries(st.sampled_from(["status", "category", "kind", "q", "since", "until", "page", "per_page",
-                                               "overdue", "department", "region"]), query_value, max_size=6),
-       token=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=60))  # a header has no newlines
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            ["status", "category", "kind", "q", "since", "until", "page", "per_page", "overdue", "department", "region"]
+        ),
+        query_value,
+        max_size=6,
+    ),
+    token=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=60),
+)  # a header has no newlines
 def test_rest_api_queries_and_tokens_never_500(demo, query, token):
     client = demo.test_client()
     _ready(demo)
@@ -151,8 +168,22 @@ def test_rest_api_queries_and_tokens_never_500(demo, query, token):
 
 
 @FUZZ
-@given(payload=json_value, action=st.sampled_from(["accept", "resolve", "return", "escalate", "request_extension",
-                                                   "assign", "correct_category", "note", "nonsense"]))
+@given(
+    payload=json_value,
+    action=st.sampled_from(
+        [
+            "accept",
+            "resolve",
+            "return",
+            "escalate",
+            "request_extension",
+            "assign",
+            "correct_category",
+            "note",
+            "nonsense",
+        ]
+    ),
+)
 def test_rest_api_actions_and_filings_with_garbage_bodies_never_500(demo, payload, action):
     client = demo.test_client()
     number = _ready(demo)
@@ -163,8 +194,12 @@ def test_rest_api_actions_and_filings_with_garbage_bodies_never_500(demo, payloa
 
 
 @FUZZ
-@given(text=query_value, code=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
-                                       min_size=1, max_size=20))
+@given(
+    text=query_value,
+    code=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"), min_size=1, max_size=20
+    ),
+)
 def test_public_pages_never_500(app, text, code):
     client = app.test_client()
     assert_clean(client.get("/policies?" + urlencode({"q": text})))
@@ -192,13 +227,30 @@ def test_nul_bytes_are_refused_at_the_door(app):
 # -- the audit's shapes (issue 16, item 6): each was a 500 ------------------------------------------
 
 NASTY_NUMBERS = ["1e20", "99999999999999999999", "-1", "0", "²", "１", "9" * 400, "NaN", " 3", "0x10", ""]
-NASTY_DATES = ["0001-01-01", "9999-12-31", "0000-00-00", "2026-02-30", "99999-01-01", "2026-11-01T25:00",
-               "1969-12-31", "2026-11-01\r\n", ""]
+NASTY_DATES = [
+    "0001-01-01",
+    "9999-12-31",
+    "0000-00-00",
+    "2026-02-30",
+    "99999-01-01",
+    "2026-11-01T25:00",
+    "1969-12-31",
+    "2026-11-01\r\n",
+    "",
+]
 NASTY_MONTHS = ["0001-01", "9999-12", "2026-13", "0000-00", "2026-1", ""]
-nasty_query = st.fixed_dictionaries({}, optional={
-    "page": st.sampled_from(NASTY_NUMBERS) | query_value, "per_page": st.sampled_from(NASTY_NUMBERS),
-    "since": st.sampled_from(NASTY_DATES) | query_value, "until": st.sampled_from(NASTY_DATES),
-    "month": st.sampled_from(NASTY_MONTHS) | query_value, "status": query_value, "q": query_value})
+nasty_query = st.fixed_dictionaries(
+    {},
+    optional={
+        "page": st.sampled_from(NASTY_NUMBERS) | query_value,
+        "per_page": st.sampled_from(NASTY_NUMBERS),
+        "since": st.sampled_from(NASTY_DATES) | query_value,
+        "until": st.sampled_from(NASTY_DATES),
+        "month": st.sampled_from(NASTY_MONTHS) | query_value,
+        "status": query_value,
+        "q": query_value,
+    },
+)
 
 
 def assert_refused_in_chinese(response):
@@ -241,8 +293,15 @@ def test_console_and_api_pages_and_dates_are_bounded(demo, query):
     if "CONSOLE" not in demo.config:
         demo.config["CONSOLE"] = _signed_in(demo)
     console = demo.config["CONSOLE"]
-    for path in ("/console/", "/console/dashboard", "/console/export.csv", "/console/export.xlsx",
-                 "/console/summary.csv", "/console/summary.xlsx", "/console/inspections"):
+    for path in (
+        "/console/",
+        "/console/dashboard",
+        "/console/export.csv",
+        "/console/export.xlsx",
+        "/console/summary.csv",
+        "/console/summary.xlsx",
+        "/console/inspections",
+    ):
         response = console.get(path + "?" + urlencode(query))
         assert_clean(response)
         if response.status_code >= 400:
@@ -269,12 +328,17 @@ def test_the_audits_paging_and_date_requests_answer(demo):
     assert console.get("/console/dashboard?since=0001-01-01&until=9999-12-31").status_code in (200, 400)
 
 
-RAW_BODIES = ['{"action": "resolve", "result": ["a"]}', '{"action": "note", "text": ["a"]}',
-              '{"action": "request_extension", "days": 1e400, "reason": "x"}',
-              '{"action": "request_extension", "days": 99999999999999999999999, "reason": "x"}',
-              '{"action": "request_extension", "days": "3", "reason": {"a": 1}}',
-              '{"action": "assign", "department": ["scjg"]}', '{"action": "return", "reason": 5}',
-              '{"action": "correct_category", "category": null}', '{"action": "approve_extension", "note": []}']
+RAW_BODIES = [
+    '{"action": "resolve", "result": ["a"]}',
+    '{"action": "note", "text": ["a"]}',
+    '{"action": "request_extension", "days": 1e400, "reason": "x"}',
+    '{"action": "request_extension", "days": 99999999999999999999999, "reason": "x"}',
+    '{"action": "request_extension", "days": "3", "reason": {"a": 1}}',
+    '{"action": "assign", "department": ["scjg"]}',
+    '{"action": "return", "reason": 5}',
+    '{"action": "correct_category", "category": null}',
+    '{"action": "approve_extension", "note": []}',
+]
 
 
 def test_json_fields_of_the_wrong_type_are_a_400_in_chinese(demo):
@@ -282,18 +346,37 @@ def test_json_fields_of_the_wrong_type_are_a_400_in_chinese(demo):
     number = _ready(demo)
     headers = {"Authorization": "Bearer tok"}
     for raw in RAW_BODIES:
-        response = client.post(f"/api/v1/tickets/{number}/actions", data=raw, content_type="application/json",
-                               headers=headers)
+        response = client.post(
+            f"/api/v1/tickets/{number}/actions", data=raw, content_type="application/json", headers=headers
+        )
         assert response.status_code in (400, 409), (raw, response.status_code)
         assert_refused_in_chinese(response)
-    filing = {"enterprises": ["某企业"], "kind": "random", "matters": "x", "legal_basis": "y", "inspectors": "z",
-              "start": "2030-01-01", "end": "2030-01-02"}
-    for field, value in (("matters", None), ("matters", ["a"]), ("reason", 5), ("enterprises", [None]),
-                         ("start", None), ("start", "0001-01-01"), ("end", "99999-01-01")):
+    filing = {
+        "enterprises": ["某企业"],
+        "kind": "random",
+        "matters": "x",
+        "legal_basis": "y",
+        "inspectors": "z",
+        "start": "2030-01-01",
+        "end": "2030-01-02",
+    }
+    for field, value in (
+        ("matters", None),
+        ("matters", ["a"]),
+        ("reason", 5),
+        ("enterprises", [None]),
+        ("start", None),
+        ("start", "0001-01-01"),
+        ("end", "99999-01-01"),
+    ):
         response = client.post("/api/v1/inspections", json={**filing, field: value}, headers=headers)
         assert_refused_in_chinese(response)
-    for payload in ('{"text": ["a"]}', '{"user": ["a"], "text": "x"}', '{"text": "x", "id": 1e400}',
-                    '{"text": "x", "id": [1]}'):
+    for payload in (
+        '{"text": ["a"]}',
+        '{"user": ["a"], "text": "x"}',
+        '{"text": "x", "id": 1e400}',
+        '{"text": "x", "id": [1]}',
+    ):
         assert_refused_in_chinese(client.post("/api/messages", data=payload, content_type="application/json"))
     for payload in ('{"text": ["a"]}', '{"items": [{"id": [], "text": "a"}]}', '{"items": "x"}'):
         response = client.post("/api/classify", data=payload, content_type="application/json")
@@ -311,8 +394,11 @@ def test_a_lone_surrogate_or_a_control_character_in_a_chat_message_is_stripped_a
 
     client = demo.test_client()
     before = stored(demo)
-    response = client.post("/api/messages", data='{"user": "wSurrogate", "text": "\\ud800停电\\u0001三天了\\udfff"}',
-                           content_type="application/json")
+    response = client.post(
+        "/api/messages",
+        data='{"user": "wSurrogate", "text": "\\ud800停电\\u0001三天了\\udfff"}',
+        content_type="application/json",
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert stored(demo) == before + 1
     with demo.extensions["appealbot"].Session() as s:
@@ -332,11 +418,18 @@ def test_a_next_parameter_with_cr_lf_or_another_site_is_not_followed(demo):
     from bot.demo import demo_password
     from tests.test_console import csrf
 
-    for target in ("/console/%0d%0aSet-Cookie:%20x=1", "//evil.example/console", "/console\\@evil.example",
-                   "https://evil.example/console", "/console/\x00"):
+    for target in (
+        "/console/%0d%0aSet-Cookie:%20x=1",
+        "//evil.example/console",
+        "/console\\@evil.example",
+        "https://evil.example/console",
+        "/console/\x00",
+    ):
         client = demo.test_client()
-        response = client.post("/console/login?next=" + target.replace("\x00", "%00"),
-                               data={"login": "scjg", "password": demo_password("scjg"), "csrf_token": csrf(client)})
+        response = client.post(
+            "/console/login?next=" + target.replace("\x00", "%00"),
+            data={"login": "scjg", "password": demo_password("scjg"), "csrf_token": csrf(client)},
+        )
         assert_clean(response)
         if response.status_code == 302:
             location = response.headers["Location"]
@@ -349,5 +442,6 @@ def test_unknown_routes_and_methods_answer_in_chinese(app):
     assert_refused_in_chinese(client.get("/nope"))
     assert_refused_in_chinese(client.get("/api/nope"))
     assert_refused_in_chinese(client.put("/api/messages", json={}))
-    assert_refused_in_chinese(client.post("/wechat?signature=x&timestamp=1&nonce=1", data=b"<xml/>",
-                                          content_type="text/xml"))
+    assert_refused_in_chinese(
+        client.post("/wechat?signature=x&timestamp=1&nonce=1", data=b"<xml/>", content_type="text/xml")
+    )

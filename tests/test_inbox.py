@@ -1,4 +1,5 @@
 """Exactly once: retries, also concurrent ones, produce one processing and the same reply."""
+
 from __future__ import annotations
 
 import threading
@@ -114,6 +115,7 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
 
     from handlers.messages import IncomingMessage
     from handlers.models import DialogueState
+
     entered = threading.Barrier(2)
 
     def opening(message, ctx):
@@ -125,8 +127,16 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
     inbox = app.extensions["appealbot"].inbox
 
     def send(n: int) -> str:
-        return inbox.receive(IncomingMessage(channel="web", user_id="wTwin", type="text", text=f"第{n}条：厂区停电",
-                                             created_at=datetime.now(UTC), message_id=f"twin-{n}")).text
+        return inbox.receive(
+            IncomingMessage(
+                channel="web",
+                user_id="wTwin",
+                type="text",
+                text=f"第{n}条：厂区停电",
+                created_at=datetime.now(UTC),
+                message_id=f"twin-{n}",
+            )
+        ).text
 
     replies, errors = at_once(send, 2)
     assert errors == [] and sorted(replies) == ["开始：第0条：厂区停电", "开始：第1条：厂区停电"]
@@ -137,6 +147,7 @@ def test_two_first_messages_of_one_user_at_once_both_get_their_flow(app, db, mon
 
 # -- a delivery is owned by one handler at a time (issue 16, item 4) ---------------------------------
 
+
 def ticket_making_handler(monkeypatch, delay: float = 0.0):
     """Opens a ticket for every message it handles, then takes `delay` seconds: a slow confirmation."""
     from tickets import service
@@ -145,8 +156,15 @@ def ticket_making_handler(monkeypatch, delay: float = 0.0):
 
     def handler(message, ctx):
         calls.append(message.text)
-        ticket = service.create_ticket(ctx.session, channel=ctx.channel, user_id=ctx.user_id, text=message.text,
-                                       kind="appeal", category="operations", now=ctx.now)
+        ticket = service.create_ticket(
+            ctx.session,
+            channel=ctx.channel,
+            user_id=ctx.user_id,
+            text=message.text,
+            kind="appeal",
+            category="operations",
+            now=ctx.now,
+        )
         if delay:
             import time
 
@@ -226,14 +244,21 @@ def test_a_delivery_that_lost_its_claim_changes_nothing(demo, monkeypatch):
     inbox.claim_grace = 0.2
     ticket_making_handler(monkeypatch)
     real_store = inbox._store
-    monkeypatch.setattr(inbox, "_store", lambda message: (lambda claim: claim and (claim[0], "not-the-owner"))(
-        real_store(message)))
+    monkeypatch.setattr(
+        inbox, "_store", lambda message: (lambda claim: claim and (claim[0], "not-the-owner"))(real_store(message))
+    )
     from datetime import datetime
 
     from handlers.messages import IncomingMessage
 
-    message = IncomingMessage(channel="web", user_id="wFence", type="text", text="停电三天了",
-                              created_at=datetime.now(UTC), message_id="fence-1")
+    message = IncomingMessage(
+        channel="web",
+        user_id="wFence",
+        type="text",
+        text="停电三天了",
+        created_at=datetime.now(UTC),
+        message_id="fence-1",
+    )
     reply = inbox.receive(message)
     assert reply.text.startswith("已受理 YQ-") and tickets_of(demo) == 1
     with demo.extensions["appealbot"].Session() as s:
@@ -259,9 +284,19 @@ def test_a_held_row_is_not_taken_over_and_a_released_one_is(app, monkeypatch, da
 
     server = WeChatServer(app.test_client(), **WECHAT)
     with app.extensions["appealbot"].Session() as s, s.begin():  # stored by a delivery that then stalled
-        s.add(InboundMessage(channel="wechat", dedupe_key="wechat:id:77002", user_id="oHeld", msg_type="text",
-                             text="用气报装", raw="", status="received", owner="a" * 32,
-                             lease_until=datetime.now(UTC) - timedelta(seconds=5)))
+        s.add(
+            InboundMessage(
+                channel="wechat",
+                dedupe_key="wechat:id:77002",
+                user_id="oHeld",
+                msg_type="text",
+                text="用气报装",
+                raw="",
+                status="received",
+                owner="a" * 32,
+                lease_until=datetime.now(UTC) - timedelta(seconds=5),
+            )
+        )
     engine = create_engine(database_url)
     holder = engine.connect()
     holder.begin()

@@ -1,4 +1,5 @@
 """The policy knowledge base: structure, ingest of every format and of hostile files, search, citations."""
+
 from __future__ import annotations
 
 import io
@@ -31,7 +32,11 @@ DOC = """国办发〔2024〕54号
 
 def test_clause_hierarchy_metadata_and_paths():
     p = parse(DOC)
-    assert (p.title, p.doc_number, p.issued) == ("国务院办公厅关于严格规范涉企行政检查的意见", "国办发〔2024〕54号", "2024年12月31日")
+    assert (p.title, p.doc_number, p.issued) == (
+        "国务院办公厅关于严格规范涉企行政检查的意见",
+        "国办发〔2024〕54号",
+        "2024年12月31日",
+    )
     paths = [c.path for c in p.clauses]
     assert paths == ["", "一、", "一、(一)", "一、(一) 1.", "一、(一) 1. (1)", "二、", "第五条"]
     clause = next(c for c in p.clauses if c.path == "一、(一) 1.")
@@ -101,11 +106,17 @@ def test_a_law_is_cited_by_name_and_version_and_an_older_version_retires(session
     session.commit()
     assert (newer.status, older.status) == ("added", "added")
     docs = {d.source: d for d in session.scalars(select(PolicyDocument))}
-    assert docs["示例劳动法(2012-12-28).md"].status == "active" and docs["示例劳动法(2001-01-01).md"].status == "superseded"
+    assert (
+        docs["示例劳动法(2012-12-28).md"].status == "active"
+        and docs["示例劳动法(2001-01-01).md"].status == "superseded"
+    )
     hit = search(session, "试用期不得超过多久", k=1)[0] if search(session, "试用期不得超过多久") else None
     top = rank(session, "试用期不得超过多久", k=3)
     assert {h.clause.document.source for h in top} == {"示例劳动法(2012-12-28).md"}
-    assert top[0].clause.citation == "《示例劳动法》第二条" and top[0].clause.document.cite == "《示例劳动法》（2012-12-28 版）"
+    assert (
+        top[0].clause.citation == "《示例劳动法》第二条"
+        and top[0].clause.document.cite == "《示例劳动法》（2012-12-28 版）"
+    )
     assert hit is None or hit.clause.path == "第二条"
     # a newer text arriving later supersedes the one that was current
     ing.ingest_bytes(session, "示例劳动法(2020-01-01).md", LAW.replace("一个月", "一个半月").encode())
@@ -119,24 +130,31 @@ def test_bundled_library_ingests_once(bundled):
     assert len(sources) == 26 and "劳动合同法(2012-12-28).md" in sources
 
 
-@pytest.mark.parametrize("question, source, clause", [
-    ("试用期最长能定多久", "劳动合同法(2012-12-28).md", "第十九条"),
-    ("员工入职多久要给他上社保", "社会保险法(2018-12-29).md", "第五十八条"),
-    ("账户被冻了 冻结期限有多长", "行政强制法(2011-06-30).md", "第三十二条"),
-    ("小微企业贷款有风险补偿吗", "001_59af95d8e4612e01.txt", "三、(二) 5."),
-])
+@pytest.mark.parametrize(
+    "question, source, clause",
+    [
+        ("试用期最长能定多久", "劳动合同法(2012-12-28).md", "第十九条"),
+        ("员工入职多久要给他上社保", "社会保险法(2018-12-29).md", "第五十八条"),
+        ("账户被冻了 冻结期限有多长", "行政强制法(2011-06-30).md", "第三十二条"),
+        ("小微企业贷款有风险补偿吗", "001_59af95d8e4612e01.txt", "三、(二) 5."),
+    ],
+)
 def test_colloquial_questions_find_the_article(bundled, question, source, clause):
     hits = rank(bundled, question, k=3)
-    assert any(h.clause.document.source == source and h.clause.path == clause for h in hits), \
-        [(h.clause.document.source, h.clause.path) for h in hits]
+    assert any(h.clause.document.source == source and h.clause.path == clause for h in hits), [
+        (h.clause.document.source, h.clause.path) for h in hits
+    ]
 
 
 def test_answer_shows_the_part_that_answers_or_nothing(bundled):
     from knowledge.answer import answer
 
     found = answer(bundled, "试用期最长能定多久")
-    assert found is not None and found.citations[0] == {"source": "劳动合同法(2012-12-28).md", "clause": "第十九条",
-                                                         "title": "劳动合同法"}
+    assert found is not None and found.citations[0] == {
+        "source": "劳动合同法(2012-12-28).md",
+        "clause": "第十九条",
+        "title": "劳动合同法",
+    }
     assert 0.0 < found.confidence <= 1.0 and "试用期" in found.shown[0].excerpt
     for question in ("税务局周末几点上班", "今年伊犁的最低工资标准是多少", "今天天气怎么样"):
         assert answer(bundled, question) is None, question
@@ -146,7 +164,12 @@ def test_a_long_article_is_shown_from_the_sentence_that_answers():
     from knowledge.answer import excerpt
     from knowledge.search import parse_query
 
-    text = "第九条 " + "用人单位应当依法建立规章制度。" * 30 + "劳动者的试用期工资不得低于本单位相同岗位最低档工资的百分之八十。" + "其他事项依照有关规定执行。" * 5
+    text = (
+        "第九条 "
+        + "用人单位应当依法建立规章制度。" * 30
+        + "劳动者的试用期工资不得低于本单位相同岗位最低档工资的百分之八十。"
+        + "其他事项依照有关规定执行。" * 5
+    )
     shown = excerpt(text, parse_query("试用期工资最低能给多少"), 120)
     assert "百分之八十" in shown and shown.startswith("第九条 …") and len(shown) <= 130
 
@@ -156,9 +179,18 @@ def test_attached_questions_bridge_the_words_and_every_process_sees_them(app, bu
     from knowledge.models import ClauseQuestion
 
     question = "柜台小妹偷拿营业款被抓了现行"
-    assert not any(h.clause.path == "第三十九条" and h.clause.document.key == "劳动合同法" for h in rank(bundled, question, k=1))
-    bundled.add(ClauseQuestion(document_key="劳动合同法", clause_path="第三十九条", text="店员偷拿营业款能直接开除吗",
-                               terms=library.terms_of("店员偷拿营业款能直接开除吗"), origin="console"))
+    assert not any(
+        h.clause.path == "第三十九条" and h.clause.document.key == "劳动合同法" for h in rank(bundled, question, k=1)
+    )
+    bundled.add(
+        ClauseQuestion(
+            document_key="劳动合同法",
+            clause_path="第三十九条",
+            text="店员偷拿营业款能直接开除吗",
+            terms=library.terms_of("店员偷拿营业款能直接开除吗"),
+            origin="console",
+        )
+    )
     library.bump(bundled)
     bundled.commit()
     with app.extensions["appealbot"].Session() as other:  # another session: the revision moved
@@ -201,6 +233,7 @@ def test_changed_file_is_updated_unchanged_skipped_and_retired_not_searched(sess
 
 # -- formats and hostile files -------------------------------------------------------------------
 
+
 def _docx_with_numbering() -> bytes:
     from docx import Document
 
@@ -220,7 +253,9 @@ def test_docx_automatic_numbering_is_rebuilt(session):
 def test_pdf_html_and_gbk_are_read(session):
     from pypdf import PdfWriter
 
-    assert "一、总体要求" in ing.read("a.html", "<html><body><h1>通知</h1><p>一、总体要求</p><script>x()</script></body></html>".encode())
+    assert "一、总体要求" in ing.read(
+        "a.html", "<html><body><h1>通知</h1><p>一、总体要求</p><script>x()</script></body></html>".encode()
+    )
     assert "总体要求" in ing.read("a.txt", "一、总体要求".encode("gbk"))
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
@@ -240,15 +275,27 @@ def test_hostile_files_get_a_message_each_and_the_batch_goes_on(session):
     fake_docx = io.BytesIO()
     with zipfile.ZipFile(fake_docx, "w") as z:
         z.writestr("hello.txt", "not a word document")
-    batch = [("locked.pdf", encrypted.getvalue()), ("broken.pdf", b"%PDF-1.4 garbage"), ("fake.docx", fake_docx.getvalue()),
-             ("empty.txt", b""), ("binary.txt", bytes(range(256)) * 4), ("notes.xyz", b"x"), ("good.txt", DOC.encode("utf-8"))]
+    batch = [
+        ("locked.pdf", encrypted.getvalue()),
+        ("broken.pdf", b"%PDF-1.4 garbage"),
+        ("fake.docx", fake_docx.getvalue()),
+        ("empty.txt", b""),
+        ("binary.txt", bytes(range(256)) * 4),
+        ("notes.xyz", b"x"),
+        ("good.txt", DOC.encode("utf-8")),
+    ]
     outcomes = {name: ing.ingest_bytes(session, name, data) for name, data in batch}
     session.commit()
     assert "加密" in outcomes["locked.pdf"].message
-    assert all(outcomes[n].status == "error" and outcomes[n].message for n in ("broken.pdf", "fake.docx", "empty.txt", "notes.xyz"))
+    assert all(
+        outcomes[n].status == "error" and outcomes[n].message
+        for n in ("broken.pdf", "fake.docx", "empty.txt", "notes.xyz")
+    )
     assert outcomes["good.txt"].status == "added"
-    assert [d.source for d in session.scalars(select(PolicyDocument))] in (["good.txt"], ["binary.txt", "good.txt"]) \
-        and outcomes["binary.txt"].status in ("error", "added")
+    assert [d.source for d in session.scalars(select(PolicyDocument))] in (
+        ["good.txt"],
+        ["binary.txt", "good.txt"],
+    ) and outcomes["binary.txt"].status in ("error", "added")
 
 
 def test_cli_search_json_contract(app, bundled):
@@ -266,6 +313,7 @@ def test_cli_search_json_contract(app, bundled):
 
 
 # -- chat and the page ---------------------------------------------------------------------------
+
 
 @dataclass
 class PolicyStub:
@@ -286,7 +334,11 @@ def test_the_bot_answers_with_citations_and_offers_a_person(app, bundled, client
     body = web_say(client, "试用期最长能定多久", "p1")
     reply = body["reply"]
     assert "试用期" in reply and "《劳动合同法》" in reply and "第十九条" in reply and len(reply) <= 600
-    assert body["data"]["citations"][0] == {"source": "劳动合同法(2012-12-28).md", "clause": "第十九条", "title": "劳动合同法"}
+    assert body["data"]["citations"][0] == {
+        "source": "劳动合同法(2012-12-28).md",
+        "clause": "第十九条",
+        "title": "劳动合同法",
+    }
     assert "1. 没解决，转给负责部门答复" in reply
     follow = web_say(client, "1", "p1")
     assert "企业名称" in follow["reply"] and follow["data"]["citations"] == []
@@ -303,7 +355,7 @@ def test_policies_page_highlights_safely_and_links_clauses(bundled, client):
     page = client.get("/policies?q=首席服务员<script>").get_data(as_text=True)
     assert "<mark>首席" in page and "<script>" not in page
     doc_id = bundled.scalars(select(PolicyDocument).where(PolicyDocument.source == "004_83a62c9dda4af6ba.txt")).one().id
-    assert f'/policies/{doc_id}#c' in page
+    assert f"/policies/{doc_id}#c" in page
     document = client.get(f"/policies/{doc_id}").get_data(as_text=True)
     assert 'id="c1"' in document and "首席服务员" in document
     assert client.get("/policies/999999").status_code == 404

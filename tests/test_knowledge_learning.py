@@ -1,5 +1,6 @@
 """The questions attached to clauses: edited by administrators in the console, and learned from
 officials' answers that cite a clause; either way every process's search finds them."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,9 @@ def test_an_administrator_attaches_edits_and_deletes_a_question(demo):
     sign_in(client, "admin")
     page = f"/console/admin/documents/{doc_id}/questions"
     assert "第三十九条" in client.get(page).get_data(as_text=True)
-    client.post(page, data={"clause": clause_id, "text": "店员偷拿营业款能直接开除吗", "csrf_token": _csrf(client, page)})
+    client.post(
+        page, data={"clause": clause_id, "text": "店员偷拿营业款能直接开除吗", "csrf_token": _csrf(client, page)}
+    )
     assert _top(demo, QUESTION) == ("劳动合同法", "第三十九条")
     with demo.extensions["appealbot"].Session() as s:
         row = s.scalars(select(ClauseQuestion).where(ClauseQuestion.origin == "console")).one()
@@ -52,8 +55,9 @@ def test_an_answer_citing_a_clause_teaches_the_library_the_enterprises_question(
     now = datetime.now(UTC)
     with demo.extensions["appealbot"].Session() as s, s.begin():
         ingest_bundled(s)
-        ticket = service.create_ticket(s, channel="web", user_id="learner", text=QUESTION, kind="appeal",
-                                       category="policy", now=now, config={})
+        ticket = service.create_ticket(
+            s, channel="web", user_id="learner", text=QUESTION, kind="appeal", category="policy", now=now, config={}
+        )
         life = Lifecycle(s, now, {})
         life.accept(ticket, SYSTEM)
         life.resolve(ticket, SYSTEM, "依据《中华人民共和国劳动合同法》第三十九条，严重违反规章制度的可以解除劳动合同。")

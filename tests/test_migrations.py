@@ -1,4 +1,5 @@
 """The schema changes only through Alembic: the migrated database must match the models exactly."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -14,8 +15,15 @@ def test_migrations_match_the_models(database_url):
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     # FTS/tsvector helper tables created by raw SQL are not in the metadata; ignore their removal.
-    diff = [d for d in diff if not (isinstance(d, tuple) and d[0] in ("remove_table", "remove_index")
-                                    and (d[1].name.startswith("fts_") or getattr(d[1], "table", d[1]).name.startswith("fts_")))]
+    diff = [
+        d
+        for d in diff
+        if not (
+            isinstance(d, tuple)
+            and d[0] in ("remove_table", "remove_index")
+            and (d[1].name.startswith("fts_") or getattr(d[1], "table", d[1]).name.startswith("fts_"))
+        )
+    ]
     assert diff == []
 
 

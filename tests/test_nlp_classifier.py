@@ -1,4 +1,5 @@
 """The classifier trained on the real corpus: predictions, bad input, persistence, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,15 +20,18 @@ def model(tmp_path_factory):
     return Classifier.load(str(path))
 
 
-@pytest.mark.parametrize("text,category", [
-    ("厂里新上了两台设备，变压器带不动，想申请增容", "operations"),
-    ("资金周转不开了，银行说抵押物不够不给批", "finance"),
-    ("市场监管的人上个月来了三次，这周又来，也不说查什么", "random_inspection"),
-    ("协会让我们必须入会，一年会费八千，不交就不给评优", "forced_membership"),
-    ("引进的工程师孩子上学的事能帮忙协调一下吗", "livelihood"),
-    ("公积金中心电话多少", "contact_lookup"),
-    ("我上周反映的那个事有结果了吗", "ticket_status"),
-])
+@pytest.mark.parametrize(
+    "text,category",
+    [
+        ("厂里新上了两台设备，变压器带不动，想申请增容", "operations"),
+        ("资金周转不开了，银行说抵押物不够不给批", "finance"),
+        ("市场监管的人上个月来了三次，这周又来，也不说查什么", "random_inspection"),
+        ("协会让我们必须入会，一年会费八千，不交就不给评优", "forced_membership"),
+        ("引进的工程师孩子上学的事能帮忙协调一下吗", "livelihood"),
+        ("公积金中心电话多少", "contact_lookup"),
+        ("我上周反映的那个事有结果了吗", "ticket_status"),
+    ],
+)
 def test_clear_messages_land_in_their_category(model, text, category):
     assert model.predict(text).category == category
 
@@ -40,8 +44,21 @@ def test_prediction_carries_kind_confidence_and_alternatives(model):
     assert all(a[2] <= p.confidence for a in p.alternatives)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀🙏👍", "长" * 20000, "hello how are you", "I need a bank loan",
-                                  "1234567890", "\x00\x01\x02", "<xml>]]></xml>", "\u202e\u200b"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀🙏👍",
+        "长" * 20000,
+        "hello how are you",
+        "I need a bank loan",
+        "1234567890",
+        "\x00\x01\x02",
+        "<xml>]]></xml>",
+        "\u202e\u200b",
+    ],
+)
 def test_bad_input_gets_an_answer_not_an_exception(model, text):
     p = model.predict(text)
     assert p.kind in ("appeal", "complaint", "other")
@@ -72,12 +89,15 @@ def test_compiled_scorer_equals_scikit_learn(model):
     assert np.allclose(expected.sum(axis=1), 1)
 
 
-@pytest.mark.parametrize("options", [
-    {"blend": "lr"},
-    {"blend": "cnb", "blend_weight": 0.7},
-    {"cut": "search", "word_pairs": True, "char_ngrams": (1, 4)},
-    {"class_weight": {"off_topic": 3.0}, "char_analyzer": "char"},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"blend": "lr"},
+        {"blend": "cnb", "blend_weight": 0.7},
+        {"cut": "search", "word_pairs": True, "char_ngrams": (1, 4)},
+        {"class_weight": {"off_topic": 3.0}, "char_analyzer": "char"},
+    ],
+)
 def test_compiled_scorer_equals_scikit_learn_for_every_shape_selection_tried(options):
     """Whatever shape model selection keeps, the fast path computes what scikit-learn computes."""
     from sklearn import config_context

@@ -1,4 +1,5 @@
 """The training corpus: shape, size, no duplicates, not keyword-driven."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -70,8 +71,11 @@ def test_the_independent_sets_share_no_text_with_training(corpus, name):
     assert not [e.text for e in evaluation if skeleton(e.text) in training]
     # Nor nearly: a training line a few characters away from an evaluation line measures memory.
     mine = set(evaluation)
-    crossing = [(a.text, b.text) for a, b, _ in near_duplicates(corpus + evaluation, threshold=0.75)
-                if (a in mine) != (b in mine)]
+    crossing = [
+        (a.text, b.text)
+        for a, b, _ in near_duplicates(corpus + evaluation, threshold=0.75)
+        if (a in mine) != (b in mine)
+    ]
     assert crossing == [], crossing[:3]
 
 
@@ -99,6 +103,8 @@ def test_the_writers_check_reports_a_line_equal_to_one_elsewhere(tmp_path, corpu
 
     mine = tmp_path / "legal.mine.jsonl"
     taken = next(e for e in corpus if e.category == "legal")
-    mine.write_text(json.dumps({"text": taken.text, "kind": taken.kind, "category": taken.category},
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    mine.write_text(
+        json.dumps({"text": taken.text, "kind": taken.kind, "category": taken.category}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     assert any(p.startswith("duplicate:") for p in check([mine], _rest([mine])))

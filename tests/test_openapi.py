@@ -1,5 +1,6 @@
 """The OpenAPI document is valid (openapi-spec-validator), names every API route with its path
 parameters, and what the routes answer matches the response schemas it declares."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,11 @@ def test_the_document_is_valid_openapi(spec):
 
 
 def test_every_api_route_is_described(app, spec):
-    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule): {m.lower() for m in r.methods} - {"head", "options"}
-              for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/") and not r.rule.endswith("openapi.json")}
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule): {m.lower() for m in r.methods} - {"head", "options"}
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1/") and not r.rule.endswith("openapi.json")
+    }
     described = {path: set(ops) for path, ops in spec["paths"].items()}
     for path, methods in routes.items():
         assert methods <= described.get(path, set()), path
@@ -58,9 +62,12 @@ def api(demo, client):
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
         for login in ("scjg", "yingshang"):
-            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(f"tok-{login}")
-        number = service.create_ticket(s, channel="web", user_id="e1", text="商标被人仿冒", kind="appeal",
-                                       category="gov_service", now=NOW).number
+            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(
+                f"tok-{login}"
+            )
+        number = service.create_ticket(
+            s, channel="web", user_id="e1", text="商标被人仿冒", kind="appeal", category="gov_service", now=NOW
+        ).number
 
     def call(method, path, who="scjg", **kw):
         return getattr(client, method)(path, headers={"Authorization": f"Bearer tok-{who}"}, **kw)
@@ -74,17 +81,36 @@ def test_the_answers_match_the_declared_schemas(api, spec):
     check(spec, "/api/v1/tickets", "get", api("get", "/api/v1/tickets?q=仿冒"))
     check(spec, "/api/v1/tickets/{number}", "get", api("get", f"/api/v1/tickets/{n}"))
     check(spec, "/api/v1/tickets/{number}", "get", api("get", "/api/v1/tickets/YQ-20990101-0001"))  # 404 Error
-    check(spec, "/api/v1/tickets/{number}/actions", "post", api("post", f"/api/v1/tickets/{n}/actions", json={"action": "accept"}))
-    check(spec, "/api/v1/tickets/{number}/actions", "post",
-          api("post", f"/api/v1/tickets/{n}/actions", json={"action": "accept"}))  # 409: already accepted
+    check(
+        spec,
+        "/api/v1/tickets/{number}/actions",
+        "post",
+        api("post", f"/api/v1/tickets/{n}/actions", json={"action": "accept"}),
+    )
+    check(
+        spec,
+        "/api/v1/tickets/{number}/actions",
+        "post",
+        api("post", f"/api/v1/tickets/{n}/actions", json={"action": "accept"}),
+    )  # 409: already accepted
     r = api("post", f"/api/v1/tickets/{n}/actions", json={"action": "resolve", "text": "已立案调查"})
     assert r.status_code == 200 and r.get_json()["result"] == "已立案调查"  # `text` is enough (was `result` only)
     assert r.get_json()["events"][-1]["action_name"] == "答复办结"
     check(spec, "/api/v1/tickets/{number}/actions", "post", r)
     check(spec, "/api/v1/stats", "get", api("get", "/api/v1/stats", who="yingshang"))
-    filed = api("post", "/api/v1/inspections", json={
-        "enterprises": ["某某新材料有限公司 91350100M000100Y43"], "kind": "special", "matters": "计量器具",
-        "legal_basis": "《计量法》", "inspectors": "执法证 3301", "start": "2026-11-24", "end": "2026-11-24"})
+    filed = api(
+        "post",
+        "/api/v1/inspections",
+        json={
+            "enterprises": ["某某新材料有限公司 91350100M000100Y43"],
+            "kind": "special",
+            "matters": "计量器具",
+            "legal_basis": "《计量法》",
+            "inspectors": "执法证 3301",
+            "start": "2026-11-24",
+            "end": "2026-11-24",
+        },
+    )
     check(spec, "/api/v1/inspections", "post", filed)
     code = filed.get_json()["code"]
     check(spec, "/api/v1/inspections", "get", api("get", "/api/v1/inspections"))
@@ -92,6 +118,12 @@ def test_the_answers_match_the_declared_schemas(api, spec):
     rejected = api("post", f"/api/v1/inspections/{code}/decision", who="yingshang", json={"approve": False})
     assert rejected.status_code == 400 and "理由" in rejected.get_json()["error"]  # a rejection takes a reason
     check(spec, "/api/v1/inspections/{code}/decision", "post", rejected)
-    check(spec, "/api/v1/inspections/{code}/decision", "post",
-          api("post", f"/api/v1/inspections/{code}/decision", who="yingshang", json={"approve": False, "note": "依据不足"}))
+    check(
+        spec,
+        "/api/v1/inspections/{code}/decision",
+        "post",
+        api(
+            "post", f"/api/v1/inspections/{code}/decision", who="yingshang", json={"approve": False, "note": "依据不足"}
+        ),
+    )
     assert api("get", "/api/v1/inspections").get_json()["items"][0]["decision_note"] == "依据不足"

@@ -3,6 +3,7 @@ template messages while the 48-hour window is closed (held without one, never fa
 last resort (after the delay, once, capped, opt-out), the one-tap rating link (rates once), the
 menu from configuration (idempotent), photos as evidence (attached, fetched, checked, shown),
 policy push (exactly the matching enterprises, once)."""
+
 from __future__ import annotations
 
 import re
@@ -31,10 +32,14 @@ from tickets.outreach_models import Attachment, PolicyPushTarget, RatingLink
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in China
 PUBLIC = "https://yqby.example.gov.cn"
 TEMPLATES = {
-    "accept": {"template_id": "TPL-ACCEPT", "data": {"character_string1": "{number}", "thing2": "{department}",
-                                                     "time3": "{deadline}"}},
-    "resolve": {"template_id": "TPL-ANSWER", "data": {"character_string1": "{number}", "thing2": "{department}",
-                                                      "thing3": "{result}", "time4": "{date}"}},
+    "accept": {
+        "template_id": "TPL-ACCEPT",
+        "data": {"character_string1": "{number}", "thing2": "{department}", "time3": "{deadline}"},
+    },
+    "resolve": {
+        "template_id": "TPL-ANSWER",
+        "data": {"character_string1": "{number}", "thing2": "{department}", "thing3": "{result}", "time4": "{date}"},
+    },
 }
 SMS_TEMPLATES = {"resolve": {"template_id": "2001", "params": ["{number}", "{link}"]}}
 
@@ -46,12 +51,27 @@ def fake():
 
 
 def outreach_config(config, fake, **more):
-    return {**config, "WECOM_SECRET": "wecom-secret", "WECOM_AGENT_ID": "1000002", "WECHAT_SECRET": "wechat-secret",
-            "WECOM_API_BASE": fake.base, "WECHAT_API_BASE": fake.base, "PUBLIC_URL": PUBLIC,
-            "SECRET_KEY": "s" * 64, "WECHAT_TEMPLATES": TEMPLATES, "SMS_PROVIDER": "tencent",
-            "SMS_SECRET_ID": "sms-id", "SMS_SECRET_KEY": "sms-key", "SMS_APP_ID": "1400000001",
-            "SMS_SIGN": "某市营商办", "SMS_ENDPOINT": fake.base, "SMS_TEMPLATES": SMS_TEMPLATES,
-            "SMS_AFTER_HOURS": 48, "SMS_DAILY_CAP": 2, **more}
+    return {
+        **config,
+        "WECOM_SECRET": "wecom-secret",
+        "WECOM_AGENT_ID": "1000002",
+        "WECHAT_SECRET": "wechat-secret",
+        "WECOM_API_BASE": fake.base,
+        "WECHAT_API_BASE": fake.base,
+        "PUBLIC_URL": PUBLIC,
+        "SECRET_KEY": "s" * 64,
+        "WECHAT_TEMPLATES": TEMPLATES,
+        "SMS_PROVIDER": "tencent",
+        "SMS_SECRET_ID": "sms-id",
+        "SMS_SECRET_KEY": "sms-key",
+        "SMS_APP_ID": "1400000001",
+        "SMS_SIGN": "某市营商办",
+        "SMS_ENDPOINT": fake.base,
+        "SMS_TEMPLATES": SMS_TEMPLATES,
+        "SMS_AFTER_HOURS": 48,
+        "SMS_DAILY_CAP": 2,
+        **more,
+    }
 
 
 class Clock:
@@ -86,12 +106,20 @@ def session(app):
     return app.extensions["appealbot"].Session()
 
 
-def new_ticket(app, user="oEnt1", channel="wechat", phone="13899912345", text="变压器带不动，申请增容",
-               category="operations", now=NOW):
+def new_ticket(
+    app,
+    user="oEnt1",
+    channel="wechat",
+    phone="13899912345",
+    text="变压器带不动，申请增容",
+    category="operations",
+    now=NOW,
+):
     with session(app) as s, s.begin():
         service.enterprise_for(s, channel, user, name="伊宁市某某棉业有限公司", phone=phone)
-        return service.create_ticket(s, channel=channel, user_id=user, text=text, kind="appeal", category=category,
-                                     now=now, config=app.config).number
+        return service.create_ticket(
+            s, channel=channel, user_id=user, text=text, kind="appeal", category=category, now=now, config=app.config
+        ).number
 
 
 def act(app, number, *steps, now=NOW):
@@ -121,8 +149,16 @@ def notices(app, **where):
 def wrote(app, user, moment, channel="wechat"):
     """The enterprise wrote at `moment` (its 48-hour window opens then)."""
     with session(app) as s, s.begin():
-        s.add(InboundMessage(channel=channel, dedupe_key=f"{channel}:id:{user}{moment.timestamp()}", user_id=user,
-                             msg_type="text", text="你好", received_at=moment))
+        s.add(
+            InboundMessage(
+                channel=channel,
+                dedupe_key=f"{channel}:id:{user}{moment.timestamp()}",
+                user_id=user,
+                msg_type="text",
+                text="你好",
+                received_at=moment,
+            )
+        )
 
 
 def sweep(app, moment):
@@ -134,6 +170,7 @@ def sweep(app, moment):
 
 
 # -- template messages ------------------------------------------------------------------------------
+
 
 def test_with_the_window_closed_the_answer_goes_as_a_template_message_with_the_rating_link(oapp, fake):
     number = new_ticket(oapp)
@@ -182,8 +219,11 @@ def test_without_the_app_secret_notices_are_held_not_failed(config, fake):
 
 
 def test_a_user_who_unfollowed_gets_the_notice_held_and_a_busy_platform_is_retried(oapp, fake):
-    fake.fail("message/template/send", (200, {"errcode": 43004, "errmsg": "require subscribe"}),
-              (200, {"errcode": -1, "errmsg": "system error"}))
+    fake.fail(
+        "message/template/send",
+        (200, {"errcode": 43004, "errmsg": "require subscribe"}),
+        (200, {"errcode": -1, "errmsg": "system error"}),
+    )
     number = new_ticket(oapp)
     act(oapp, number, ("accept",))
     deliver(oapp)
@@ -212,6 +252,7 @@ def test_template_configuration_is_checked_at_start_up(config):
 
 
 # -- SMS --------------------------------------------------------------------------------------------
+
 
 def test_an_unrated_answer_gets_one_sms_after_the_configured_delay_and_never_a_second(oapp, fake):
     number = new_ticket(oapp)
@@ -274,13 +315,15 @@ def test_a_bad_number_ends_as_failed_and_is_not_retried(oapp, fake):
 
 # -- the rating link --------------------------------------------------------------------------------
 
+
 def rating_path(app, number):
     with session(app) as s:
-        notice = s.scalars(select(Notification).where(Notification.kind == "resolve",
-                                                      Notification.channel == "wechat")).first()
+        notice = s.scalars(
+            select(Notification).where(Notification.kind == "resolve", Notification.channel == "wechat")
+        ).first()
         link = notice.data["link"]
         assert link in notice.body and number == notice.data["number"]
-    return link[len(PUBLIC):]
+    return link[len(PUBLIC) :]
 
 
 def test_the_rating_link_rates_once(oapp):
@@ -342,11 +385,19 @@ def test_the_menu_rating_page_lists_the_answers_waiting_for_the_user(oapp, fake)
 
 # -- the menu ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def cli_env(monkeypatch, database_url, tmp_path, fake):
-    env = {"DATABASE_URL": database_url, "VAR_DIR": str(tmp_path), "QUEUE": "memory", "WECHAT_APPID": WECHAT["appid"],
-           "WECHAT_SECRET": "wechat-secret", "WECHAT_API_BASE": fake.base, "PUBLIC_URL": PUBLIC,
-           "MODEL_PATH": str(tmp_path / "none.joblib")}
+    env = {
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp_path),
+        "QUEUE": "memory",
+        "WECHAT_APPID": WECHAT["appid"],
+        "WECHAT_SECRET": "wechat-secret",
+        "WECHAT_API_BASE": fake.base,
+        "PUBLIC_URL": PUBLIC,
+        "MODEL_PATH": str(tmp_path / "none.joblib"),
+    }
     for key, value in env.items():
         monkeypatch.setenv(f"APPEALBOT_{key}", value)
     return monkeypatch
@@ -383,6 +434,7 @@ def test_menu_clicks_reach_the_conversation(oapp):
 
 # -- photos as evidence -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def bot(config, fake, trained_model_path):
     app = build(outreach_config(config, fake, MODEL_PATH=trained_model_path))
@@ -418,7 +470,9 @@ def finish_form(server, user):
 def sign_in(client, login):
     from bot.demo import demo_password
 
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(
+        1
+    )
     return client.post("/console/login", data={"login": login, "password": demo_password(login), "csrf_token": token})
 
 
@@ -492,14 +546,25 @@ def test_a_photo_before_any_words_waits_for_the_appeal_and_voice_without_text_is
     number = new_ticket(oapp, user="oFirst")  # the appeal that follows takes them
     with session(oapp) as s:
         ticket = service.find(s, number)
-        assert [a.kind for a in s.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id))] == \
-            ["image", "voice"]
+        assert [a.kind for a in s.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id))] == [
+            "image",
+            "voice",
+        ]
 
 
 def test_a_location_fills_the_region_of_the_latest_ticket(oapp):
     number = new_ticket(oapp, user="oWhere")
-    reply = send(oapp, message_xml("location", user="oWhere", Location_X="43.9", Location_Y="81.3", Scale="15",
-                                   Label="新疆维吾尔自治区某市城东区解放路88号"))
+    reply = send(
+        oapp,
+        message_xml(
+            "location",
+            user="oWhere",
+            Location_X="43.9",
+            Location_Y="81.3",
+            Scale="15",
+            Label="新疆维吾尔自治区某市城东区解放路88号",
+        ),
+    )
     assert number in reply and "城东区" in reply
     with session(oapp) as s:
         ticket = service.find(s, number)
@@ -508,8 +573,17 @@ def test_a_location_fills_the_region_of_the_latest_ticket(oapp):
 
 
 def test_media_can_be_kept_in_an_s3_compatible_store(config, fake):
-    app = build({**outreach_config(config, fake), "MEDIA_STORE": "s3", "S3_ENDPOINT": fake.base.split("://")[1],
-                 "S3_BUCKET": "evidence", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk-secret", "S3_SECURE": "0"})
+    app = build(
+        {
+            **outreach_config(config, fake),
+            "MEDIA_STORE": "s3",
+            "S3_ENDPOINT": fake.base.split("://")[1],
+            "S3_BUCKET": "evidence",
+            "S3_ACCESS_KEY": "ak",
+            "S3_SECRET_KEY": "sk-secret",
+            "S3_SECURE": "0",
+        }
+    )
     fake.media["MEDIA-S3"] = (JPEG, "image/jpeg")
     number = new_ticket(app, user="oS3")
     send(app, message_xml("image", user="oS3", PicUrl="http://x/y.jpg", MediaId="MEDIA-S3"))
@@ -551,10 +625,24 @@ def test_a_published_policy_reaches_exactly_the_matching_enterprises_once(oapp, 
         enterprise(s, "web", "wQuiet", name="丙棉业", industry="棉花加工", high_tech=True, push_opt_out=True)
         enterprise(s, "wechat", "oLowTech", name="丁棉业", industry="棉花加工")
         twin_chat = enterprise(s, "wechat", "oTwin", name="戊棉业", credit_code="91650100MA77TWIN01")
-        enterprise(s, "registry", "91650100MA77TWIN01", name="戊棉业", credit_code="91650100MA77TWIN01",
-                   industry="棉花加工业", high_tech=True)
-        listed = enterprise(s, "registry", "91650100MA77LIST02", name="己棉业", credit_code="91650100MA77LIST02",
-                            industry="棉花加工", high_tech=True)
+        enterprise(
+            s,
+            "registry",
+            "91650100MA77TWIN01",
+            name="戊棉业",
+            credit_code="91650100MA77TWIN01",
+            industry="棉花加工业",
+            high_tech=True,
+        )
+        listed = enterprise(
+            s,
+            "registry",
+            "91650100MA77LIST02",
+            name="己棉业",
+            credit_code="91650100MA77LIST02",
+            industry="棉花加工",
+            high_tech=True,
+        )
         officer = s.scalars(select(Official).where(Official.login == "scjg")).one()
         s.add(ServiceOfficer(enterprise_id=listed.id, official_id=officer.id))
         s.add(ServiceOfficer(enterprise_id=match.id, official_id=officer.id))
@@ -565,18 +653,27 @@ def test_a_published_policy_reaches_exactly_the_matching_enterprises_once(oapp, 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     with session(oapp) as s:
         doc = s.scalars(select(PolicyDocument).where(PolicyDocument.source == "棉花加工技改措施.md")).one()
-    form = {"csrf_token": token, "document": str(doc.id), "summary": "高新技术棉花加工企业技改投资可获补助，每年三月申报。",
-            "industries": "棉花", "high_tech": "1"}
+    form = {
+        "csrf_token": token,
+        "document": str(doc.id),
+        "summary": "高新技术棉花加工企业技改投资可获补助，每年三月申报。",
+        "industries": "棉花",
+        "high_tech": "1",
+    }
     assert client.post("/console/pushes", data=form).status_code == 302
     with session(oapp) as s:
         targets = s.scalars(select(PolicyPushTarget).order_by(PolicyPushTarget.id)).all()
-        assert sorted((t.enterprise.name, t.notified) for t in targets) == \
-            [("己棉业", False), ("戊棉业", True), ("甲棉业", True)]
+        assert sorted((t.enterprise.name, t.notified) for t in targets) == [
+            ("己棉业", False),
+            ("戊棉业", True),
+            ("甲棉业", True),
+        ]
         pushed = s.scalars(select(Notification).where(Notification.kind == "policy")).all()
         assert sorted(n.recipient for n in pushed) == ["oCotton", "oTwin"]
         assert all("棉花加工" in n.body and "/p/" in n.body and "不要再推送" in n.body for n in pushed)
-        (card,) = s.scalars(select(Notification).where(Notification.channel == "wecom_app",
-                                                       Notification.title.like("政策推送%"))).all()
+        (card,) = s.scalars(
+            select(Notification).where(Notification.channel == "wecom_app", Notification.title.like("政策推送%"))
+        ).all()
         assert card.recipient == "scjg" and "甲棉业" in card.body and "己棉业" in card.body
     assert twin_chat
     # once: publishing the same document again is refused, and nothing more is written
@@ -592,7 +689,9 @@ def test_a_published_policy_reaches_exactly_the_matching_enterprises_once(oapp, 
     opened = oapp.test_client().get(link)
     assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/policies/{doc.id}")
     at(oapp, NOW + timedelta(minutes=5))
-    WeChatServer(oapp.test_client(), **WECHAT).say("关于支持棉花加工企业技术改造的若干措施 我们能申请吗", user="oCotton")
+    WeChatServer(oapp.test_client(), **WECHAT).say(
+        "关于支持棉花加工企业技术改造的若干措施 我们能申请吗", user="oCotton"
+    )
     with session(oapp) as s, s.begin():
         push = s.scalars(select(policy_push.PolicyPush)).one()
         figures = reach.figures(s, push, NOW + timedelta(minutes=6))
@@ -626,20 +725,36 @@ def test_an_enterprise_that_says_stop_is_not_pushed_and_profiles_come_from_the_c
 def test_the_enterprise_list_is_imported_from_csv(oapp):
     client = oapp.test_client()
     sign_in(client, "yingshang")
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get("/console/enterprises").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/console/enterprises").get_data(as_text=True)
+    ).group(1)
     import io
 
-    csv_text = ("企业名称,统一社会信用代码,行业,地区,规模,专精特新,高新技术企业,联系电话\n"
-                "庚机械有限公司,,机械制造,城东区,小型,是,否,13899912377\n")
-    answer = client.post("/console/enterprises/import", data={"csrf_token": token, "file": (io.BytesIO(csv_text.encode()), "名录.csv")},
-                         content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    csv_text = (
+        "企业名称,统一社会信用代码,行业,地区,规模,专精特新,高新技术企业,联系电话\n"
+        "庚机械有限公司,,机械制造,城东区,小型,是,否,13899912377\n"
+    )
+    answer = client.post(
+        "/console/enterprises/import",
+        data={"csrf_token": token, "file": (io.BytesIO(csv_text.encode()), "名录.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "新增 1 家" in answer
     with session(oapp) as s:
         ent = s.scalars(select(Enterprise).where(Enterprise.name == "庚机械有限公司")).one()
-        assert (ent.channel, ent.industry, ent.size, ent.specialized, ent.high_tech) == \
-            ("registry", "机械制造", "小型", True, False)
+        assert (ent.channel, ent.industry, ent.size, ent.specialized, ent.high_tech) == (
+            "registry",
+            "机械制造",
+            "小型",
+            True,
+            False,
+        )
     bad = "企业名称,统一社会信用代码,行业,地区,规模,专精特新,高新技术企业,联系电话\n辛公司,123,,,巨型,,,\n"
-    refused = client.post("/console/enterprises/import", data={"csrf_token": token, "file": (io.BytesIO(bad.encode()), "x.csv")},
-                          content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    refused = client.post(
+        "/console/enterprises/import",
+        data={"csrf_token": token, "file": (io.BytesIO(bad.encode()), "x.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "校验不通过" in refused

@@ -3,33 +3,43 @@ import pytest
 from bot.production import check_secrets
 from core.errors import ConfigError
 
-GOOD = {"SECRET_KEY": "k" * 16 + "Zq8#xP2!vR6@mW4$", "DATABASE_URL": "postgresql+psycopg://db/appealbot",
-        "WECHAT_TOKEN": "Xk29dLq0pW", "WECOM_TOKEN": None}
+GOOD = {
+    "SECRET_KEY": "k" * 16 + "Zq8#xP2!vR6@mW4$",
+    "DATABASE_URL": "postgresql+psycopg://db/appealbot",
+    "WECHAT_TOKEN": "Xk29dLq0pW",
+    "WECOM_TOKEN": None,
+}
 
 
 def test_strong_configuration_passes():
     check_secrets(GOOD)
 
 
-@pytest.mark.parametrize("override,named", [
-    ({"SECRET_KEY_GENERATED": True}, "APPEALBOT_SECRET_KEY"),
-    ({"SECRET_KEY": "short"}, "APPEALBOT_SECRET_KEY"),
-    ({"WECHAT_TOKEN": "token"}, "APPEALBOT_WECHAT_TOKEN"),
-    ({"WECOM_TOKEN": "1234"}, "APPEALBOT_WECOM_TOKEN"),
-    ({"DATABASE_URL": "sqlite:///var/appealbot.db"}, "APPEALBOT_DATABASE_URL"),
-])
+@pytest.mark.parametrize(
+    "override,named",
+    [
+        ({"SECRET_KEY_GENERATED": True}, "APPEALBOT_SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "APPEALBOT_SECRET_KEY"),
+        ({"WECHAT_TOKEN": "token"}, "APPEALBOT_WECHAT_TOKEN"),
+        ({"WECOM_TOKEN": "1234"}, "APPEALBOT_WECOM_TOKEN"),
+        ({"DATABASE_URL": "sqlite:///var/appealbot.db"}, "APPEALBOT_DATABASE_URL"),
+    ],
+)
 def test_weak_or_default_secrets_are_refused(override, named):
     with pytest.raises(ConfigError, match=named):
         check_secrets({**GOOD, **override})
 
 
-@pytest.mark.parametrize("url,refused", [
-    ("redis://cache.internal:6379/0", True),  # deploy/ used to ship this: no password, on the network
-    ("redis://:s3cret-Redis-pass@cache.internal:6379/0", False),
-    ("rediss://default:s3cret-Redis-pass@cache.internal:6380/0", False),
-    ("redis://127.0.0.1:6379/0", False),  # loopback: only this machine's processes reach it
-    ("unix:///run/redis/redis.sock", False),
-])
+@pytest.mark.parametrize(
+    "url,refused",
+    [
+        ("redis://cache.internal:6379/0", True),  # deploy/ used to ship this: no password, on the network
+        ("redis://:s3cret-Redis-pass@cache.internal:6379/0", False),
+        ("rediss://default:s3cret-Redis-pass@cache.internal:6380/0", False),
+        ("redis://127.0.0.1:6379/0", False),  # loopback: only this machine's processes reach it
+        ("unix:///run/redis/redis.sock", False),
+    ],
+)
 def test_a_network_redis_needs_a_password_in_production(url, refused):
     # huey unpickles what it reads from Redis: whoever can write there runs code in the workers.
     if refused:

@@ -1,4 +1,5 @@
 """Rate limits per user and per address; Redis shares them between processes, and its loss is survived."""
+
 from __future__ import annotations
 
 import pytest
@@ -149,5 +150,7 @@ def test_a_refused_message_is_not_noted_as_seen(door):
     server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000301))
     refused = server.reply_of(server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000302)))
     assert "频繁" in refused["Content"]
-    assert client.exists("appealbot:seen:wechat:id:777000301") and not client.exists("appealbot:seen:wechat:id:777000302")
+    assert client.exists("appealbot:seen:wechat:id:777000301") and not client.exists(
+        "appealbot:seen:wechat:id:777000302"
+    )
     assert count(app) == 1

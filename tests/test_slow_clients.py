@@ -5,6 +5,7 @@ headers and part of a body, then nothing. deploy/nginx.conf is the answer in pro
 every request whole before gunicorn sees it); these tests hold the servers' own limits, which are
 what is left when something gets past it, or when nothing stands in front (`make run`).
 """
+
 from __future__ import annotations
 
 import socket
@@ -18,8 +19,10 @@ from sqlalchemy import create_engine, text
 
 from tests.fault_helpers import free_port, postgres_missing, private_schema, wait_for
 
-PARTIAL = (b"POST /api/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           b"Content-Length: 4000\r\n\r\n{\"text\": \"")
+PARTIAL = (
+    b"POST /api/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 4000\r\n\r\n{"text": "'
+)
 
 
 def start(env: dict, *args: str, log) -> subprocess.Popen:
@@ -47,8 +50,14 @@ def base_env(tmp_path, **settings) -> dict:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALBOT_")}
-    env.update({"APPEALBOT_VAR_DIR": str(tmp_path), "APPEALBOT_MODEL_PATH": str(tmp_path / "none.joblib"),
-                "APPEALBOT_QUEUE": "memory", "APPEALBOT_RATE_LIMIT_ADDR": "0"})
+    env.update(
+        {
+            "APPEALBOT_VAR_DIR": str(tmp_path),
+            "APPEALBOT_MODEL_PATH": str(tmp_path / "none.joblib"),
+            "APPEALBOT_QUEUE": "memory",
+            "APPEALBOT_RATE_LIMIT_ADDR": "0",
+        }
+    )
     env.update({f"APPEALBOT_{k}": str(v) for k, v in settings.items()})
     return env
 
@@ -97,8 +106,9 @@ def test_gunicorn_cuts_off_a_body_that_does_not_arrive_and_serves_the_next_reque
     port = free_port()
     env = base_env(tmp_path, DATABASE_URL=pg_url, SECRET_KEY="Qx7!" * 10, REQUEST_BODY_TIMEOUT=2)
     with open(tmp_path / "prod.log", "wb") as log:
-        server = start(env, "serve", "--prod", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
-                       log=log)
+        server = start(
+            env, "serve", "--prod", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", log=log
+        )
         sockets = []
         try:
             assert wait_for(lambda: healthy(port, 1), 90), (tmp_path / "prod.log").read_text()

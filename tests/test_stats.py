@@ -13,6 +13,7 @@ Thursday 3 December 10:00):
 - T5 城东区 enterprise: 城东区行政审批局 answers on time.
 - T6 submitted Tuesday 1 December to 供电公司, past its 签收 deadline only.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -46,8 +47,16 @@ def history(demo):
 
         def new(text, category, user="e1", when=None):
             when = when or at(23, 9)
-            return service.create_ticket(s, channel="web", user_id=user, text=text, kind="appeal", category=category,
-                                         now=when.astimezone(UTC), config=CONFIG)
+            return service.create_ticket(
+                s,
+                channel="web",
+                user_id=user,
+                text=text,
+                kind="appeal",
+                category=category,
+                now=when.astimezone(UTC),
+                config=CONFIG,
+            )
 
         def enterprise(user):
             return Actor("enterprise", user)
@@ -113,7 +122,12 @@ def test_each_figure_is_charged_to_the_department_responsible_at_the_time(histor
     assert rows["市市场监督管理局"]["return_rate"] == 1.0 and rows["市市场监督管理局"]["on_time_rate"] is None
     assert rows["市行政审批服务局"]["on_time_rate"] == 1.0 and rows["市行政审批服务局"]["satisfaction"] == 1.0
     assert [r["department"] for r in report["ranking"]] == [
-        "市行政审批服务局", "城东区行政审批局", "市营商环境建设局", "国网市供电公司", "市市场监督管理局"]
+        "市行政审批服务局",
+        "城东区行政审批局",
+        "市营商环境建设局",
+        "国网市供电公司",
+        "市市场监督管理局",
+    ]
 
 
 def test_the_whole_picture_counts_pending_late_tickets_and_not_reopened_ones(history):

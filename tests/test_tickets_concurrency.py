@@ -1,4 +1,5 @@
 """Two processes at once: ticket numbers stay unique and a ticket takes exactly one transition."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -23,8 +24,17 @@ def _create_many(url: str, start, n: int, out) -> None:
     numbers = []
     for i in range(n):
         with Session() as s, s.begin():
-            numbers.append(service.create_ticket(s, channel="web", user_id=f"p{i}", text=f"第{i}件：申请增容用电",
-                                                 kind="appeal", category="operations", now=NOW).number)
+            numbers.append(
+                service.create_ticket(
+                    s,
+                    channel="web",
+                    user_id=f"p{i}",
+                    text=f"第{i}件：申请增容用电",
+                    kind="appeal",
+                    category="operations",
+                    now=NOW,
+                ).number
+            )
     out.put(numbers)
     engine.dispose()
 
@@ -92,8 +102,9 @@ def test_ticket_numbers_are_unique_across_processes(demo, database_url):
 
 def test_two_processes_accepting_one_ticket_make_one_transition(demo, database_url, db):
     with demo.extensions["appealbot"].Session() as s, s.begin():
-        number = service.create_ticket(s, channel="web", user_id="e", text="申请增容用电", kind="appeal",
-                                       category="operations", now=NOW).number
+        number = service.create_ticket(
+            s, channel="web", user_id="e", text="申请增容用电", kind="appeal", category="operations", now=NOW
+        ).number
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Barrier(2), ctx.Queue()
     procs = [ctx.Process(target=_accept, args=(database_url, number, start, out)) for _ in range(2)]
@@ -104,8 +115,12 @@ def test_two_processes_accepting_one_ticket_make_one_transition(demo, database_u
         p.join(timeout=60)
     assert results.count("accepted") == 1, results
     ticket = db.scalars(select(Ticket).where(Ticket.number == number)).one()
-    accepts = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "accept")).all()
-    assert ticket.status == "accepted" and len(accepts) == 1 and ticket.version == 2  # inserted already assigned (1), accepted once (2)
+    accepts = db.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "accept")
+    ).all()
+    assert (
+        ticket.status == "accepted" and len(accepts) == 1 and ticket.version == 2
+    )  # inserted already assigned (1), accepted once (2)
 
 
 def test_a_submission_in_flight_does_not_hold_up_the_next_number(demo, database_url):
@@ -114,10 +129,18 @@ def test_a_submission_in_flight_does_not_hold_up_the_next_number(demo, database_
         pytest.skip("SQLite has one writer at a time")
     Session = demo.extensions["appealbot"].Session
     with Session() as slow, slow.begin():
-        first = service.create_ticket(slow, channel="web", user_id="slow", text="申请增容用电", kind="appeal",
-                                      category="operations", now=NOW).number
+        first = service.create_ticket(
+            slow, channel="web", user_id="slow", text="申请增容用电", kind="appeal", category="operations", now=NOW
+        ).number
         with Session() as quick, quick.begin():
             quick.execute(text("SET LOCAL lock_timeout = '2s'"))
-            second = service.create_ticket(quick, channel="web", user_id="quick", text="天然气管道什么时候通",
-                                           kind="appeal", category="operations", now=NOW).number
+            second = service.create_ticket(
+                quick,
+                channel="web",
+                user_id="quick",
+                text="天然气管道什么时候通",
+                kind="appeal",
+                category="operations",
+                now=NOW,
+            ).number
     assert {first, second} == {"YQ-20261123-0001", "YQ-20261123-0002"}

@@ -1,5 +1,6 @@
 """End to end: a message on the chat page becomes a routed ticket with a working-day deadline; an
 official accepts and resolves it through the real encrypted /wecom callback; the enterprise rates it."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -18,11 +19,13 @@ MONDAY = datetime(2026, 9, 28, 2, 0, tzinfo=UTC)  # 10:00 in China; National Day
 @pytest.fixture
 def bot(demo):
     state = demo.extensions["appealbot"]
-    state.services.classifier = StubClassifier({
-        "增容": Prediction("appeal", "operations", 0.93, [("appeal", "gov_service", 0.04)]),
-        "协会": Prediction("complaint", "forced_membership", 0.88, []),
-        "说不清": Prediction("appeal", "coordination", 0.91, []),
-    })
+    state.services.classifier = StubClassifier(
+        {
+            "增容": Prediction("appeal", "operations", 0.93, [("appeal", "gov_service", 0.04)]),
+            "协会": Prediction("complaint", "forced_membership", 0.88, []),
+            "说不清": Prediction("appeal", "coordination", 0.91, []),
+        }
+    )
     state.services.clock = lambda: MONDAY
     return demo
 

@@ -1,4 +1,5 @@
 """The state machine, deadlines in working days, the clock's jobs, and routing."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -37,12 +38,14 @@ def life(s, now=MONDAY) -> Lifecycle:
 
 # -- working days --------------------------------------------------------------------------------
 
+
 def test_working_days_skip_weekends_and_holidays_and_count_make_up_days():
     assert not is_workday(date(2026, 10, 1)) and is_workday(date(2026, 10, 10))  # 10 Oct 2026 is a make-up Saturday
     friday = datetime(2026, 11, 27, 8, tzinfo=UTC)
     assert add_working_days(friday, 1).date() == date(2026, 11, 30)
-    assert add_working_days(datetime(2026, 9, 30, 3, tzinfo=UTC), 5).astimezone(UTC) == \
-        datetime(2026, 10, 13, 15, 59, 59, tzinfo=UTC)  # 8, 9, 10 (Sat, make-up), 12, 13 October
+    assert add_working_days(datetime(2026, 9, 30, 3, tzinfo=UTC), 5).astimezone(UTC) == datetime(
+        2026, 10, 13, 15, 59, 59, tzinfo=UTC
+    )  # 8, 9, 10 (Sat, make-up), 12, 13 October
 
 
 def test_a_year_the_calendar_does_not_know_fails_clearly():
@@ -52,6 +55,7 @@ def test_a_year_the_calendar_does_not_know_fails_clearly():
 
 # -- credit codes, numbers, routing --------------------------------------------------------------
 
+
 def test_credit_code_check_digit():
     assert credit_code.is_valid("91350100M000100Y43")
     assert not credit_code.is_valid("91350100M000100Y44")
@@ -60,21 +64,27 @@ def test_credit_code_check_digit():
 
 def test_numbers_count_per_china_day(s):
     late = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # already 24 November in China
-    assert [new(s).number, new(s).number, new(s, now=late).number] == \
-        ["YQ-20261123-0001", "YQ-20261123-0002", "YQ-20261124-0001"]
+    assert [new(s).number, new(s).number, new(s, now=late).number] == [
+        "YQ-20261123-0001",
+        "YQ-20261123-0002",
+        "YQ-20261124-0001",
+    ]
 
 
-@pytest.mark.parametrize("text,category,department", [
-    ("厂里停电三次了", "operations", "国网市供电公司"),
-    ("危废处置找不到有资质的单位", "operations", "市生态环境局"),
-    ("设备采购流程问题", "operations", "市工业和信息化局"),
-    ("公积金降比例", "social_security", "市住房公积金中心"),
-    ("员工工伤认定", "social_security", "市人力资源和社会保障局"),
-    ("孩子入学", "livelihood", "市教育局"),
-    ("被强行补税", "coercive_measures", "市纪委监委驻营商局纪检监察组"),
-    ("执法队一个月来查了四次", "random_inspection", "市营商环境建设局"),
-    ("隔壁厂子阻工", "coordination", "市营商环境建设局"),
-])
+@pytest.mark.parametrize(
+    "text,category,department",
+    [
+        ("厂里停电三次了", "operations", "国网市供电公司"),
+        ("危废处置找不到有资质的单位", "operations", "市生态环境局"),
+        ("设备采购流程问题", "operations", "市工业和信息化局"),
+        ("公积金降比例", "social_security", "市住房公积金中心"),
+        ("员工工伤认定", "social_security", "市人力资源和社会保障局"),
+        ("孩子入学", "livelihood", "市教育局"),
+        ("被强行补税", "coercive_measures", "市纪委监委驻营商局纪检监察组"),
+        ("执法队一个月来查了四次", "random_inspection", "市营商环境建设局"),
+        ("隔壁厂子阻工", "coordination", "市营商环境建设局"),
+    ],
+)
 def test_routing_rules_pick_the_most_specific_department(s, text, category, department):
     kind = "complaint" if category in ("coercive_measures", "random_inspection") else "appeal"
     assert new(s, text, category, kind).department.name == department
@@ -94,6 +104,7 @@ def test_unknown_category_is_refused(s):
 
 
 # -- transitions ---------------------------------------------------------------------------------
+
 
 def test_illegal_transitions_are_refused_with_the_status(s):
     t = new(s)
@@ -180,7 +191,9 @@ def test_duplicates_linked_under_one_ticket_all_get_the_answer(s):
     life(s).accept(main, official(s, "gdgs"))
     life(s).resolve(main, official(s, "gdgs"), "线路已抢修")
     assert (dup.status, dup.result) == ("resolved", "线路已抢修")
-    assert s.scalars(select(Notification).where(Notification.recipient == "e2", Notification.body.contains("线路已抢修"))).all()
+    assert s.scalars(
+        select(Notification).where(Notification.recipient == "e2", Notification.body.contains("线路已抢修"))
+    ).all()
 
 
 def test_every_change_is_on_the_history_with_its_actor(s):
@@ -190,8 +203,13 @@ def test_every_change_is_on_the_history_with_its_actor(s):
     life(s).resolve(t, official(s, "gdgs"), "已增容")
     life(s).rate(t, Actor("enterprise", "e1"), 4)
     assert [(e.action, e.from_status, e.to_status) for e in t.events] == [
-        ("submit", None, "submitted"), ("assign", "submitted", "assigned"), ("accept", "assigned", "accepted"),
-        ("note", "accepted", "accepted"), ("resolve", "accepted", "resolved"), ("rate", "resolved", "closed")]
+        ("submit", None, "submitted"),
+        ("assign", "submitted", "assigned"),
+        ("accept", "assigned", "accepted"),
+        ("note", "accepted", "accepted"),
+        ("resolve", "accepted", "resolved"),
+        ("rate", "resolved", "closed"),
+    ]
     assert t.events[3].actor.startswith("official:gdgs(") and t.events[5].actor == "enterprise:e1"
 
 
@@ -205,6 +223,7 @@ def test_a_category_correction_is_kept_for_training(s):
 
 
 # -- the clock -----------------------------------------------------------------------------------
+
 
 def test_reminder_then_supervision_then_escalation(demo, s):
     Session = demo.extensions["appealbot"].Session
@@ -222,7 +241,11 @@ def test_reminder_then_supervision_then_escalation(demo, s):
     assert t.department.is_office and t.supervised
     assert [e.action for e in t.events][-3:] == ["remind", "supervise", "escalate"]
     bodies = [n.title for n in s.scalars(select(Notification).where(Notification.ticket_id == t.id))]
-    assert any("即将到期" in b for b in bodies) and any("督办" in b for b in bodies) and any("自动提级" in b for b in bodies)
+    assert (
+        any("即将到期" in b for b in bodies)
+        and any("督办" in b for b in bodies)
+        and any("自动提级" in b for b in bodies)
+    )
 
 
 def test_a_waiting_ticket_is_not_swept(demo, s):
@@ -230,8 +253,11 @@ def test_a_waiting_ticket_is_not_swept(demo, s):
     life(s).accept(t, official(s, "gdgs"))
     life(s).request_info(t, official(s, "gdgs"), "请提供户号")
     s.commit()
-    assert jobs.sweep(demo.extensions["appealbot"].Session, {}, MONDAY + timedelta(days=30)) == \
-        {"reminded": 0, "supervised": 0, "escalated": 0}
+    assert jobs.sweep(demo.extensions["appealbot"].Session, {}, MONDAY + timedelta(days=30)) == {
+        "reminded": 0,
+        "supervised": 0,
+        "escalated": 0,
+    }
 
 
 def test_the_history_cannot_be_edited_or_deleted(s):

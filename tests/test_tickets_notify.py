@@ -1,4 +1,5 @@
 """Notifications go through the job queue to a fake WeCom/公众号 API that answers as the real one does."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -29,9 +30,17 @@ def platform():
 
 @pytest.fixture
 def napp(config, platform):
-    app = create_app({**config, "WECOM_SECRET": "wecom-secret", "WECOM_AGENT_ID": "1000002",
-                      "WECHAT_SECRET": "wechat-secret", "WECOM_API_BASE": platform.base,
-                      "WECHAT_API_BASE": platform.base, "PUBLIC_URL": "https://yqby.example.gov.cn"})
+    app = create_app(
+        {
+            **config,
+            "WECOM_SECRET": "wecom-secret",
+            "WECOM_AGENT_ID": "1000002",
+            "WECHAT_SECRET": "wechat-secret",
+            "WECOM_API_BASE": platform.base,
+            "WECHAT_API_BASE": platform.base,
+            "PUBLIC_URL": "https://yqby.example.gov.cn",
+        }
+    )
     state = app.extensions["appealbot"]
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
@@ -42,7 +51,9 @@ def napp(config, platform):
 
 def new_ticket(app, text="变压器带不动，申请增容", user="oEnt1", channel="wechat", category="operations"):
     with app.extensions["appealbot"].Session() as s, s.begin():
-        t = service.create_ticket(s, channel=channel, user_id=user, text=text, kind="appeal", category=category, now=NOW)
+        t = service.create_ticket(
+            s, channel=channel, user_id=user, text=text, kind="appeal", category=category, now=NOW
+        )
         return t.number
 
 
@@ -114,8 +125,17 @@ def test_past_the_per_minute_limit_notices_wait_and_are_not_lost(napp, platform)
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
         for i in range(outbound.PER_MINUTE["wecom_app"]):
-            s.add(Notification(channel="wecom_app", recipient="gdgs", title="t", body="b", status="sent",
-                               sent_at=NOW - timedelta(seconds=30), batch=f"b{i}"))
+            s.add(
+                Notification(
+                    channel="wecom_app",
+                    recipient="gdgs",
+                    title="t",
+                    body="b",
+                    status="sent",
+                    sent_at=NOW - timedelta(seconds=30),
+                    batch=f"b{i}",
+                )
+            )
     new_ticket(napp)
     deliver(napp)
     assert not [m for m in platform.sent if m["to"] == "gdgs"]
@@ -141,7 +161,11 @@ def test_failed_sends_back_off_then_stay_visible_as_failed(napp, platform):
         outbound.deliver_pending(state.Session, sender, moment)
         moment += timedelta(hours=3)
     failed = notices(napp, recipient="gdgs")[0]
-    assert failed.status == "failed" and failed.attempts == senders.MAX_ATTEMPTS and "WeChatClientException" in failed.last_error
+    assert (
+        failed.status == "failed"
+        and failed.attempts == senders.MAX_ATTEMPTS
+        and "WeChatClientException" in failed.last_error
+    )
 
 
 def test_a_retry_after_one_error_succeeds(napp, platform):
@@ -159,12 +183,21 @@ def test_a_retry_after_one_error_succeeds(napp, platform):
 def test_the_enterprise_gets_a_customer_service_message_inside_the_48_hour_window(napp, platform):
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
-        s.add(InboundMessage(channel="wechat", dedupe_key="wechat:id:1", user_id="oEnt1", msg_type="text",
-                             text="申请增容", received_at=NOW - timedelta(hours=1)))
+        s.add(
+            InboundMessage(
+                channel="wechat",
+                dedupe_key="wechat:id:1",
+                user_id="oEnt1",
+                msg_type="text",
+                text="申请增容",
+                received_at=NOW - timedelta(hours=1),
+            )
+        )
     number = new_ticket(napp)
     with state.Session() as s, s.begin():
         ticket = s.scalars(select(Ticket)).one()
         from tickets.lifecycle import SYSTEM, Lifecycle
+
         Lifecycle(s, NOW, napp.config).accept(ticket, SYSTEM)
     deliver(napp)
     texts = [m["body"]["text"]["content"] for m in platform.sent if m["api"] == "message/custom/send"]
@@ -177,6 +210,7 @@ def test_outside_the_window_the_notice_is_held_for_the_next_reply(napp, platform
     with state.Session() as s, s.begin():
         ticket = s.scalars(select(Ticket)).one()
         from tickets.lifecycle import SYSTEM, Lifecycle
+
         Lifecycle(s, NOW, napp.config).accept(ticket, SYSTEM)
     deliver(napp)
     assert not [m for m in platform.sent if m["api"] == "message/custom/send"]
@@ -188,6 +222,7 @@ def test_a_held_notice_goes_with_the_reply_to_the_next_message_once(napp):
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
         from tickets.lifecycle import SYSTEM, Lifecycle
+
         Lifecycle(s, NOW, napp.config).accept(s.scalars(select(Ticket)).one(), SYSTEM)
     client = napp.test_client()
     first = web_say(client, "你好", "wEnt1")["reply"]
@@ -207,6 +242,7 @@ def test_a_notice_held_by_the_message_itself_goes_with_its_own_reply(napp):
     state = napp.extensions["appealbot"]
     with state.Session() as s, s.begin():
         from tickets.lifecycle import SYSTEM, Lifecycle
+
         ticket = s.scalars(select(Ticket)).one()
         life = Lifecycle(s, NOW, napp.config)
         life.accept(ticket, SYSTEM)
@@ -229,8 +265,8 @@ def test_a_department_robot_gets_markdown_with_the_category_and_the_deadline(nap
     content = robot[0]["body"]["markdown"]["content"]
     with state.Session() as s:
         deadline = s.scalars(select(Ticket)).one().deadline
-    assert "类别：<font color=\"info\">生产经营</font>" in content
-    assert f"办结期限：<font color=\"warning\">{deadline.astimezone(CHINA):%Y年%m月%d日}</font>" in content
+    assert '类别：<font color="info">生产经营</font>' in content
+    assert f'办结期限：<font color="warning">{deadline.astimezone(CHINA):%Y年%m月%d日}</font>' in content
     assert f"(https://yqby.example.gov.cn/console/tickets/{number})" in content
 
 
@@ -276,8 +312,10 @@ def test_workers_refreshing_at_once_fetch_one_token(napp, platform, store):
             redis_lib.Redis.from_url(config["REDIS_URL"], socket_connect_timeout=0.5).ping()
         except redis_lib.RedisError:
             pytest.skip("no Redis at 127.0.0.1:6379")
-    clients = [WeComClient("corp", "wecom-secret", platform.base, token_storage(config, napp.extensions["appealbot"].Session))
-               for _ in range(6)]  # six workers, each with its own client, one shared store
+    clients = [
+        WeComClient("corp", "wecom-secret", platform.base, token_storage(config, napp.extensions["appealbot"].Session))
+        for _ in range(6)
+    ]  # six workers, each with its own client, one shared store
     start, tokens = threading.Barrier(6), []
 
     def fetch(c):

@@ -2,6 +2,7 @@
 
 The console's ticket page, the REST API's actions and the WeCom verbs must allow and refuse
 exactly what tickets/transitions.py says, for each status and each kind of official."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,11 @@ ROLES = ("scjg", "scjg_head", "yingshang", "gdgs")  # official, head, supervisor
 
 # -- ticket numbers --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed", ["YQ-20261122-0007", "yq20261122-0007", "查一下YQ-20261122-0007进度",
-                                   "YQ 20261122 0007", "yq_20261122_0007。"])
+
+@pytest.mark.parametrize(
+    "typed",
+    ["YQ-20261122-0007", "yq20261122-0007", "查一下YQ-20261122-0007进度", "YQ 20261122 0007", "yq_20261122_0007。"],
+)
 def test_a_number_is_read_however_it_is_typed(typed):
     assert ticket_number.parse(typed) == "YQ-20261122-0007"
 
@@ -54,21 +58,25 @@ def test_the_rule_layer_and_the_commands_read_numbers_the_same_way():
 
 # -- the table ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def world(demo):
     state = demo.extensions["appealbot"]
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
         for login in ROLES:
-            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(f"tok-{login}")
+            s.scalars(select(Official).where(Official.wecom_user_id == login)).one().api_token_hash = token_hash(
+                f"tok-{login}"
+            )
     return state
 
 
 def ticket_in(state, status: str, user="e1") -> str:
     """A 市场监管局 ticket brought to `status` through the lifecycle."""
     with state.Session() as s, s.begin():
-        t = service.create_ticket(s, channel="web", user_id=user, text="商标被仿冒", kind="appeal", category="gov_service",
-                                  now=NOW)
+        t = service.create_ticket(
+            s, channel="web", user_id=user, text="商标被仿冒", kind="appeal", category="gov_service", now=NOW
+        )
         life = Lifecycle(s, NOW, {})
         head = Actor.of(s.scalars(select(Official).where(Official.login == "scjg_head")).one())
         if status in ("accepted", "waiting", "resolved"):
@@ -119,14 +127,23 @@ def test_who_may_do_what_in_each_status(world):
         assert allowed("resolved")["scjg"] == {"correct_category", "note"}
 
 
-@pytest.mark.parametrize("status,action,ok", [
-    ("assigned", "accept", True), ("assigned", "resolve", False), ("accepted", "resolve", True),
-    ("waiting", "escalate", True), ("waiting", "request_info", False), ("accepted", "return", True),
-    ("resolved", "escalate", False),
-])
+@pytest.mark.parametrize(
+    "status,action,ok",
+    [
+        ("assigned", "accept", True),
+        ("assigned", "resolve", False),
+        ("accepted", "resolve", True),
+        ("waiting", "escalate", True),
+        ("waiting", "request_info", False),
+        ("accepted", "return", True),
+        ("resolved", "escalate", False),
+    ],
+)
 def test_the_api_and_the_wecom_verbs_follow_the_same_table(world, client, wecom, status, action, ok):
     number = ticket_in(world, status)
-    verb = {"accept": "签收", "resolve": "办结", "escalate": "提级", "request_info": "补充材料", "return": "退回"}[action]
+    verb = {"accept": "签收", "resolve": "办结", "escalate": "提级", "request_info": "补充材料", "return": "退回"}[
+        action
+    ]
     body = {"action": action, "text": "原因或答复"}
     r = client.post(f"/api/v1/tickets/{number}/actions", json=body, headers={"Authorization": "Bearer tok-scjg"})
     assert (r.status_code == 200) is ok, r.get_json()
@@ -154,8 +171,12 @@ def test_perform_names_a_missing_input_and_refuses_unknown_actions(world):
         with pytest.raises(UserError, match="未知的操作"):
             life.perform(t, head, "teleport")
         with pytest.raises(Forbidden):
-            life.perform(t, Actor.of(s.scalars(select(Official).where(Official.wecom_user_id == "gdgs")).one()), "resolve",
-                         text="x")
+            life.perform(
+                t,
+                Actor.of(s.scalars(select(Official).where(Official.wecom_user_id == "gdgs")).one()),
+                "resolve",
+                text="x",
+            )
         with pytest.raises(TransitionError, match="办理中"):
             life.perform(t, head, "accept")
         colleague = s.scalars(select(Official).where(Official.login == "scjg")).one()
@@ -179,7 +200,9 @@ def test_a_second_extension_request_waits_for_the_first(world):
 
 def test_every_action_is_labelled_and_every_official_action_reaches_the_api(world, client):
     spec = client.get("/api/v1/openapi.json").get_json()
-    enum = spec["paths"]["/api/v1/tickets/{number}/actions"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["action"]["enum"]
+    enum = spec["paths"]["/api/v1/tickets/{number}/actions"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["properties"]["action"]["enum"]
     assert set(enum) == set(transitions.OFFICIAL_ACTIONS)
     assert all(t.label and t.sources and set(t.sources) <= set(transitions.STATUS) for t in transitions.TRANSITIONS)
 

@@ -1,4 +1,5 @@
 """The chat page, its JSON API and the health check."""
+
 from __future__ import annotations
 
 import pytest
@@ -73,8 +74,9 @@ def test_someone_who_knows_an_enterprises_id_cannot_read_or_rate_its_tickets(dem
     state = demo.extensions["appealbot"]
     with state.Session() as s, s.begin():
         service.enterprise_for(s, "web", "wVictim", name="城东精工机械有限公司", phone="13899912345")
-        ticket = service.create_ticket(s, channel="web", user_id="wVictim", text="变压器增容一个月没消息",
-                                       kind="appeal", category="operations")
+        ticket = service.create_ticket(
+            s, channel="web", user_id="wVictim", text="变压器增容一个月没消息", kind="appeal", category="operations"
+        )
         life = Lifecycle(s, ticket.created_at, state.services.config)
         life.accept(ticket, SYSTEM)
         life.resolve(ticket, SYSTEM, "已安排增容")
@@ -101,13 +103,16 @@ def test_the_web_chat_can_be_turned_off(config):
     app.extensions["appealbot"].engine.dispose()
 
 
-@pytest.mark.parametrize("payload,status", [
-    ({"user": "u1"}, 400),
-    ({"text": 5}, 400),
-    ({"user": ["u1"], "text": "你好"}, 400),
-    ({"text": "长" * 6000}, 400),
-    (["not", "an", "object"], 400),
-])
+@pytest.mark.parametrize(
+    "payload,status",
+    [
+        ({"user": "u1"}, 400),
+        ({"text": 5}, 400),
+        ({"user": ["u1"], "text": "你好"}, 400),
+        ({"text": "长" * 6000}, 400),
+        (["not", "an", "object"], 400),
+    ],
+)
 def test_api_rejects_bad_input_and_stores_nothing(client, db, payload, status):
     response = client.post("/api/messages", json=payload)
     assert response.status_code == status

@@ -1,4 +1,5 @@
 """The 公众号 callback: verification, the three modes, message types and every bad input."""
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,12 @@ def stored(db) -> int:
 
 def test_url_verification_echoes_echostr(client):
     ts, nonce = "1409659589", "263014780"
-    query = {"signature": sha1_signature(WECHAT["token"], ts, nonce), "timestamp": ts, "nonce": nonce, "echostr": "5837397520288851234"}
+    query = {
+        "signature": sha1_signature(WECHAT["token"], ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "echostr": "5837397520288851234",
+    }
     response = client.get("/wechat?" + urlencode(query))
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "5837397520288851234"
@@ -113,19 +119,25 @@ def test_voice_without_recognition_asks_for_text(wechat):
     assert "文字" in wechat.reply_of(response)["Content"]
 
 
-@pytest.mark.parametrize("msg_type,fields", [
-    ("link", {"Title": "t", "Description": "d", "Url": "http://example.invalid"}),
-    ("image", {"PicUrl": "http://example.invalid/a.jpg"}),  # no MediaId: nothing to keep
-])
+@pytest.mark.parametrize(
+    "msg_type,fields",
+    [
+        ("link", {"Title": "t", "Description": "d", "Url": "http://example.invalid"}),
+        ("image", {"PicUrl": "http://example.invalid/a.jpg"}),  # no MediaId: nothing to keep
+    ],
+)
 def test_unsupported_media_explains_what_is_supported(wechat, msg_type, fields):
     response = wechat.post(message_xml(msg_type, **fields))
     assert "文字和语音" in wechat.reply_of(response)["Content"]
 
 
-@pytest.mark.parametrize("msg_type,fields,said", [
-    ("image", {"PicUrl": "http://example.invalid/a.jpg", "MediaId": "m"}, "已收到图片"),
-    ("location", {"Location_X": "43.9", "Location_Y": "81.3", "Scale": "15", "Label": "伊宁市"}, "已记录位置"),
-])
+@pytest.mark.parametrize(
+    "msg_type,fields,said",
+    [
+        ("image", {"PicUrl": "http://example.invalid/a.jpg", "MediaId": "m"}, "已收到图片"),
+        ("location", {"Location_X": "43.9", "Location_Y": "81.3", "Scale": "15", "Label": "伊宁市"}, "已记录位置"),
+    ],
+)
 def test_photos_and_locations_are_kept_for_the_appeal(wechat, msg_type, fields, said):
     # handlers/media.py: evidence and where (tests/test_outreach.py follows them to the ticket)
     response = wechat.post(message_xml(msg_type, **fields))
@@ -152,6 +164,7 @@ def test_user_text_cannot_break_or_inject_into_the_reply_xml(wechat, monkeypatch
 
 # --- bad input: status code, and nothing stored or processed -------------------------------------
 
+
 def post_raw(client, body, params, content_type="text/xml"):
     return client.post("/wechat?" + urlencode(params), data=body, content_type=content_type)
 
@@ -174,24 +187,29 @@ def test_wrong_msg_signature_is_403(wechat, db):
     params = wechat.params()
     import xmltodict
 
-    env = xmltodict.parse(wechat.crypto.encrypt_message(message_xml(content="hi"), params["nonce"], params["timestamp"]))["xml"]
+    env = xmltodict.parse(
+        wechat.crypto.encrypt_message(message_xml(content="hi"), params["nonce"], params["timestamp"])
+    )["xml"]
     params.update(encrypt_type="aes", msg_signature="0" * 40)
     body = f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>".encode()
     assert post_raw(wechat.client, body, params).status_code == 403
     assert stored(db) == 0
 
 
-@pytest.mark.parametrize("body", [
-    b"<xml><ToUserName>unclosed",
-    b"not xml at all",
-    b"<root><MsgType>text</MsgType></root>",
-    b"<xml><ToUserName><![CDATA[a]]></ToUserName><FromUserName><![CDATA[b]]></FromUserName></xml>",
-    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
-    b"<xml><MsgType>text</MsgType><Content>&b;</Content><FromUserName>u</FromUserName><ToUserName>t</ToUserName></xml>",
-    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    b"<xml><MsgType>text</MsgType><Content>&xxe;</Content><FromUserName>u</FromUserName><ToUserName>t</ToUserName></xml>",
-    "<xml><MsgType>text</MsgType>\xff</xml>".encode("latin-1"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml><ToUserName>unclosed",
+        b"not xml at all",
+        b"<root><MsgType>text</MsgType></root>",
+        b"<xml><ToUserName><![CDATA[a]]></ToUserName><FromUserName><![CDATA[b]]></FromUserName></xml>",
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        b"<xml><MsgType>text</MsgType><Content>&b;</Content><FromUserName>u</FromUserName><ToUserName>t</ToUserName></xml>",
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b"<xml><MsgType>text</MsgType><Content>&xxe;</Content><FromUserName>u</FromUserName><ToUserName>t</ToUserName></xml>",
+        "<xml><MsgType>text</MsgType>\xff</xml>".encode("latin-1"),
+    ],
+)
 def test_malformed_bodies_are_400_and_store_nothing(plain, body):
     response = post_raw(plain.client, body, plain.params())
     assert response.status_code == 400
@@ -200,7 +218,9 @@ def test_malformed_bodies_are_400_and_store_nothing(plain, body):
 
 
 def test_wrong_content_type_is_415(plain):
-    response = post_raw(plain.client, message_xml(content="你好").encode(), plain.params(), content_type="application/json")
+    response = post_raw(
+        plain.client, message_xml(content="你好").encode(), plain.params(), content_type="application/json"
+    )
     assert response.status_code == 415
     assert plain_stored(plain) == 0
 
@@ -216,7 +236,9 @@ def test_body_over_64_kib_is_413(wechat, db):
 def test_undecryptable_ciphertext_is_400(wechat, db):
     params = wechat.params()
     encrypt = "bm90IGEgcmVhbCBjaXBoZXJ0ZXh0IGF0IGFsbCEhIQ=="
-    params.update(encrypt_type="aes", msg_signature=sha1_signature(WECHAT["token"], params["timestamp"], params["nonce"], encrypt))
+    params.update(
+        encrypt_type="aes", msg_signature=sha1_signature(WECHAT["token"], params["timestamp"], params["nonce"], encrypt)
+    )
     body = f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
     assert post_raw(wechat.client, body, params).status_code == 400
     assert stored(db) == 0
@@ -229,7 +251,9 @@ def test_wrong_aes_key_is_400_not_500(wechat, db):
     params = wechat.params()
     import xmltodict
 
-    env = xmltodict.parse(other.encrypt_message(message_xml(content="你好"), params["nonce"], params["timestamp"]))["xml"]
+    env = xmltodict.parse(other.encrypt_message(message_xml(content="你好"), params["nonce"], params["timestamp"]))[
+        "xml"
+    ]
     params.update(encrypt_type="aes", msg_signature=env["MsgSignature"])
     body = f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>".encode()
     assert post_raw(wechat.client, body, params).status_code == 400
@@ -243,7 +267,9 @@ def test_message_for_another_appid_is_400(wechat, db):
     params = wechat.params()
     import xmltodict
 
-    env = xmltodict.parse(foreign.encrypt_message(message_xml(content="你好"), params["nonce"], params["timestamp"]))["xml"]
+    env = xmltodict.parse(foreign.encrypt_message(message_xml(content="你好"), params["nonce"], params["timestamp"]))[
+        "xml"
+    ]
     params.update(encrypt_type="aes", msg_signature=env["MsgSignature"])
     body = f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>".encode()
     assert post_raw(wechat.client, body, params).status_code == 400
@@ -263,7 +289,9 @@ def test_clock_skew_check_can_be_turned_off(config):
 
     app = create_app({**config, "MAX_CLOCK_SKEW": 0})
     server = WeChatServer(app.test_client(), **WECHAT)
-    response = server.post(message_xml(content="你好", create_time=1409659813), params=server.params(timestamp=1409659813))
+    response = server.post(
+        message_xml(content="你好", create_time=1409659813), params=server.params(timestamp=1409659813)
+    )
     assert response.status_code == 200
     app.extensions["appealbot"].engine.dispose()
 
@@ -279,7 +307,8 @@ def test_unconfigured_channel_is_404(config):
 @pytest.mark.parametrize("create_time", ["99999999999999999999", "１７６３８０００００", "²", "-5", ""])
 def test_a_nonsense_create_time_is_taken_as_now(wechat, db, create_time):
     xml = message_xml("text", user="oTime", content="你好").replace(
-        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>")
+        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>"
+    )
     assert create_time in xml
     response = wechat.post(xml)
     assert response.status_code == 200 and "有求必应" in wechat.reply_of(response)["Content"]

@@ -1,4 +1,5 @@
 """The 企业微信 callback, checked against the sample published in WeCom's developer documentation."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -16,7 +17,11 @@ DOC_VERIFY = {
     "nonce": "263014780",
     "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
 }
-DOC_MESSAGE_QUERY = {"msg_signature": "477715d11cdb4164915debcba66cb864d751f3e6", "timestamp": "1409659813", "nonce": "1372623149"}
+DOC_MESSAGE_QUERY = {
+    "msg_signature": "477715d11cdb4164915debcba66cb864d751f3e6",
+    "timestamp": "1409659813",
+    "nonce": "1372623149",
+}
 DOC_MESSAGE_BODY = (
     "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA["
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUk"
@@ -81,8 +86,11 @@ def test_unknown_event_is_an_empty_200(wecom):
 
 
 def test_wrong_signature_is_403_and_stores_nothing(wecom, db):
-    response = wecom.client.post("/wecom?" + urlencode({**DOC_MESSAGE_QUERY, "msg_signature": "1" * 40}),
-                                 data=DOC_MESSAGE_BODY, content_type="text/xml")
+    response = wecom.client.post(
+        "/wecom?" + urlencode({**DOC_MESSAGE_QUERY, "msg_signature": "1" * 40}),
+        data=DOC_MESSAGE_BODY,
+        content_type="text/xml",
+    )
     assert response.status_code == 403
     assert stored(db) == 0
 

@@ -1,6 +1,7 @@
 """The 企业微信 智能机器人 channel (`/wecom/bot`): callbacks encrypted as WeCom does (wechatpy's crypto,
 an empty receive id), officials working from their groups, ticket cards and taps, against the fake
 WeCom API."""
+
 from __future__ import annotations
 
 import base64
@@ -35,8 +36,15 @@ def platform():
 
 @pytest.fixture
 def bapp(config, platform):
-    app = create_app({**config, "WECOM_SECRET": "wecom-secret", "WECOM_AGENT_ID": "1000002",
-                      "WECOM_API_BASE": platform.base, "PUBLIC_URL": PUBLIC})
+    app = create_app(
+        {
+            **config,
+            "WECOM_SECRET": "wecom-secret",
+            "WECOM_AGENT_ID": "1000002",
+            "WECOM_API_BASE": platform.base,
+            "PUBLIC_URL": PUBLIC,
+        }
+    )
     state = app.extensions["appealbot"]
     state.services.clock = lambda: NOW
     with state.Session() as s, s.begin():
@@ -60,11 +68,14 @@ def bind(app, chat_id=GROUP, code="gdgs"):
         groups.bind(s, groups.seen(s, chat_id, NOW), dept, f"{dept.name}工作群", "admin", NOW)
 
 
-def new_ticket(app, text="变压器带不动，申请增容", category="operations", anonymous=False, kind="appeal", name="恒达机械厂"):
+def new_ticket(
+    app, text="变压器带不动，申请增容", category="operations", anonymous=False, kind="appeal", name="恒达机械厂"
+):
     with app.extensions["appealbot"].Session() as s, s.begin():
         service.enterprise_for(s, "wechat", "oEnt1", name=name)
-        t = service.create_ticket(s, channel="wechat", user_id="oEnt1", text=text, kind=kind, category=category,
-                                  now=NOW, anonymous=anonymous)
+        t = service.create_ticket(
+            s, channel="wechat", user_id="oEnt1", text=text, kind=kind, category=category, now=NOW, anonymous=anonymous
+        )
         return t.number
 
 
@@ -88,11 +99,16 @@ def buttons(card):
 
 # -- the door -----------------------------------------------------------------------------------------
 
+
 def test_url_verification_decrypts_echostr_with_an_empty_receive_id(client):
     key = base64.b64decode(WECOM_BOT["aes_key"] + "=")
     echostr = PrpCrypto(key).encrypt("8475923458349534", "").decode()
-    query = {"msg_signature": wecom_signature(WECOM_BOT["token"], "1409659589", "263014780", echostr),
-             "timestamp": "1409659589", "nonce": "263014780", "echostr": echostr}
+    query = {
+        "msg_signature": wecom_signature(WECOM_BOT["token"], "1409659589", "263014780", echostr),
+        "timestamp": "1409659589",
+        "nonce": "263014780",
+        "echostr": echostr,
+    }
     response = client.get("/wecom/bot?" + urlencode(query))
     assert response.status_code == 200 and response.get_data(as_text=True) == "8475923458349534"
     bad = client.get("/wecom/bot?" + urlencode({**query, "msg_signature": "0" * 40}))
@@ -103,8 +119,12 @@ def test_an_echostr_for_a_corp_receive_id_is_refused(client):
     # The app's callbacks carry the CorpID inside; the bot's carry none. One must not pass for the other.
     key = base64.b64decode(WECOM_BOT["aes_key"] + "=")
     echostr = PrpCrypto(key).encrypt("8475923458349534", "wx5823bf96d3bd56c7").decode()
-    query = {"msg_signature": wecom_signature(WECOM_BOT["token"], "1409659589", "1", echostr),
-             "timestamp": "1409659589", "nonce": "1", "echostr": echostr}
+    query = {
+        "msg_signature": wecom_signature(WECOM_BOT["token"], "1409659589", "1", echostr),
+        "timestamp": "1409659589",
+        "nonce": "1",
+        "echostr": echostr,
+    }
     assert client.get("/wecom/bot?" + urlencode(query)).status_code == 400
 
 
@@ -128,7 +148,9 @@ def test_a_replayed_callback_is_refused_after_the_signature(bot):
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"encrypt": 5}', b"{}"])
 def test_malformed_envelopes_are_400(bot, body):
-    response = bot.client.post("/wecom/bot?msg_signature=a&timestamp=1&nonce=1", data=body, content_type="application/json")
+    response = bot.client.post(
+        "/wecom/bot?msg_signature=a&timestamp=1&nonce=1", data=body, content_type="application/json"
+    )
     assert response.status_code == 400
 
 
@@ -138,7 +160,9 @@ def test_a_retried_callback_is_handled_once_and_answered_the_same(bot, bapp):
     assert first == second and first["msgtype"] == "stream"
     with bapp.extensions["appealbot"].Session() as s:
         rows = s.scalars(select(InboundMessage)).all()
-    assert len(rows) == 1 and rows[0].channel == "wecom_bot" and rows[0].dedupe_key == f"wecom_bot:id:{payload['msgid']}"
+    assert (
+        len(rows) == 1 and rows[0].channel == "wecom_bot" and rows[0].dedupe_key == f"wecom_bot:id:{payload['msgid']}"
+    )
 
 
 def test_over_the_rate_limit_a_message_is_neither_stored_nor_handled(config, platform):
@@ -152,6 +176,7 @@ def test_over_the_rate_limit_a_message_is_neither_stored_nor_handled(config, pla
 
 
 # -- who may use it -------------------------------------------------------------------------------------
+
 
 def test_a_group_member_who_is_not_a_bound_official_is_told_so(bot, bapp):
     bind(bapp)
@@ -178,6 +203,7 @@ def test_in_another_departments_group_an_official_is_sent_to_their_own(bot, bapp
 
 # -- working from the group -----------------------------------------------------------------------------
 
+
 def test_todo_lists_the_departments_tickets_with_a_card_to_tap(bot, bapp):
     bind(bapp)
     number = new_ticket(bapp)
@@ -197,7 +223,9 @@ def test_commands_act_as_in_the_app_and_mention_and_quote_are_understood(bot, ba
     text = bot.say(f"签收 {number}", user="gdgs", chat=GROUP)["stream"]["content"]
     assert f"工单 {number} 已签收" in text and "办理中" in text
     # 办结 without a number, quoting the card's message that names the ticket
-    text = bot.say("办结 已协调施工队，周五前完成增容", user="gdgs", chat=GROUP, quote=f"待签收 {number}")["stream"]["content"]
+    text = bot.say("办结 已协调施工队，周五前完成增容", user="gdgs", chat=GROUP, quote=f"待签收 {number}")["stream"][
+        "content"
+    ]
     assert "已办结" in text
     assert ticket(bapp, number)[0] == "resolved"
 
@@ -227,8 +255,14 @@ def test_an_image_gets_a_note_and_mixed_and_voice_text_is_read(bot, bapp):
 
 
 def test_a_stream_refresh_is_answered_as_finished(bot, bapp):
-    payload = {"msgid": "REFRESH1", "aibotid": "AIBOTTEST", "chattype": "single", "from": {"userid": "gdgs"},
-               "msgtype": "stream", "stream": {"id": "STREAMID1"}}
+    payload = {
+        "msgid": "REFRESH1",
+        "aibotid": "AIBOTTEST",
+        "chattype": "single",
+        "from": {"userid": "gdgs"},
+        "msgtype": "stream",
+        "stream": {"id": "STREAMID1"},
+    }
     answer = bot.answer_of(bot.post(payload))
     assert answer == {"msgtype": "stream", "stream": {"id": "STREAMID1", "finish": True, "content": ""}}
     with bapp.extensions["appealbot"].Session() as s:
@@ -247,6 +281,7 @@ def test_entering_a_1to1_chat_is_welcomed(bot):
 
 # -- new tickets are posted as cards, and a tap moves them on ---------------------------------------------
 
+
 def test_a_new_ticket_is_posted_to_its_departments_group_and_accepted_with_one_tap(bot, bapp, platform):
     bind(bapp)
     bot.say("帮助", user="gdgs", chat=GROUP, code="SLOT1")  # a message in the group: the bot may answer later once
@@ -264,7 +299,10 @@ def test_a_new_ticket_is_posted_to_its_departments_group_and_accepted_with_one_t
     updated = answer["template_card"]
     assert updated["task_id"] == card["task_id"] and updated["main_title"]["title"] == f"办理中 {number}"
     assert "已签收" in updated["quote_area"]["quote_text"]
-    assert "国网市供电公司经办人（国网市供电公司）签收" in {r["keyname"]: r["value"] for r in updated["horizontal_content_list"]}["经办"]
+    assert (
+        "国网市供电公司经办人（国网市供电公司）签收"
+        in {r["keyname"]: r["value"] for r in updated["horizontal_content_list"]}["经办"]
+    )
     assert set(buttons(updated)) == {"办结", "退回", "查看"}
     assert ticket(bapp, number) == ("accepted", ["submit", "assign", "accept"])
 
@@ -300,8 +338,9 @@ def test_a_ticket_is_never_posted_to_another_departments_group(bot, bapp, platfo
 def test_a_card_for_an_anonymous_report_shows_no_enterprise_even_in_the_office_group(bot, bapp, platform):
     bind(bapp, chat_id="wrOfficeGroup", code="yingshang")
     bot.say("帮助", user="yingshang", chat="wrOfficeGroup", code="SLOTO")
-    number = new_ticket(bapp, text="检查人员没出示任何文件就进厂检查", category="random_inspection", kind="complaint",
-                        anonymous=True)
+    number = new_ticket(
+        bapp, text="检查人员没出示任何文件就进厂检查", category="random_inspection", kind="complaint", anonymous=True
+    )
     deliver(bapp)
     (post,) = posted(platform)
     rendered = json.dumps(post["body"], ensure_ascii=False)
@@ -354,7 +393,10 @@ def test_a_tap_by_someone_who_is_not_an_official_changes_nothing(bot, bapp):
     bind(bapp)
     number = new_ticket(bapp)
     answer = bot.tap(f"yq|accept|{number}", "yq-g3", user="visitor01", chat=GROUP)
-    assert answer["userids"] == ["visitor01"] and "还没有绑定为办事人员" in answer["template_card"]["quote_area"]["quote_text"]
+    assert (
+        answer["userids"] == ["visitor01"]
+        and "还没有绑定为办事人员" in answer["template_card"]["quote_area"]["quote_text"]
+    )
     assert ticket(bapp, number)[0] == "assigned"
 
 
@@ -364,7 +406,9 @@ def test_a_tap_on_a_card_whose_ticket_left_the_department_says_only_that(bot, ba
     bot.say(f"退回 {number} 不是我们的事", user="gdgs", chat=GROUP)
     answer = bot.tap(f"yq|accept|{number}", "yq-g4", user="gdgs2", chat=GROUP)
     card = answer["template_card"]
-    assert "已不由本部门办理" in json.dumps(card, ensure_ascii=False) and "变压器" not in json.dumps(card, ensure_ascii=False)
+    assert "已不由本部门办理" in json.dumps(card, ensure_ascii=False) and "变压器" not in json.dumps(
+        card, ensure_ascii=False
+    )
 
 
 def test_a_forged_button_key_is_ignored(bot, bapp):
@@ -375,6 +419,7 @@ def test_a_forged_button_key_is_ignored(bot, bapp):
 
 # -- the app's own 1:1 cards --------------------------------------------------------------------------------
 
+
 def test_a_new_ticket_reaches_each_official_as_a_card_and_a_tap_updates_it(bapp, platform):
     number = new_ticket(bapp)
     deliver(bapp)
@@ -382,9 +427,14 @@ def test_a_new_ticket_reaches_each_official_as_a_card_and_a_tap_updates_it(bapp,
     assert len(cards) == 2 and all(m["body"]["msgtype"] == "template_card" for m in cards)
     card = cards[0]["body"]["template_card"]
     assert card["card_action"]["url"] == f"{PUBLIC}/console/tickets/{number}" and "签收" in buttons(card)
-    app_side = WeComServer(bapp.test_client(), **{"token": bapp.config["WECOM_TOKEN"],
-                                                  "corp_id": bapp.config["WECOM_CORP_ID"],
-                                                  "aes_key": bapp.config["WECOM_AES_KEY"]})
+    app_side = WeComServer(
+        bapp.test_client(),
+        **{
+            "token": bapp.config["WECOM_TOKEN"],
+            "corp_id": bapp.config["WECOM_CORP_ID"],
+            "aes_key": bapp.config["WECOM_AES_KEY"],
+        },
+    )
     text = app_side.tap(buttons(card)["签收"]["key"], user="gdgs2", task_id=card["task_id"], response_code="RC2")
     assert "李某已签收" in text
     deliver(bapp)
@@ -399,14 +449,19 @@ def test_a_new_ticket_reaches_each_official_as_a_card_and_a_tap_updates_it(bapp,
 
 def test_a_tapped_app_return_takes_the_next_1to1_message_as_the_reason(bapp):
     number = new_ticket(bapp)
-    app_side = WeComServer(bapp.test_client(), token=bapp.config["WECOM_TOKEN"], corp_id=bapp.config["WECOM_CORP_ID"],
-                           aes_key=bapp.config["WECOM_AES_KEY"])
+    app_side = WeComServer(
+        bapp.test_client(),
+        token=bapp.config["WECOM_TOKEN"],
+        corp_id=bapp.config["WECOM_CORP_ID"],
+        aes_key=bapp.config["WECOM_AES_KEY"],
+    )
     assert "退回原因" in app_side.tap(f"yq|return|{number}", user="gdgs", task_id="yq-n9", response_code="RC9")
     assert "已退回" in app_side.say("应由市住建局办理", user="gdgs")
     assert ticket(bapp, number)[0] == "submitted"
 
 
 # -- two officials tapping 签收 at once ---------------------------------------------------------------------
+
 
 def test_two_officials_tapping_accept_at_once_make_one_transition(bapp, platform, monkeypatch):
     import threading
@@ -431,7 +486,9 @@ def test_two_officials_tapping_accept_at_once_make_one_transition(bapp, platform
             start.wait()
             answers[user] = server.tap(f"yq|accept|{number}", f"yq-g{round_}", user=user, chat=GROUP)
 
-        threads = [threading.Thread(target=tap, args=(user, start, answers, number, round_)) for user in ("gdgs", "gdgs2")]
+        threads = [
+            threading.Thread(target=tap, args=(user, start, answers, number, round_)) for user in ("gdgs", "gdgs2")
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -446,11 +503,14 @@ def test_two_officials_tapping_accept_at_once_make_one_transition(bapp, platform
         status, actions = ticket(bapp, number)
         assert status == "accepted" and actions.count("accept") == 1
         with bapp.extensions["appealbot"].Session() as s:
-            failed = s.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.status != "handled"))
+            failed = s.scalar(
+                select(func.count()).select_from(InboundMessage).where(InboundMessage.status != "handled")
+            )
         assert failed == 0
 
 
 # -- the console binds a group to a department ----------------------------------------------------------------
+
 
 def test_an_administrator_binds_the_group_the_bot_met_and_its_tickets_show_there(bot, bapp):
     from tests.test_console import csrf, sign_in
@@ -463,17 +523,34 @@ def test_an_administrator_binds_the_group_the_bot_met_and_its_tickets_show_there
     assert "wrMetFirst" in page and "未绑定" in page
     with bapp.extensions["appealbot"].Session() as s:
         gdgs = s.scalars(select(Department.id).where(Department.code == "gdgs")).one()
-    response = console.post("/console/admin/groups", data={"chat_id": "wrMetFirst", "name": "供电公司诉求群",
-                                                           "department": gdgs, "csrf_token": csrf(console, "/console/admin")})
+    response = console.post(
+        "/console/admin/groups",
+        data={
+            "chat_id": "wrMetFirst",
+            "name": "供电公司诉求群",
+            "department": gdgs,
+            "csrf_token": csrf(console, "/console/admin"),
+        },
+    )
     assert response.status_code == 302
     assert "国网市供电公司" in console.get("/console/admin").get_data(as_text=True)
-    assert bot.say("待办", user="gdgs", chat="wrMetFirst")["template_card"]["horizontal_content_list"][0]["keyname"] == number[-4:]
+    assert (
+        bot.say("待办", user="gdgs", chat="wrMetFirst")["template_card"]["horizontal_content_list"][0]["keyname"]
+        == number[-4:]
+    )
     # an official of the department may not bind groups
     official = bapp.test_client()
     sign_in(official, "scjg")
-    assert official.post("/console/admin/groups", data={"chat_id": "wrX", "department": gdgs,
-                                                        "csrf_token": csrf(official, "/console/")}).status_code == 403
+    assert (
+        official.post(
+            "/console/admin/groups",
+            data={"chat_id": "wrX", "department": gdgs, "csrf_token": csrf(official, "/console/")},
+        ).status_code
+        == 403
+    )
     # unbinding: the group shows nothing again
-    console.post("/console/admin/groups", data={"chat_id": "wrMetFirst", "department": 0,
-                                                "csrf_token": csrf(console, "/console/admin")})
+    console.post(
+        "/console/admin/groups",
+        data={"chat_id": "wrMetFirst", "department": 0, "csrf_token": csrf(console, "/console/admin")},
+    )
     assert "还没有绑定部门" in bot.say("待办", user="gdgs", chat="wrMetFirst")["stream"]["content"]

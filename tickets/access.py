@@ -12,6 +12,7 @@ officials' 查看 in 企业微信, search — so that a rule changed here holds 
 - a complaint names the department it is about; assigning it there is a supervisor's explicit
   decision (tickets/lifecycle.py asks `departments_named`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,11 @@ def supervises(official: Official | None) -> bool:
 
 def may_see(official: Official | None, ticket: Ticket) -> bool:
     """Whether this official may see the ticket at all (elsewhere it is a 404, not a 403)."""
-    return official is not None and official.active and (
-        official.supervises or ticket.department_id == official.department_id)
+    return (
+        official is not None
+        and official.active
+        and (official.supervises or ticket.department_id == official.department_id)
+    )
 
 
 def visible_tickets(official: Official) -> Select:
@@ -89,9 +93,19 @@ def search(q: str, official: Official) -> Any:
 # -- a complaint and the department it is about ---------------------------------------------------
 
 # How people shorten department names when they speak of them.
-_SHORT = (("监督管理", "监管"), ("人力资源和社会保障", "人社"), ("卫生健康委员会", "卫健委"), ("应急管理", "应急"),
-          ("生态环境", "环保"), ("发展和改革委员会", "发改委"), ("住房和城乡建设", "住建"), ("工业和信息化", "工信"),
-          ("行政审批服务", "审批"), ("地方金融管理", "金融"), ("纪委监委驻营商局纪检监察组", "纪检组"))
+_SHORT = (
+    ("监督管理", "监管"),
+    ("人力资源和社会保障", "人社"),
+    ("卫生健康委员会", "卫健委"),
+    ("应急管理", "应急"),
+    ("生态环境", "环保"),
+    ("发展和改革委员会", "发改委"),
+    ("住房和城乡建设", "住建"),
+    ("工业和信息化", "工信"),
+    ("行政审批服务", "审批"),
+    ("地方金融管理", "金融"),
+    ("纪委监委驻营商局纪检监察组", "纪检组"),
+)
 
 
 def short_names(dept: Department) -> set[str]:
@@ -100,10 +114,10 @@ def short_names(dept: Department) -> set[str]:
     the bare name too: "市场监管局的人" may mean either level."""
     cores = {dept.name}
     if dept.region and dept.name.startswith(dept.region):
-        cores.add(dept.name[len(dept.region):])
+        cores.add(dept.name[len(dept.region) :])
     for prefix in ("国网市", "市"):  # once, from the full name: 市场监督管理局 keeps its 市
         if dept.name.startswith(prefix):
-            cores.add(dept.name[len(prefix):])
+            cores.add(dept.name[len(prefix) :])
             break
     variants = set(cores)
     for core in cores:
@@ -116,8 +130,11 @@ def short_names(dept: Department) -> set[str]:
 def departments_named(session: Session, text: str) -> list[Department]:
     """The departments a text speaks of, from the process's copy of the directory (no query)."""
     text = text or ""
-    return [d for d in directory.current(session).departments.values()
-            if not d.is_office and any(v in text for v in short_names(d))]
+    return [
+        d
+        for d in directory.current(session).departments.values()
+        if not d.is_office and any(v in text for v in short_names(d))
+    ]
 
 
 def names_department(session: Session, ticket: Ticket, department: Department) -> bool:
@@ -125,5 +142,17 @@ def names_department(session: Session, ticket: Ticket, department: Department) -
     return ticket.kind == "complaint" and any(d.id == department.id for d in departments_named(session, ticket.text))
 
 
-__all__ = ["ANONYMOUS", "supervises", "may_see", "visible_tickets", "reporter_visible", "reporter", "reporter_name",
-           "actor_label", "search", "short_names", "departments_named", "names_department"]
+__all__ = [
+    "ANONYMOUS",
+    "supervises",
+    "may_see",
+    "visible_tickets",
+    "reporter_visible",
+    "reporter",
+    "reporter_name",
+    "actor_label",
+    "search",
+    "short_names",
+    "departments_named",
+    "names_department",
+]

@@ -3,6 +3,7 @@
 The console, the API and the command line all set credentials; they share these few lines so a
 hash written by one is checked by the others.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ A ticket takes the attachments named in its extra["attachments"] (sent while the
 put together) and whatever else its author sent in the conversation's lifetime before it
 (`adopt`, called when the ticket is created).
 """
+
 from __future__ import annotations
 
 import io
@@ -43,8 +44,10 @@ SIGNATURES: list[tuple[bytes, int, str, str]] = [
     (b"ftyp", 4, "video/mp4", "mp4"),
     (b"%PDF-", 0, "application/pdf", "pdf"),
 ]
-ZIP_TYPES = {"word/": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
-             "xl/": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")}
+ZIP_TYPES = {
+    "word/": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "xl/": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+}
 
 
 class Rejected(ValueError):
@@ -56,7 +59,7 @@ def sniff(data: bytes) -> tuple[str, str]:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
     for magic, offset, content_type, ext in SIGNATURES:
-        if data[offset:offset + len(magic)] == magic:
+        if data[offset : offset + len(magic)] == magic:
             return content_type, ext
     if data[:4] == b"PK\x03\x04":  # a Word or Excel document (an Office Open XML zip)
         import zipfile
@@ -72,6 +75,7 @@ def sniff(data: bytes) -> tuple[str, str]:
 
 
 # -- storage -------------------------------------------------------------------------------------
+
 
 class LocalStore:
     name = "local"
@@ -118,42 +122,71 @@ class S3Store:
 
 def store(config):
     if config.get("MEDIA_STORE") == "s3":
-        return S3Store(config["S3_ENDPOINT"], config["S3_BUCKET"], config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
-                       settings.value(config, "S3_REGION"), bool(settings.value(config, "S3_SECURE")))
+        return S3Store(
+            config["S3_ENDPOINT"],
+            config["S3_BUCKET"],
+            config["S3_ACCESS_KEY"],
+            config["S3_SECRET_KEY"],
+            settings.value(config, "S3_REGION"),
+            bool(settings.value(config, "S3_SECURE")),
+        )
     return LocalStore(os.path.join(config["VAR_DIR"], "media"))
 
 
 def store_named(config, name: str):
     """The store an attachment was written to (the configuration may have changed since)."""
     if name == "s3":
-        return S3Store(config["S3_ENDPOINT"], config["S3_BUCKET"], config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"],
-                       settings.value(config, "S3_REGION"), bool(settings.value(config, "S3_SECURE")))
+        return S3Store(
+            config["S3_ENDPOINT"],
+            config["S3_BUCKET"],
+            config["S3_ACCESS_KEY"],
+            config["S3_SECRET_KEY"],
+            settings.value(config, "S3_REGION"),
+            bool(settings.value(config, "S3_SECURE")),
+        )
     return LocalStore(os.path.join(config["VAR_DIR"], "media"))
 
 
 # -- recording -----------------------------------------------------------------------------------
 
-def record(session: Session, channel: str, user_id: str, kind: str, media_id: str, now: datetime,
-           ticket: Ticket | None = None) -> Attachment:
+
+def record(
+    session: Session, channel: str, user_id: str, kind: str, media_id: str, now: datetime, ticket: Ticket | None = None
+) -> Attachment:
     """The attachment of a media message, once per media id (a platform retry finds the first)."""
     insert = DIALECT_INSERTS[session.get_bind().dialect.name]
-    session.execute(insert(Attachment).values(
-        channel=channel, user_id=user_id, kind="video" if kind == "shortvideo" else kind, media_id=media_id[:256],
-        ticket_id=ticket.id if ticket is not None else None, status="pending", attempts=0, created_at=now)
-        .on_conflict_do_nothing(index_elements=["channel", "media_id"]))
+    session.execute(
+        insert(Attachment)
+        .values(
+            channel=channel,
+            user_id=user_id,
+            kind="video" if kind == "shortvideo" else kind,
+            media_id=media_id[:256],
+            ticket_id=ticket.id if ticket is not None else None,
+            status="pending",
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "media_id"])
+    )
     unit.notes(session).media_pending = True  # the queue fetches it after the commit
-    return session.scalars(select(Attachment).where(Attachment.channel == channel,
-                                                    Attachment.media_id == media_id[:256])).one()
+    return session.scalars(
+        select(Attachment).where(Attachment.channel == channel, Attachment.media_id == media_id[:256])
+    ).one()
 
 
 def adopt(session: Session, ticket: Ticket, ttl_seconds: int, now: datetime) -> int:
     """A new ticket takes the attachments its author sent for it: those its draft named, and those
     sent without a ticket in the conversation's lifetime before it."""
     named = [int(i) for i in (ticket.extra or {}).get("attachments") or [] if str(i).isdigit()]
-    rows = session.scalars(select(Attachment).where(
-        Attachment.channel == ticket.channel, Attachment.user_id == ticket.enterprise.user_id,
-        Attachment.ticket_id.is_(None),
-        or_(Attachment.id.in_(named), Attachment.created_at >= now - timedelta(seconds=ttl_seconds)))).all()
+    rows = session.scalars(
+        select(Attachment).where(
+            Attachment.channel == ticket.channel,
+            Attachment.user_id == ticket.enterprise.user_id,
+            Attachment.ticket_id.is_(None),
+            or_(Attachment.id.in_(named), Attachment.created_at >= now - timedelta(seconds=ttl_seconds)),
+        )
+    ).all()
     for row in rows:
         row.ticket_id = ticket.id
     return len(rows)
@@ -164,6 +197,7 @@ def of_ticket(session: Session, ticket: Ticket) -> list[Attachment]:
 
 
 # -- fetching (the queue) ------------------------------------------------------------------------
+
 
 def _download(clients: dict, att: Attachment, limit: int) -> bytes:
     client = clients.get(att.channel)
@@ -194,14 +228,18 @@ def fetch_pending(Session, config, clients: dict, now: datetime) -> dict[str, in
     """Downloads what waits, within the media lifetime; each attachment in its own transaction."""
     done = {"stored": 0, "rejected": 0, "failed": 0, "retry": 0}
     with Session() as s:
-        ids = s.scalars(select(Attachment.id).where(Attachment.status == "pending").order_by(Attachment.id)
-                        .limit(100)).all()
+        ids = s.scalars(
+            select(Attachment.id).where(Attachment.status == "pending").order_by(Attachment.id).limit(100)
+        ).all()
     target = store(config)
     limit = int(settings.value(config, "MEDIA_MAX_BYTES"))
     for att_id in ids:
         with Session() as s, s.begin():
-            att = s.scalars(select(Attachment).where(Attachment.id == att_id, Attachment.status == "pending")
-                            .with_for_update(skip_locked=True)).first()
+            att = s.scalars(
+                select(Attachment)
+                .where(Attachment.id == att_id, Attachment.status == "pending")
+                .with_for_update(skip_locked=True)
+            ).first()
             if att is None:
                 continue
             if now - att.created_at > MEDIA_LIFETIME:
@@ -227,7 +265,13 @@ def fetch_pending(Session, config, clients: dict, now: datetime) -> dict[str, in
                     done["retry"] += 1
                 log.warning("attachment %s not fetched: %s", att.id, type(exc).__name__)
                 continue
-            att.status, att.content_type, att.size, att.store, att.key = "stored", content_type, len(data), target.name, key
+            att.status, att.content_type, att.size, att.store, att.key = (
+                "stored",
+                content_type,
+                len(data),
+                target.name,
+                key,
+            )
             att.fetched_at, att.error = now, None
             done["stored"] += 1
     return done

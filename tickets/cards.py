@@ -10,6 +10,7 @@ A button's key names the action and the ticket (`yq|accept|YQ-20261123-0007`); t
 with it, signed by the platform, and is acted on only after the table of transitions and the
 tapper's rights are asked again (handlers/groups.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -92,25 +93,37 @@ def enterprise_shown(ticket: Ticket, viewer: Official | None, in_group: bool) ->
     return shown["name"] or "未填写"
 
 
-def ticket_card(ticket: Ticket, *, task_id: str, public_url: str = "", viewer: Official | None = None,
-                in_group: bool = True, note: str | None = None) -> dict:
+def ticket_card(
+    ticket: Ticket,
+    *,
+    task_id: str,
+    public_url: str = "",
+    viewer: Official | None = None,
+    in_group: bool = True,
+    note: str | None = None,
+) -> dict:
     """The card of one ticket in its present state, with the buttons the status offers."""
     dept = ticket.department.name if ticket.department else "待营商办分办"
-    rows = [{"keyname": "企业", "value": _cut(enterprise_shown(ticket, viewer, in_group), 26)},
-            {"keyname": "期限", "value": deadline_line(ticket)}]
+    rows = [
+        {"keyname": "企业", "value": _cut(enterprise_shown(ticket, viewer, in_group), 26)},
+        {"keyname": "期限", "value": deadline_line(ticket)},
+    ]
     act = last_act(ticket, None if in_group else viewer)
     if act:
         rows.append({"keyname": "经办", "value": act})
     url = ticket_url(public_url, ticket.number)
-    buttons = [{"text": LABELS[a], "style": STYLES[a], "key": key(a, ticket.number)}
-               for a in BUTTONS.get(ticket.status, ())]
+    buttons = [
+        {"text": LABELS[a], "style": STYLES[a], "key": key(a, ticket.number)} for a in BUTTONS.get(ticket.status, ())
+    ]
     if url:
         buttons.append({"text": "查看", "style": 4, "type": 1, "url": url})
     card: dict = {
         "card_type": "button_interaction",
         "source": {"desc": "有求必应 · 诉求工单"},
-        "main_title": {"title": f"{STATUS[ticket.status]} {ticket.number}",
-                       "desc": _cut(f"{category_label(ticket.category)} · {dept}", 30)},
+        "main_title": {
+            "title": f"{STATUS[ticket.status]} {ticket.number}",
+            "desc": _cut(f"{category_label(ticket.category)} · {dept}", 30),
+        },
         "sub_title_text": _cut(ticket.text, 100),
         "horizontal_content_list": rows,
         "task_id": task_id,
@@ -127,18 +140,28 @@ def ticket_card(ticket: Ticket, *, task_id: str, public_url: str = "", viewer: O
     return card
 
 
-def list_card(tickets: Iterable[Ticket], total: int, *, title: str, desc: str, task_id: str,
-              public_url: str = "") -> dict:
+def list_card(
+    tickets: Iterable[Ticket], total: int, *, title: str, desc: str, task_id: str, public_url: str = ""
+) -> dict:
     """待办 as a card: the most urgent tickets, each with the one tap that moves it on."""
     shown = list(tickets)[:LIST_SIZE]
     rows, buttons = [], []
     for t in shown:
-        rows.append({"keyname": t.number[-4:],
-                     "value": _cut(f"{STATUS[t.status]} {category_label(t.category)} {_day(t.deadline)}", 26)})
+        rows.append(
+            {
+                "keyname": t.number[-4:],
+                "value": _cut(f"{STATUS[t.status]} {category_label(t.category)} {_day(t.deadline)}", 26),
+            }
+        )
         actions = BUTTONS.get(t.status, ())
         if actions:
-            buttons.append({"text": f"{LABELS[actions[0]]}{t.number[-4:]}", "style": STYLES[actions[0]],
-                            "key": key(actions[0], t.number, listed=True)})
+            buttons.append(
+                {
+                    "text": f"{LABELS[actions[0]]}{t.number[-4:]}",
+                    "style": STYLES[actions[0]],
+                    "key": key(actions[0], t.number, listed=True),
+                }
+            )
     more = f"共 {total} 件" + (f"，这里是最紧的 {len(shown)} 件，其余请在后台查看" if total > len(shown) else "")
     card: dict = {
         "card_type": "button_interaction",
@@ -160,5 +183,16 @@ def list_card(tickets: Iterable[Ticket], total: int, *, title: str, desc: str, t
     return card
 
 
-__all__ = ["Tap", "key", "parse_key", "ticket_url", "ticket_card", "list_card", "deadline_line", "last_act",
-           "ASKS", "LABELS", "BUTTONS"]
+__all__ = [
+    "Tap",
+    "key",
+    "parse_key",
+    "ticket_url",
+    "ticket_card",
+    "list_card",
+    "deadline_line",
+    "last_act",
+    "ASKS",
+    "LABELS",
+    "BUTTONS",
+]

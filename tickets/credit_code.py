@@ -1,4 +1,5 @@
 """统一社会信用代码 (GB 32100-2015): 18 characters whose last one is a check digit over the first 17."""
+
 from __future__ import annotations
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z

@@ -4,6 +4,7 @@ Every new ticket reads them and they change rarely (in the console, by an admini
 process keeps a copy for TTL seconds instead of querying for every ticket. A change committed by
 this process is seen by it at once; other processes see it within TTL seconds.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,10 +87,14 @@ def _load(session: Session) -> Directory:
     for r in session.execute(select(RoutingRule.__table__).order_by(RoutingRule.id)).mappings():
         words = tuple(w for w in re.split(r"[\s,，、]+", r["keywords"] or "") if w)
         rules.setdefault(r["category"], []).append(
-            Rule(r["category"], r["region"] or "", words, r["priority"], r["department_id"], r["deadline_days"]))
+            Rule(r["category"], r["region"] or "", words, r["priority"], r["department_id"], r["deadline_days"])
+        )
     recipients: dict[int, list[str]] = {}
-    officials = select(Official.department_id, Official.wecom_user_id).where(
-        Official.active, Official.wecom_user_id.is_not(None)).order_by(Official.id)
+    officials = (
+        select(Official.department_id, Official.wecom_user_id)
+        .where(Official.active, Official.wecom_user_id.is_not(None))
+        .order_by(Official.id)
+    )
     for department_id, wecom_user_id in session.execute(officials):
         assert wecom_user_id is not None  # the query keeps only officials with one
         recipients.setdefault(department_id, []).append(wecom_user_id)
@@ -99,8 +104,14 @@ def _load(session: Session) -> Directory:
     for bound_to, chat_id in session.execute(bound.order_by(WecomGroup.id)):
         assert bound_to is not None  # the query keeps only bound groups
         groups.setdefault(bound_to, []).append(chat_id)
-    return Directory(loaded_at, {k: tuple(v) for k, v in rules.items()}, departments,
-                     {k: tuple(v) for k, v in recipients.items()}, office_id, {k: tuple(v) for k, v in groups.items()})
+    return Directory(
+        loaded_at,
+        {k: tuple(v) for k, v in rules.items()},
+        departments,
+        {k: tuple(v) for k, v in recipients.items()},
+        office_id,
+        {k: tuple(v) for k, v in groups.items()},
+    )
 
 
 def forget(bind: Engine | Connection) -> None:

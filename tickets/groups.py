@@ -13,6 +13,7 @@ and a card for the group goes through the freshest one. When there is none, the 
 (`held`) for the next message in that group, which brings a new one and wakes the delivery. (The
 long-connection mode could push at any time; this project runs the callback mode.)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,17 +38,22 @@ _NOTICES: Table = cast(Table, Notification.__table__)
 
 # -- which group is whose ---------------------------------------------------------------------------
 
+
 def seen(session: Session, chat_id: str, now: datetime) -> WecomGroup:
     """The group, recorded unbound the first time the bot meets it (two first messages at once
     record it once)."""
     insert = DIALECT_INSERTS[session.get_bind().dialect.name]
-    session.execute(insert(WecomGroup).values(chat_id=chat_id, name="", first_seen_at=now)
-                    .on_conflict_do_nothing(index_elements=["chat_id"]))
+    session.execute(
+        insert(WecomGroup)
+        .values(chat_id=chat_id, name="", first_seen_at=now)
+        .on_conflict_do_nothing(index_elements=["chat_id"])
+    )
     return session.scalars(select(WecomGroup).where(WecomGroup.chat_id == chat_id)).one()
 
 
-def bind(session: Session, group: WecomGroup, department: Department | None, name: str, by: str,
-         now: datetime) -> WecomGroup:
+def bind(
+    session: Session, group: WecomGroup, department: Department | None, name: str, by: str, now: datetime
+) -> WecomGroup:
     group.department = department
     group.department_id = department.id if department is not None else None
     group.name = name[:64]
@@ -72,19 +78,26 @@ def keep_reply_url(session: Session, group: WecomGroup, url: str | None, now: da
     if not url:
         return
     session.execute(_GROUPS.update().where(_GROUPS.c.id == group.id).values(reply_url=url[:600], reply_url_at=now))
-    result = session.execute(_NOTICES.update().where(_NOTICES.c.channel == "wecom_group",
-                                                     _NOTICES.c.recipient == group.chat_id,
-                                                     _NOTICES.c.status == "held")
-                             .values(status="pending", next_attempt_at=None))
+    result = session.execute(
+        _NOTICES.update()
+        .where(_NOTICES.c.channel == "wecom_group", _NOTICES.c.recipient == group.chat_id, _NOTICES.c.status == "held")
+        .values(status="pending", next_attempt_at=None)
+    )
     woken = cast(CursorResult, result).rowcount
     if woken:
         unit.notes(session).notified = True  # the delivery job runs after the commit
 
 
-_FRESHEST = select(_GROUPS.c.reply_url).where(_GROUPS.c.chat_id == bindparam("chat"), _GROUPS.c.reply_url.is_not(None),
-                                              _GROUPS.c.reply_url_at > bindparam("since"))
-_TAKE = (_GROUPS.update().where(_GROUPS.c.chat_id == bindparam("chat"), _GROUPS.c.reply_url == bindparam("url"))
-         .values(reply_url=None, reply_url_at=None))
+_FRESHEST = select(_GROUPS.c.reply_url).where(
+    _GROUPS.c.chat_id == bindparam("chat"),
+    _GROUPS.c.reply_url.is_not(None),
+    _GROUPS.c.reply_url_at > bindparam("since"),
+)
+_TAKE = (
+    _GROUPS.update()
+    .where(_GROUPS.c.chat_id == bindparam("chat"), _GROUPS.c.reply_url == bindparam("url"))
+    .values(reply_url=None, reply_url_at=None)
+)
 
 
 def take_reply_url(session: Session, chat_id: str, now: datetime) -> str | None:
@@ -97,6 +110,7 @@ def take_reply_url(session: Session, chat_id: str, now: datetime) -> str | None:
 
 
 # -- one tap, one transition ------------------------------------------------------------------------
+
 
 def lock_ticket(session: Session, number: str) -> Ticket | None:
     """The ticket read afresh under a write lock, so that of two officials tapping 签收 at once the
@@ -116,24 +130,43 @@ def lock_ticket(session: Session, number: str) -> Ticket | None:
 
 # -- answers and cards written with the change they report --------------------------------------------
 
+
 def answer_later(session: Session, url: str, job: str, **params) -> None:
     """Work that takes longer than WeCom waits for an answer: done by the job queue, its result
     posted through the message's response_url. Written to the outbox, so it happens once."""
     body = json.dumps({"url": url, "job": job, **params}, ensure_ascii=False)
-    session.add(Notification(channel="wecom_bot", recipient=hashlib.sha1(url.encode()).hexdigest(),
-                             title=job, body=body, status="pending", presentation="job"))
+    session.add(
+        Notification(
+            channel="wecom_bot",
+            recipient=hashlib.sha1(url.encode()).hexdigest(),
+            title=job,
+            body=body,
+            status="pending",
+            presentation="job",
+        )
+    )
     unit.notes(session).notified = True
 
 
 def update_app_card(session: Session, ticket: Ticket, official: Official, response_code: str, note: str | None) -> None:
     """A tapped app card shown anew to who tapped it (through the tap's ResponseCode)."""
     body = json.dumps({"code": response_code, "note": note}, ensure_ascii=False)
-    session.add(Notification(channel="wecom_app", recipient=official.wecom_user_id, ticket=ticket,
-                             title=f"工单 {ticket.number}", body=body, status="pending", presentation="card_update"))
+    session.add(
+        Notification(
+            channel="wecom_app",
+            recipient=official.wecom_user_id,
+            ticket=ticket,
+            title=f"工单 {ticket.number}",
+            body=body,
+            status="pending",
+            presentation="card_update",
+        )
+    )
     unit.notes(session).notified = True
 
 
 # -- answers that take a while ---------------------------------------------------------------------
+
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
@@ -148,14 +181,26 @@ def weekly_stats(session: Session, department_id: int, now: datetime) -> str:
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     dept = session.get(Department, department_id)
     f = stats.figures(session, now, since=monday, department_id=department_id)
-    return "\n".join([
-        f"**{dept.name if dept else ''}本周统计**（{monday:%m月%d日}起）",
-        f"> 收到诉求：{f['total']} 件，办理中：{f['open']} 件",
-        f"> 超期：<font color=\"warning\">{f['overdue']}</font> 件（仍未办结 {f['overdue_open']} 件）",
-        f"> 按时办结率：{_percent(f['on_time_rate'])}，及时签收率：{_percent(f['on_time_acceptance_rate'])}",
-        f"> 满意率：{_percent(f['satisfaction_rate'])}，回退率：{_percent(f['return_rate'])}",
-    ])
+    return "\n".join(
+        [
+            f"**{dept.name if dept else ''}本周统计**（{monday:%m月%d日}起）",
+            f"> 收到诉求：{f['total']} 件，办理中：{f['open']} 件",
+            f'> 超期：<font color="warning">{f["overdue"]}</font> 件（仍未办结 {f["overdue_open"]} 件）',
+            f"> 按时办结率：{_percent(f['on_time_rate'])}，及时签收率：{_percent(f['on_time_acceptance_rate'])}",
+            f"> 满意率：{_percent(f['satisfaction_rate'])}，回退率：{_percent(f['return_rate'])}",
+        ]
+    )
 
 
-__all__ = ["seen", "bind", "shows", "keep_reply_url", "take_reply_url", "lock_ticket", "answer_later",
-           "update_app_card", "weekly_stats", "REPLY_URL_LIFE"]
+__all__ = [
+    "seen",
+    "bind",
+    "shows",
+    "keep_reply_url",
+    "take_reply_url",
+    "lock_ticket",
+    "answer_later",
+    "update_app_card",
+    "weekly_stats",
+    "REPLY_URL_LIFE",
+]

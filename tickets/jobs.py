@@ -4,6 +4,7 @@
 version column makes a second worker sweeping at the same moment fail harmlessly instead of
 notifying twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,9 @@ ACTIVE = ("assigned", "accepted")  # waiting (补充材料) pauses the clock; su
 def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
     done = {"reminded": 0, "supervised": 0, "escalated": 0}
     with Session() as s:
-        ids = s.scalars(select(Ticket.id).where(Ticket.status.in_(ACTIVE), Ticket.deadline.is_not(None),
-                                                Ticket.paused_at.is_(None))).all()
+        ids = s.scalars(
+            select(Ticket.id).where(Ticket.status.in_(ACTIVE), Ticket.deadline.is_not(None), Ticket.paused_at.is_(None))
+        ).all()
     for ticket_id in ids:
         try:
             with Session() as s, s.begin():
@@ -36,7 +38,9 @@ def sweep(Session, config: dict, now: datetime) -> dict[str, int]:
                 if what is None:
                     continue
                 life = Lifecycle(s, now, config)
-                {"reminded": life.remind, "supervised": life.mark_overdue, "escalated": life.auto_escalate}[what](ticket)
+                {"reminded": life.remind, "supervised": life.mark_overdue, "escalated": life.auto_escalate}[what](
+                    ticket
+                )
                 done[what] += 1
         except StaleDataError:
             log.info("ticket %s changed while sweeping; the next sweep sees it again", ticket_id)

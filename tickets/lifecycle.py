@@ -5,6 +5,7 @@ Anything the table refuses is refused with a message the official or the enterpr
 Every applied action appends one TicketEvent (全程留痕). `Lifecycle.perform` takes an action by
 its name, as the console, the API and the WeCom verbs do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,19 +93,30 @@ class Lifecycle:
             raise UserError(transitions.MISSING.get(missing[0], f"缺少参数：{missing[0]}"))
         return t.call(self, ticket, actor, params)
 
-    def record(self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None = None,
-               **data) -> TicketEvent:
+    def record(
+        self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None = None, **data
+    ) -> TicketEvent:
         event = TicketEvent(ticket=ticket, **self._event(ticket, actor, action, before, note, data))
         self.session.add(event)
         ticket.updated_at = self.now
         return event
 
-    def _event(self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None,
-               data: dict) -> dict:
+    def _event(
+        self, ticket: Ticket, actor: Actor, action: str, before: str | None, note: str | None, data: dict
+    ) -> dict:
         # The responsibility after the event goes with it: who held the ticket, until when.
-        return {"at": self.now, "actor": actor.label, "action": action, "from_status": before,
-                "to_status": ticket.status, "note": note, "data": data, "department_id": ticket.department_id,
-                "accept_due": ticket.accept_due, "deadline": ticket.deadline}
+        return {
+            "at": self.now,
+            "actor": actor.label,
+            "action": action,
+            "from_status": before,
+            "to_status": ticket.status,
+            "note": note,
+            "data": data,
+            "department_id": ticket.department_id,
+            "accept_due": ticket.accept_due,
+            "deadline": ticket.deadline,
+        }
 
     def _assign_to(self, ticket: Ticket, department: Department, days: int | None = None) -> None:
         ticket.department = department
@@ -136,8 +148,15 @@ class Lifecycle:
 
     # -- actions -------------------------------------------------------------------------------
 
-    def submit(self, ticket: Ticket, actor: Actor, department: Department | None, days: int | None = None,
-               note: str | None = None, **data) -> Ticket:
+    def submit(
+        self,
+        ticket: Ticket,
+        actor: Actor,
+        department: Department | None,
+        days: int | None = None,
+        note: str | None = None,
+        **data,
+    ) -> Ticket:
         """Inserts a new ticket, assigned to `department` when routing found one; otherwise 营商办
         is asked to distribute it. The ticket goes in through the session; its first history
         entries and its notices go in as plain rows after it: this is the one write on the chat's
@@ -160,15 +179,24 @@ class Lifecycle:
         outbox.department_rows(self.session, ticket.id, department, title, body, card=card)
         return ticket
 
-    def assign(self, ticket: Ticket, actor: Actor, department: Department, days: int | None = None,
-               note: str | None = None, confirm_named: bool = False) -> Ticket:
+    def assign(
+        self,
+        ticket: Ticket,
+        actor: Actor,
+        department: Department,
+        days: int | None = None,
+        note: str | None = None,
+        confirm_named: bool = False,
+    ) -> Ticket:
         """`confirm_named`: the supervisor confirmed assigning a complaint to the very department
         it is about (asked for, and recorded, only then)."""
         self.check(ticket, actor, "assign")  # distributing and reassigning are 营商办's call
         named = access.names_department(self.session, ticket, department)
         if named and (actor.kind != "official" or not confirm_named):
-            raise NeedsConfirmation(f"工单 {ticket.number} 反映的正是{department.name}的问题。分办给被反映的部门，"
-                                    "须由营商办督办人员明确确认（勾选“确认分办至被反映部门”）。")
+            raise NeedsConfirmation(
+                f"工单 {ticket.number} 反映的正是{department.name}的问题。分办给被反映的部门，"
+                "须由营商办督办人员明确确认（勾选“确认分办至被反映部门”）。"
+            )
         before = ticket.status
         self._assign_to(ticket, department, days)
         extra = {"named_in_complaint": True, "confirmed_by": actor.label} if named else {}
@@ -178,8 +206,12 @@ class Lifecycle:
         outbox.department(self.session, ticket, *_assignment_notice(ticket), card=True)
         # 受理: the enterprise learns who handles it and by when (a ticket routed at submission
         # told it in the reply that created it).
-        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已受理，由{department.name}办理，"
-                                                f"承诺{_local(ticket.deadline)}前答复。", kind="assign")
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"您的诉求 {ticket.number} 已受理，由{department.name}办理，承诺{_local(ticket.deadline)}前答复。",
+            kind="assign",
+        )
         return ticket
 
     def accept(self, ticket: Ticket, actor: Actor) -> Ticket:
@@ -188,8 +220,12 @@ class Lifecycle:
         before = ticket.status
         ticket.status, ticket.accepted_at = "accepted", self.now
         self.record(ticket, actor, "accept", before)
-        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已由{ticket.department.name}签收办理，"
-                                                f"承诺{_local(ticket.deadline)}前答复。", kind="accept")
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"您的诉求 {ticket.number} 已由{ticket.department.name}签收办理，承诺{_local(ticket.deadline)}前答复。",
+            kind="accept",
+        )
         return ticket
 
     def resolve(self, ticket: Ticket, actor: Actor, result: str) -> Ticket:
@@ -220,8 +256,12 @@ class Lifecycle:
         ticket.returned_count += 1
         ticket.accept_due = ticket.deadline = None
         self.record(ticket, actor, "return", before, reason, department=from_dept.name if from_dept else None)
-        outbox.office(self.session, ticket, f"工单被退回待重新分办：{ticket.number}",
-                      f"{from_dept.name if from_dept else ''}退回，原因：{reason}\n{_short(ticket.text)}")
+        outbox.office(
+            self.session,
+            ticket,
+            f"工单被退回待重新分办：{ticket.number}",
+            f"{from_dept.name if from_dept else ''}退回，原因：{reason}\n{_short(ticket.text)}",
+        )
         return ticket
 
     def escalate(self, ticket: Ticket, actor: Actor, reason: str) -> Ticket:
@@ -234,12 +274,22 @@ class Lifecycle:
         ticket.escalated_count += 1
         ticket.paused_at = None
         self._assign_to(ticket, target)
-        self.record(ticket, actor, "escalate", before, reason, to=target.name,
-                    department=from_dept.name if from_dept else None)
-        outbox.department(self.session, ticket, f"提级诉求待签收：{ticket.number}",
-                          f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}", card=True)
-        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}办理，"
-                                                f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
+        self.record(
+            ticket, actor, "escalate", before, reason, to=target.name, department=from_dept.name if from_dept else None
+        )
+        outbox.department(
+            self.session,
+            ticket,
+            f"提级诉求待签收：{ticket.number}",
+            f"{from_dept.name if from_dept else ''}无法办理，原因：{reason}\n{_short(ticket.text)}",
+            card=True,
+        )
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"您的诉求 {ticket.number} 已提级至{target.name}办理，新的答复期限为{_local(ticket.deadline)}。",
+            kind="escalate",
+        )
         return ticket
 
     def request_info(self, ticket: Ticket, actor: Actor, question: str) -> Ticket:
@@ -248,9 +298,14 @@ class Lifecycle:
         before = ticket.status
         ticket.status, ticket.paused_at = "waiting", self.now
         self.record(ticket, actor, "request_info", before, question)
-        outbox.enterprise(self.session, ticket, f"办理诉求 {ticket.number} 需要您补充：{question}\n"
-                                                f"请回复“补充 {ticket.number} 内容”（照片、文件可直接发送）。"
-                                                "补充前办理期限暂停计算。", kind="request_info")
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"办理诉求 {ticket.number} 需要您补充：{question}\n"
+            f"请回复“补充 {ticket.number} 内容”（照片、文件可直接发送）。"
+            "补充前办理期限暂停计算。",
+            kind="request_info",
+        )
         return ticket
 
     def supplement(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
@@ -275,7 +330,9 @@ class Lifecycle:
             raise UserError("延期天数应为 1 到 30 个工作日")
         ticket.extension = {"days": days, "reason": reason, "by": actor.label, "at": self.now.isoformat()}
         self.record(ticket, actor, "request_extension", ticket.status, reason, days=days)
-        outbox.office(self.session, ticket, f"延期申请待审批：{ticket.number}", f"申请延期 {days} 个工作日，原因：{reason}")
+        outbox.office(
+            self.session, ticket, f"延期申请待审批：{ticket.number}", f"申请延期 {days} 个工作日，原因：{reason}"
+        )
         return ticket
 
     def decide_extension(self, ticket: Ticket, actor: Actor, approve: bool, note: str | None = None) -> Ticket:
@@ -286,11 +343,21 @@ class Lifecycle:
         if approve:
             ticket.deadline = add_working_days(ticket.deadline or self.now, days)
             ticket.reminded_at = ticket.overdue_notified_at = None
-            outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。",
-                              kind="extension")
-        self.record(ticket, actor, "approve_extension" if approve else "reject_extension", ticket.status, note, days=days)
-        outbox.department(self.session, ticket, f"延期申请{'已批准' if approve else '未批准'}：{ticket.number}",
-                          f"期限：{_local(ticket.deadline)}")
+            outbox.enterprise(
+                self.session,
+                ticket,
+                f"您的诉求 {ticket.number} 办理期限延长至{_local(ticket.deadline)}。",
+                kind="extension",
+            )
+        self.record(
+            ticket, actor, "approve_extension" if approve else "reject_extension", ticket.status, note, days=days
+        )
+        outbox.department(
+            self.session,
+            ticket,
+            f"延期申请{'已批准' if approve else '未批准'}：{ticket.number}",
+            f"期限：{_local(ticket.deadline)}",
+        )
         return ticket
 
     def rate(self, ticket: Ticket, actor: Actor, rating: int, comment: str | None = None) -> Ticket:
@@ -308,16 +375,24 @@ class Lifecycle:
             ticket.redo_count += 1  # 重办: back to the same department, once
             self._assign_to(ticket, ticket.department)
             self.record(ticket, actor, "rate", before, comment, rating=rating, redo=True)
-            outbox.department(self.session, ticket, f"企业不满意，请重办：{ticket.number}",
-                              f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}", card=True)
+            outbox.department(
+                self.session,
+                ticket,
+                f"企业不满意，请重办：{ticket.number}",
+                f"评价：{RATINGS[rating]}\n原答复：{_short(ticket.result or '')}",
+                card=True,
+            )
         else:
             ticket.supervised, kind = True, "supervise"  # 营商办 takes it over
             self._assign_to(ticket, directory.office(self.session))
             self.record(ticket, actor, "rate", before, comment, rating=rating, supervise=True)
             outbox.office(self.session, ticket, f"重办后仍不满意，请督办：{ticket.number}", _short(ticket.text))
-        outbox.enterprise(self.session, ticket, f"收到您的评价。诉求 {ticket.number} 已安排重新办理，"
-                                                f"期限为{_local(ticket.deadline)}。",
-                          kind=kind)
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"收到您的评价。诉求 {ticket.number} 已安排重新办理，期限为{_local(ticket.deadline)}。",
+            kind=kind,
+        )
         return ticket
 
     def note(self, ticket: Ticket, actor: Actor, text: str) -> Ticket:
@@ -333,8 +408,14 @@ class Lifecycle:
         ticket.assignee = person
         self.record(ticket, actor, "delegate", ticket.status, f"指派给{person.name}", official=person.name)
         if person.wecom_user_id:
-            outbox.add(self.session, "wecom_app", person.wecom_user_id, ticket, f"您被指派办理：{ticket.number}",
-                        f"【{label(ticket.category)}】{_short(ticket.text)}\n办结期限：{_local(ticket.deadline)}")
+            outbox.add(
+                self.session,
+                "wecom_app",
+                person.wecom_user_id,
+                ticket,
+                f"您被指派办理：{ticket.number}",
+                f"【{label(ticket.category)}】{_short(ticket.text)}\n办结期限：{_local(ticket.deadline)}",
+            )
         return ticket
 
     def link(self, ticket: Ticket, actor: Actor, parent: Ticket) -> Ticket:
@@ -354,10 +435,17 @@ class Lifecycle:
 
         old = ticket.category
         ticket.category, ticket.kind = category, KIND_OF[category]
-        record_correction(self.session, text=ticket.text, predicted=old, category=category,
-                          ticket_number=ticket.number, corrected_by=actor.label)
-        self.record(ticket, actor, "correct_category", ticket.status, f"{label(old)} → {label(category)}",
-                    old=old, new=category)
+        record_correction(
+            self.session,
+            text=ticket.text,
+            predicted=old,
+            category=category,
+            ticket_number=ticket.number,
+            corrected_by=actor.label,
+        )
+        self.record(
+            ticket, actor, "correct_category", ticket.status, f"{label(old)} → {label(category)}", old=old, new=category
+        )
         return ticket
 
     # -- what the clock does (jobs.sweep calls these) ------------------------------------------
@@ -365,20 +453,32 @@ class Lifecycle:
     def remind(self, ticket: Ticket) -> None:
         ticket.reminded_at = self.now
         self.record(ticket, SYSTEM, "remind", ticket.status)
-        outbox.department(self.session, ticket, f"诉求即将到期：{ticket.number}",
-                          f"请于{_local(ticket.deadline)}前办结。\n{_short(ticket.text)}")
+        outbox.department(
+            self.session,
+            ticket,
+            f"诉求即将到期：{ticket.number}",
+            f"请于{_local(ticket.deadline)}前办结。\n{_short(ticket.text)}",
+        )
 
     def mark_overdue(self, ticket: Ticket) -> None:
         ticket.overdue_notified_at = self.now
         ticket.supervised = True
         self.record(ticket, SYSTEM, "supervise", ticket.status, "已超期，转营商办督办")
-        outbox.office(self.session, ticket, f"督办：诉求已超期 {ticket.number}",
-                      f"承办部门：{ticket.department.name if ticket.department else '未分办'}，"
-                      f"期限：{_local(ticket.deadline)}\n{_short(ticket.text)}")
+        outbox.office(
+            self.session,
+            ticket,
+            f"督办：诉求已超期 {ticket.number}",
+            f"承办部门：{ticket.department.name if ticket.department else '未分办'}，"
+            f"期限：{_local(ticket.deadline)}\n{_short(ticket.text)}",
+        )
         outbox.department(self.session, ticket, f"督办：诉求已超期 {ticket.number}", "请立即办理并答复企业。")
-        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已超过承诺的办理期限，营商办已督办"
-                                                f"{ticket.department.name if ticket.department else ''}，请耐心等待答复。",
-                          kind="supervise")
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"您的诉求 {ticket.number} 已超过承诺的办理期限，营商办已督办"
+            f"{ticket.department.name if ticket.department else ''}，请耐心等待答复。",
+            kind="supervise",
+        )
 
     def auto_escalate(self, ticket: Ticket) -> None:
         dept = ticket.department
@@ -388,11 +488,22 @@ class Lifecycle:
         before = ticket.status
         ticket.escalated_count += 1
         self._assign_to(ticket, target)
-        self.record(ticket, SYSTEM, "escalate", before, "超过宽限期未办结，自动提级", to=target.name,
-                    department=dept.name if dept else None)
+        self.record(
+            ticket,
+            SYSTEM,
+            "escalate",
+            before,
+            "超过宽限期未办结，自动提级",
+            to=target.name,
+            department=dept.name if dept else None,
+        )
         outbox.department(self.session, ticket, f"超期自动提级：{ticket.number}", _short(ticket.text), card=True)
-        outbox.enterprise(self.session, ticket, f"您的诉求 {ticket.number} 已提级至{target.name}督办，"
-                                                f"新的答复期限为{_local(ticket.deadline)}。", kind="escalate")
+        outbox.enterprise(
+            self.session,
+            ticket,
+            f"您的诉求 {ticket.number} 已提级至{target.name}督办，新的答复期限为{_local(ticket.deadline)}。",
+            kind="escalate",
+        )
 
 
 def ticket_children(session: Session, ticket: Ticket) -> list[Ticket]:
@@ -401,15 +512,19 @@ def ticket_children(session: Session, ticket: Ticket) -> list[Ticket]:
 
 def rating_request(ticket: Ticket) -> str:
     options = "\n".join(f"{n}. {name}" for n, name in RATINGS.items())
-    return (f"您的诉求 {ticket.number} 已办结，答复如下：\n{ticket.result}\n\n"
-            f"请您评价办理结果，回复序号即可：\n{options}")
+    return (
+        f"您的诉求 {ticket.number} 已办结，答复如下：\n{ticket.result}\n\n请您评价办理结果，回复序号即可：\n{options}"
+    )
 
 
 def _assignment_notice(ticket: Ticket) -> tuple[str, str]:
     evidence = len((ticket.extra or {}).get("attachments") or [])
-    return (f"新诉求待签收：{ticket.number}",
-            f"【{label(ticket.category)}】{_short(ticket.text)}\n请于{_local(ticket.accept_due)}前签收，"
-            f"{_local(ticket.deadline)}前办结。" + (f"\n企业附了 {evidence} 份材料（照片等），见工单页面。" if evidence else ""))
+    return (
+        f"新诉求待签收：{ticket.number}",
+        f"【{label(ticket.category)}】{_short(ticket.text)}\n请于{_local(ticket.accept_due)}前签收，"
+        f"{_local(ticket.deadline)}前办结。"
+        + (f"\n企业附了 {evidence} 份材料（照片等），见工单页面。" if evidence else ""),
+    )
 
 
 _EVENTS = cast(Table, TicketEvent.__table__).insert()  # append-only history: rows are only ever inserted
@@ -424,5 +539,14 @@ def _local(moment: datetime | None) -> str:
     return timefmt.local(moment, missing="（未定）")
 
 
-__all__ = ["Lifecycle", "Actor", "SYSTEM", "STATUS", "OPEN", "RATINGS", "TransitionError", "Forbidden",
-           "NeedsConfirmation"]
+__all__ = [
+    "Lifecycle",
+    "Actor",
+    "SYSTEM",
+    "STATUS",
+    "OPEN",
+    "RATINGS",
+    "TransitionError",
+    "Forbidden",
+    "NeedsConfirmation",
+]

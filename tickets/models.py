@@ -1,4 +1,5 @@
 """Tickets models (SQLAlchemy 2.0 typed mappings): 一事项一清单一结果, with the whole process on record."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -135,8 +136,10 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(order_by="TicketEvent.id", back_populates="ticket")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_tickets_department_status", "department_id", "status"),
-                      Index("ix_tickets_enterprise", "enterprise_id"))
+    __table_args__ = (
+        Index("ix_tickets_department_status", "department_id", "status"),
+        Index("ix_tickets_enterprise", "enterprise_id"),
+    )
 
 
 class TicketEvent(Base):
@@ -225,8 +228,10 @@ class Notification(Base):
 
     # The second index serves the per-recipient send limits (sent in the last minute, since the
     # user's last message), asked before every send: without it each send scans the whole outbox.
-    __table_args__ = (Index("ix_notifications_pending", "status", "channel", "recipient"),
-                      Index("ix_notifications_recipient_sent", "channel", "recipient", "sent_at"))
+    __table_args__ = (
+        Index("ix_notifications_pending", "status", "channel", "recipient"),
+        Index("ix_notifications_recipient_sent", "channel", "recipient", "sent_at"),
+    )
 
 
 class AccessToken(Base):

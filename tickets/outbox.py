@@ -8,6 +8,7 @@ no push channel, are `held` and go with the reply to the enterprise's next messa
 The statements here run with nearly every message and every ticket change: built once, and counted
 by benchmarks/appeal_cost.py (the inbox and dialogue state's are handlers/store.py's).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,12 +30,25 @@ HELD_CHANNELS = ("web",)  # no push channel: delivered with the reply to the use
 
 
 def notice_values(channel: str, recipient: str, title: str, body: str, presentation: str | None = None) -> dict:
-    return {"channel": channel, "recipient": recipient, "title": title[:128], "body": body,
-            "status": "held" if channel in HELD_CHANNELS else "pending", "presentation": presentation}
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "title": title[:128],
+        "body": body,
+        "status": "held" if channel in HELD_CHANNELS else "pending",
+        "presentation": presentation,
+    }
 
 
-def add(session: Session, channel: str, recipient: str, ticket: Ticket | None, title: str, body: str,
-         presentation: str | None = None) -> None:
+def add(
+    session: Session,
+    channel: str,
+    recipient: str,
+    ticket: Ticket | None,
+    title: str,
+    body: str,
+    presentation: str | None = None,
+) -> None:
     values = notice_values(channel, recipient, title, body, presentation)
     session.add(Notification(ticket=ticket, **values))
     written(session, [values])
@@ -60,8 +74,15 @@ def held_channel(channel: str) -> str:
 
 # Whether held notices wait for a user: asked with every message (handlers/router.py), on the
 # (status, channel, recipient) index.
-HELD_EXISTS = exists().where(Notification.status == "held", Notification.channel == bindparam("held_channel"),
-                             Notification.recipient == bindparam("user_id")).label("held")
+HELD_EXISTS = (
+    exists()
+    .where(
+        Notification.status == "held",
+        Notification.channel == bindparam("held_channel"),
+        Notification.recipient == bindparam("user_id"),
+    )
+    .label("held")
+)
 
 
 def held_since_flush(session: Session, channel: str, user_id: str) -> bool:
@@ -70,9 +91,15 @@ def held_since_flush(session: Session, channel: str, user_id: str) -> bool:
 
 
 # Built once: it runs on nearly every message, and building a statement costs more than running it.
-_HELD = select(Notification).where(Notification.channel == bindparam("channel"),
-                                   Notification.recipient == bindparam("recipient"),
-                                   Notification.status == "held").order_by(Notification.id)
+_HELD = (
+    select(Notification)
+    .where(
+        Notification.channel == bindparam("channel"),
+        Notification.recipient == bindparam("recipient"),
+        Notification.status == "held",
+    )
+    .order_by(Notification.id)
+)
 
 
 _INSERT = cast(Table, Notification.__table__).insert()
@@ -96,8 +123,9 @@ def _presentation(channel: str, card: bool) -> str | None:
     return "ticket" if card and channel in CARD_CHANNELS else None
 
 
-def department(session: Session, ticket: Ticket, title: str, body: str,
-               dept: Department | None = None, card: bool = False) -> None:
+def department(
+    session: Session, ticket: Ticket, title: str, body: str, dept: Department | None = None, card: bool = False
+) -> None:
     """`card`: the notice hands the ticket to the department to 签收 (delivery/groups.py sends it
     as a card with buttons where the channel can)."""
     dept = dept or ticket.department
@@ -107,11 +135,14 @@ def department(session: Session, ticket: Ticket, title: str, body: str,
         add(session, channel, recipient, ticket, title, body, _presentation(channel, card))
 
 
-def department_rows(session: Session, ticket_id: int, dept: Department, title: str, body: str,
-                    card: bool = False) -> None:
+def department_rows(
+    session: Session, ticket_id: int, dept: Department, title: str, body: str, card: bool = False
+) -> None:
     """As department(), written as plain rows for a ticket inserted just now (Lifecycle.submit)."""
-    notices = [notice_values(channel, recipient, title, body, _presentation(channel, card))
-               for channel, recipient in recipients(session, dept, card)]
+    notices = [
+        notice_values(channel, recipient, title, body, _presentation(channel, card))
+        for channel, recipient in recipients(session, dept, card)
+    ]
     if notices:
         session.execute(_INSERT, [{**n, "ticket_id": ticket_id} for n in notices])
         written(session, notices)

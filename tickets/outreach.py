@@ -2,6 +2,7 @@
 template message or an SMS about a ticket may show, and which answers get the one SMS that asks for
 a rating (`schedule_sms`, written to the outbox by the sweep). Sending is delivery/templates.py's.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,10 +49,15 @@ def ticket_fields(ticket: Ticket, **extra: Any) -> dict[str, str]:
     from nlp.categories import label
     from tickets.transitions import STATUS
 
-    fields = {"number": ticket.number, "category": label(ticket.category),
-              "department": ticket.department.name if ticket.department else "营商办",
-              "deadline": _local(ticket.deadline), "status": STATUS.get(ticket.status, ticket.status),
-              "result": _short(ticket.result), "date": _local(ticket.updated_at or ticket.created_at, "%Y-%m-%d %H:%M")}
+    fields = {
+        "number": ticket.number,
+        "category": label(ticket.category),
+        "department": ticket.department.name if ticket.department else "营商办",
+        "deadline": _local(ticket.deadline),
+        "status": STATUS.get(ticket.status, ticket.status),
+        "result": _short(ticket.result),
+        "date": _local(ticket.updated_at or ticket.created_at, "%Y-%m-%d %H:%M"),
+    }
     fields.update({k: str(v) for k, v in extra.items() if v is not None})
     return fields
 
@@ -67,15 +73,26 @@ def schedule_sms(session: Session, config, now: datetime) -> int:
     if not config.get("SMS_PROVIDER") or "resolve" not in (config.get("SMS_TEMPLATES") or {}):
         return 0
     from tickets import rating_links
+
     hours = int(config.get("SMS_AFTER_HOURS") or 0)
     days = int(settings.value(config, "RATING_LINK_DAYS"))
-    due = session.scalars(select(Ticket).join(Enterprise, Ticket.enterprise_id == Enterprise.id).where(
-        Ticket.status == "resolved", Ticket.resolved_at <= now - timedelta(hours=hours),
-        Ticket.resolved_at > now - timedelta(days=days),  # an answer older than its link's life is not chased
-        Enterprise.phone.is_not(None), Enterprise.sms_opt_out.is_(False),
-        # already chased for this answer: skipped here; the unique key is what guarantees it
-        ~exists().where(Notification.ticket_id == Ticket.id, Notification.channel == "sms",
-                        Notification.created_at >= Ticket.resolved_at))).all()
+    due = session.scalars(
+        select(Ticket)
+        .join(Enterprise, Ticket.enterprise_id == Enterprise.id)
+        .where(
+            Ticket.status == "resolved",
+            Ticket.resolved_at <= now - timedelta(hours=hours),
+            Ticket.resolved_at > now - timedelta(days=days),  # an answer older than its link's life is not chased
+            Enterprise.phone.is_not(None),
+            Enterprise.sms_opt_out.is_(False),
+            # already chased for this answer: skipped here; the unique key is what guarantees it
+            ~exists().where(
+                Notification.ticket_id == Ticket.id,
+                Notification.channel == "sms",
+                Notification.created_at >= Ticket.resolved_at,
+            ),
+        )
+    ).all()
     written = 0
     insert = DIALECT_INSERTS[session.get_bind().dialect.name]
     for ticket in due:
@@ -87,10 +104,23 @@ def schedule_sms(session: Session, config, now: datetime) -> int:
             continue
         link = rating_links.current(session, ticket, now, config)
         data = ticket_fields(ticket, link=link, resolved_at=stamp(ticket.resolved_at))
-        done = session.execute(insert(Notification).values(
-            channel="sms", recipient=phone, ticket_id=ticket.id, title=f"回访短信 {ticket.number}",
-            body=f"诉求 {ticket.number} 已答复，请评价：{link or ''}", status="pending", kind="resolve", data=data,
-            once_key=key, created_at=now, attempts=0).on_conflict_do_nothing(index_elements=["once_key"]))
+        done = session.execute(
+            insert(Notification)
+            .values(
+                channel="sms",
+                recipient=phone,
+                ticket_id=ticket.id,
+                title=f"回访短信 {ticket.number}",
+                body=f"诉求 {ticket.number} 已答复，请评价：{link or ''}",
+                status="pending",
+                kind="resolve",
+                data=data,
+                once_key=key,
+                created_at=now,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["once_key"])
+        )
         if cast(CursorResult, done).rowcount:
             written += 1
     if written:

@@ -1,5 +1,6 @@
 """Reaching the enterprise outside the chat window: evidence it sends (photos, voice, files), the
 one-tap rating links, and policy pushes with what became of each."""
+
 from __future__ import annotations
 
 from datetime import datetime

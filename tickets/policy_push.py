@@ -11,6 +11,7 @@ message or held outside it; web chat: held), and one 企业微信 list per 包�
 enterprises. "不要再推送" (push_opt_out) keeps an enterprise out of every later push. The console
 reads back how many were reached, opened the document page, and asked about it afterwards.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,18 +38,25 @@ CHAT_CHANNELS = ("wechat", "wecom", "web")
 
 # -- criteria ------------------------------------------------------------------------------------
 
+
 def _words(value: Any) -> list[str]:
     if isinstance(value, str):
         value = value.replace("，", ",").replace("、", ",").replace(" ", ",").split(",")
     return [str(v).strip() for v in (value or []) if str(v).strip()]
 
 
-def criteria_from(industries: Any = None, regions: Any = None, sizes: Any = None, specialized: bool = False,
-                  high_tech: bool = False) -> dict[str, Any]:
+def criteria_from(
+    industries: Any = None, regions: Any = None, sizes: Any = None, specialized: bool = False, high_tech: bool = False
+) -> dict[str, Any]:
     """Empty lists and unset flags mean "any": a push with no criteria reaches everyone not opted out."""
     sizes = [s for s in _words(sizes) if s in SIZES]
-    return {"industries": _words(industries), "regions": _words(regions), "sizes": sizes,
-            "specialized": bool(specialized), "high_tech": bool(high_tech)}
+    return {
+        "industries": _words(industries),
+        "regions": _words(regions),
+        "sizes": sizes,
+        "specialized": bool(specialized),
+        "high_tech": bool(high_tech),
+    }
 
 
 def describe(criteria: dict[str, Any]) -> str:
@@ -65,20 +73,28 @@ def describe(criteria: dict[str, Any]) -> str:
 
 def profile(ent: Enterprise, listed: Enterprise | None = None) -> dict[str, Any]:
     """The enterprise's profile, each empty field taken from its row in the enterprise list."""
+
     def pick(name):
         own = getattr(ent, name)
         return own if own or listed is None else getattr(listed, name)
 
-    return {"industry": pick("industry") or "", "region": pick("region") or "", "size": pick("size") or "",
-            "specialized": bool(pick("specialized")), "high_tech": bool(pick("high_tech"))}
+    return {
+        "industry": pick("industry") or "",
+        "region": pick("region") or "",
+        "size": pick("size") or "",
+        "specialized": bool(pick("specialized")),
+        "high_tech": bool(pick("high_tech")),
+    }
 
 
 def matches(p: dict[str, Any], criteria: dict[str, Any]) -> bool:
-    if criteria.get("industries") and not any(w in p["industry"] or (p["industry"] and p["industry"] in w)
-                                              for w in criteria["industries"]):
+    if criteria.get("industries") and not any(
+        w in p["industry"] or (p["industry"] and p["industry"] in w) for w in criteria["industries"]
+    ):
         return False
-    if criteria.get("regions") and not any(r in p["region"] or (p["region"] and p["region"] in r)
-                                           for r in criteria["regions"]):
+    if criteria.get("regions") and not any(
+        r in p["region"] or (p["region"] and p["region"] in r) for r in criteria["regions"]
+    ):
         return False
     if criteria.get("sizes") and p["size"] not in criteria["sizes"]:
         return False
@@ -105,20 +121,23 @@ def matching(session: Session, criteria: dict[str, Any]) -> list[tuple[Enterpris
     for ent in everyone:
         if ent.channel not in CHAT_CHANNELS:
             continue
-        twin = (by_code.get((ent.credit_code or "").upper()) if ent.credit_code else None) or \
-            (by_name.get(ent.name) if ent.name else None)
+        twin = (by_code.get((ent.credit_code or "").upper()) if ent.credit_code else None) or (
+            by_name.get(ent.name) if ent.name else None
+        )
         if twin is not None:
             covered.add(twin.id)  # one enterprise, reached through its chat
         if ent.push_opt_out or (twin is not None and twin.push_opt_out):
             continue
         if matches(profile(ent, twin), criteria):
             found.append((ent, True))
-    found += [(e, False) for e in listed if e.id not in covered and not e.push_opt_out
-              and matches(profile(e), criteria)]
+    found += [
+        (e, False) for e in listed if e.id not in covered and not e.push_opt_out and matches(profile(e), criteria)
+    ]
     return found
 
 
 # -- links ---------------------------------------------------------------------------------------
+
 
 def _signature(target_id: int, enterprise_id: int, secret: str) -> str:
     digest = hmac.new(secret.encode(), f"push:{target_id}:{enterprise_id}".encode(), hashlib.sha256).digest()
@@ -128,8 +147,10 @@ def _signature(target_id: int, enterprise_id: int, secret: str) -> str:
 def link(target: PolicyPushTarget, config) -> str:
     from tickets.rating_links import _b36
 
-    return (f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{_b36(target.id)}."
-            f"{_signature(target.id, target.enterprise_id, config['SECRET_KEY'])}")
+    return (
+        f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{_b36(target.id)}."
+        f"{_signature(target.id, target.enterprise_id, config['SECRET_KEY'])}"
+    )
 
 
 def find_target(session: Session, token: str, secret: str) -> PolicyPushTarget | None:
@@ -143,15 +164,18 @@ def find_target(session: Session, token: str, secret: str) -> PolicyPushTarget |
         return None
     target = session.get(PolicyPushTarget, number)
     if target is None or not hmac.compare_digest(
-            _signature(target.id, target.enterprise_id, secret).encode(), signature.encode("ascii", "replace")):
+        _signature(target.id, target.enterprise_id, secret).encode(), signature.encode("ascii", "replace")
+    ):
         return None
     return target
 
 
 # -- publishing ----------------------------------------------------------------------------------
 
-def publish(session: Session, document, summary: str, criteria: dict[str, Any], by: str, now: datetime,
-            config) -> PolicyPush:
+
+def publish(
+    session: Session, document, summary: str, criteria: dict[str, Any], by: str, now: datetime, config
+) -> PolicyPush:
     summary = " ".join((summary or "").split())
     if not summary:
         raise UserError("请写一段政策摘要（推送给企业的内容）。")
@@ -161,8 +185,9 @@ def publish(session: Session, document, summary: str, criteria: dict[str, Any], 
         raise UserError("已废止的文件不能推送。")
     if session.scalar(select(PolicyPush.id).where(PolicyPush.document_id == document.id)) is not None:
         raise UserError(f"《{document.title}》已经推送过，同一文件只推送一次。")
-    push = PolicyPush(document_id=document.id, summary=summary, criteria=criteria, published_by=by[:160],
-                      created_at=now)
+    push = PolicyPush(
+        document_id=document.id, summary=summary, criteria=criteria, published_by=by[:160], created_at=now
+    )
     session.add(push)
     session.flush()
     found = matching(session, criteria)
@@ -176,15 +201,23 @@ def publish(session: Session, document, summary: str, criteria: dict[str, Any], 
     return push
 
 
-def _notify_enterprise(session: Session, ent: Enterprise, target: PolicyPushTarget, document, summary: str,
-                       now: datetime, config) -> None:
+def _notify_enterprise(
+    session: Session, ent: Enterprise, target: PolicyPushTarget, document, summary: str, now: datetime, config
+) -> None:
     url = link(target, config)
-    body = (f"【政策推送】{document.title}\n{summary}\n查看全文：{url}\n"
-            "（有疑问可直接留言咨询；回复“不要再推送”不再接收政策推送）")
+    body = (
+        f"【政策推送】{document.title}\n{summary}\n查看全文：{url}\n"
+        "（有疑问可直接留言咨询；回复“不要再推送”不再接收政策推送）"
+    )
     channel = outbox.held_channel(ent.channel)
     values = outbox.notice_values(channel, ent.user_id, f"政策推送：{document.title}", body)
-    data = {"title": document.title, "summary": summary, "link": url, "issuer": document.issuer or "",
-            "date": now.strftime("%Y-%m-%d")}
+    data = {
+        "title": document.title,
+        "summary": summary,
+        "link": url,
+        "issuer": document.issuer or "",
+        "date": now.strftime("%Y-%m-%d"),
+    }
     session.add(Notification(kind="policy", data=data, once_key=f"policy:{target.push_id}:{ent.id}", **values))
     outbox.written(session, [values])
 
@@ -208,9 +241,16 @@ def _notify_officers(session: Session, push: PolicyPush, document, enterprises: 
             lists[row.official.wecom_user_id][ent.id] = ent
     for wecom_id, ents in lists.items():
         lines = [f"{i}. {_label(e)}" for i, e in enumerate(ents.values(), 1)]
-        outbox.add(session, "wecom_app", wecom_id, None, f"政策推送：{document.title}"[:60],
-                    f"您包联的 {len(ents)} 家企业符合《{document.title}》的条件，请跟进解读：\n" + "\n".join(lines[:30])
-                    + (f"\n…等共 {len(ents)} 家" if len(lines) > 30 else ""))
+        outbox.add(
+            session,
+            "wecom_app",
+            wecom_id,
+            None,
+            f"政策推送：{document.title}"[:60],
+            f"您包联的 {len(ents)} 家企业符合《{document.title}》的条件，请跟进解读：\n"
+            + "\n".join(lines[:30])
+            + (f"\n…等共 {len(ents)} 家" if len(lines) > 30 else ""),
+        )
 
 
 def _label(e: Enterprise) -> str:

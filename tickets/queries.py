@@ -1,5 +1,6 @@
 """Finding tickets the way an official does when an enterprise calls: by number, company name,
 phone, 统一社会信用代码 or words of the appeal — one search for the console and the API."""
+
 from __future__ import annotations
 
 import re

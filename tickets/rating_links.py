@@ -5,6 +5,7 @@ A link rates the answer it was issued for: a ticket reopened for 重办 and answ
 link, and the old one is refused. The rating itself goes through the lifecycle (`Lifecycle.perform
 (…, "rate")`), as a rating typed in chat does.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,12 @@ def issue(session: Session, ticket: Ticket, now: datetime, config) -> str | None
     if not config.get("SECRET_KEY") or not config.get("PUBLIC_URL"):
         return None
     days = int(settings.value(config, "RATING_LINK_DAYS"))
-    link = RatingLink(ticket_id=ticket.id, resolved_at=ticket.resolved_at or now, created_at=now,
-                      expires_at=now + timedelta(days=days))
+    link = RatingLink(
+        ticket_id=ticket.id,
+        resolved_at=ticket.resolved_at or now,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
     session.add(link)
     session.flush()  # its id is in the token
     return url(link, config)
@@ -66,10 +71,16 @@ def current(session: Session, ticket: Ticket, now: datetime, config) -> str | No
     after the first link was lost or expired)."""
     if ticket.resolved_at is None or not config.get("SECRET_KEY") or not config.get("PUBLIC_URL"):
         return None
-    link = session.scalars(select(RatingLink).where(RatingLink.ticket_id == ticket.id,
-                                                    RatingLink.resolved_at == ticket.resolved_at,
-                                                    RatingLink.used_at.is_(None), RatingLink.expires_at > now)
-                           .order_by(RatingLink.id.desc())).first()
+    link = session.scalars(
+        select(RatingLink)
+        .where(
+            RatingLink.ticket_id == ticket.id,
+            RatingLink.resolved_at == ticket.resolved_at,
+            RatingLink.used_at.is_(None),
+            RatingLink.expires_at > now,
+        )
+        .order_by(RatingLink.id.desc())
+    ).first()
     return url(link, config) if link is not None else issue(session, ticket, now, config)
 
 
@@ -100,8 +111,12 @@ def state(link: RatingLink, now: datetime) -> str:
 
 def claim(session: Session, link: RatingLink, now: datetime) -> bool:
     """Marks the link used, once: of two taps racing, one gets it (a conditional update)."""
-    done = session.execute(update(RatingLink).where(RatingLink.id == link.id, RatingLink.used_at.is_(None))
-                           .values(used_at=now).execution_options(synchronize_session=False))
+    done = session.execute(
+        update(RatingLink)
+        .where(RatingLink.id == link.id, RatingLink.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return cast(CursorResult, done).rowcount == 1
 
 

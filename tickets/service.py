@@ -1,4 +1,5 @@
 """Creating tickets: enterprise, number, routing, deadline — the entry point the chat and the API use."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,9 +19,14 @@ from tickets.workdays import CHINA
 
 DEFAULT_DAYS = 5
 
-_NEXT_NUMBER = per_dialect(lambda insert: insert(TicketCounter).values(day=bindparam("day"), last=1)
-                           .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-                           .returning(TicketCounter.last))
+_NEXT_NUMBER = per_dialect(
+    lambda insert: (
+        insert(TicketCounter)
+        .values(day=bindparam("day"), last=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
+        .returning(TicketCounter.last)
+    )
+)
 
 
 def next_number(session: Session, now: datetime) -> str:
@@ -42,8 +48,9 @@ def next_number(session: Session, now: datetime) -> str:
     return ticket_number.format_number(local, last)
 
 
-_ENTERPRISE = select(Enterprise).where(Enterprise.channel == bindparam("channel"),
-                                      Enterprise.user_id == bindparam("user_id"))  # built once: hot
+_ENTERPRISE = select(Enterprise).where(
+    Enterprise.channel == bindparam("channel"), Enterprise.user_id == bindparam("user_id")
+)  # built once: hot
 _ABSENT = object()  # remembered: this user has no enterprise (yet)
 
 
@@ -77,8 +84,12 @@ def enterprise_for(session: Session, channel: str, user_id: str, **fields: Any) 
         insert = DIALECT_INSERTS[session.get_bind().dialect.name]
         # The same user writing twice at once creates one enterprise: the second insert does
         # nothing, and the row the first one committed is read instead.
-        stmt = (insert(Enterprise).values(channel=channel, user_id=user_id, **fields)
-                .on_conflict_do_nothing(index_elements=["channel", "user_id"]).returning(Enterprise))
+        stmt = (
+            insert(Enterprise)
+            .values(channel=channel, user_id=user_id, **fields)
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+            .returning(Enterprise)
+        )
         row = session.scalars(stmt).first()
         if row is None:
             row = session.scalars(_ENTERPRISE, {"channel": channel, "user_id": user_id}).one()
@@ -108,9 +119,20 @@ def route(session: Session, category: str, text: str, region: str = "") -> direc
     return best
 
 
-def create_ticket(session: Session, *, channel: str, user_id: str, text: str, kind: str, category: str,
-                  confidence: float | None = None, extra: dict[str, Any] | None = None,
-                  now: datetime | None = None, config: dict | None = None, anonymous: bool = False) -> Ticket:
+def create_ticket(
+    session: Session,
+    *,
+    channel: str,
+    user_id: str,
+    text: str,
+    kind: str,
+    category: str,
+    confidence: float | None = None,
+    extra: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    config: dict | None = None,
+    anonymous: bool = False,
+) -> Ticket:
     if category not in TICKET_CATEGORIES or KIND_OF[category] != kind:
         raise UserError(f"未知的诉求类别：{kind}/{category}")
     text = (text or "").strip()
@@ -121,9 +143,19 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
     # A location the enterprise sent with the appeal (handlers/media.py) names where it happens.
     region = ((extra or {}).get("location") or {}).get("region") or ent.region or ""
     rule = route(session, category, text, region)
-    ticket = Ticket(number=next_number(session, now), kind=kind, category=category, confidence=confidence,
-                    text=text[:5000], channel=channel, region=region, enterprise=ent,
-                    created_at=now, extra=dict(extra or {}), anonymous=anonymous and kind == "complaint")
+    ticket = Ticket(
+        number=next_number(session, now),
+        kind=kind,
+        category=category,
+        confidence=confidence,
+        text=text[:5000],
+        channel=channel,
+        region=region,
+        enterprise=ent,
+        created_at=now,
+        extra=dict(extra or {}),
+        anonymous=anonymous and kind == "complaint",
+    )
     department = directory.department(session, rule.department_id) if rule else None
     note: str | None = "按分办规则自动转办"
     if department is not None and access.names_department(session, ticket, department):
@@ -131,8 +163,14 @@ def create_ticket(session: Session, *, channel: str, user_id: str, text: str, ki
         # instead, and only a supervisor's explicit confirmation can send it there (Lifecycle.assign).
         department, note = None, None
     ticket = Lifecycle(session, now, config or {}).submit(
-        ticket, Actor("enterprise", user_id), department, days=rule.deadline_days if rule else None,
-        note=note, category=category, confidence=confidence)
+        ticket,
+        Actor("enterprise", user_id),
+        department,
+        days=rule.deadline_days if rule else None,
+        note=note,
+        category=category,
+        confidence=confidence,
+    )
     from tickets import attachments
 
     # Photos and files sent for this appeal (or just before it) become its evidence.
@@ -145,9 +183,15 @@ def find(session: Session, number: str) -> Ticket | None:
 
 
 def tickets_of(session: Session, channel: str, user_id: str, limit: int = 10) -> list[Ticket]:
-    return list(session.scalars(
-        select(Ticket).join(Enterprise).where(Enterprise.channel == channel, Enterprise.user_id == user_id)
-        .order_by(Ticket.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Ticket)
+            .join(Enterprise)
+            .where(Enterprise.channel == channel, Enterprise.user_id == user_id)
+            .order_by(Ticket.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def department_by_name(session: Session, name: str) -> Department | None:

@@ -19,6 +19,7 @@ department keeps its record after the ticket has moved on:
 Filters (submission dates, region, department) choose the tickets; every figure, the 红黑榜 and the
 charts follow them.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -103,8 +104,18 @@ class Tally:
     def add(self, other: Tally) -> None:
         for name in ("tickets", "resolved", "open_now", "overdue", "overdue_open", "supervised"):
             getattr(self, name).update(getattr(other, name))
-        for name in ("turns", "answers", "on_time", "came_due", "accepted_on_time", "acceptance_due", "returns",
-                     "ratings", "satisfied", "redos"):
+        for name in (
+            "turns",
+            "answers",
+            "on_time",
+            "came_due",
+            "accepted_on_time",
+            "acceptance_due",
+            "returns",
+            "ratings",
+            "satisfied",
+            "redos",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.hours_to_accept += other.hours_to_accept
         self.hours_to_resolve += other.hours_to_resolve
@@ -199,17 +210,31 @@ def _median(values: list[float]) -> float | None:
 
 
 def _row(name: str, t: Tally) -> dict[str, Any]:
-    return {"department": name, "total": len(t.tickets), "resolved": len(t.resolved), "open": len(t.open_now),
-            "overdue": len(t.overdue), "overdue_open": len(t.overdue_open), "returns": t.returns,
-            "ratings": t.ratings, "redos": t.redos, "supervised": len(t.supervised),
-            "on_time_rate": _rate(t.on_time, t.came_due),
-            "on_time_acceptance_rate": _rate(t.accepted_on_time, t.acceptance_due),
-            "satisfaction": _rate(t.satisfied, t.ratings),
-            "return_rate": _rate(t.returns, t.turns), "redo_rate": _rate(t.redos, t.answers)}
+    return {
+        "department": name,
+        "total": len(t.tickets),
+        "resolved": len(t.resolved),
+        "open": len(t.open_now),
+        "overdue": len(t.overdue),
+        "overdue_open": len(t.overdue_open),
+        "returns": t.returns,
+        "ratings": t.ratings,
+        "redos": t.redos,
+        "supervised": len(t.supervised),
+        "on_time_rate": _rate(t.on_time, t.came_due),
+        "on_time_acceptance_rate": _rate(t.accepted_on_time, t.acceptance_due),
+        "satisfaction": _rate(t.satisfied, t.ratings),
+        "return_rate": _rate(t.returns, t.turns),
+        "redo_rate": _rate(t.redos, t.answers),
+    }
 
 
-def scope(since: datetime | None = None, until: datetime | None = None, department_id: int | None = None,
-          region: str | None = None):
+def scope(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    department_id: int | None = None,
+    region: str | None = None,
+):
     """The tickets the figures are about: submitted in [since, until), of the region, and (for one
     department) those the department has held at some time."""
     q = select(Ticket)
@@ -224,25 +249,37 @@ def scope(since: datetime | None = None, until: datetime | None = None, departme
     return q
 
 
-def report(session: Session, now: datetime, since: datetime | None = None, until: datetime | None = None,
-           department_id: int | None = None, region: str | None = None) -> dict[str, Any]:
+def report(
+    session: Session,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    department_id: int | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
     """Figures, 红黑榜 and weekly trend for the tickets the filters choose; with `department_id`, only
     what is charged to that department."""
     q = scope(since, until, department_id, region)
     tickets = list(session.scalars(q))
     events: dict[int, list[TicketEvent]] = defaultdict(list)
     ids = q.with_only_columns(Ticket.id)
-    for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(ids))
-                             .order_by(TicketEvent.ticket_id, TicketEvent.id)):
+    for e in session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id.in_(ids)).order_by(TicketEvent.ticket_id, TicketEvent.id)
+    ):
         events[e.ticket_id].append(e)
     by_department = tally(tickets, events, now)
     names = dict(session.execute(select(Department.id, Department.name)).all())
     if department_id:
         by_department = {department_id: by_department.get(department_id, Tally())}
-    ranking = sorted((_row(names.get(d, "?"), t) for d, t in by_department.items() if t.turns),
-                     key=lambda r: (-(r["on_time_rate"] if r["on_time_rate"] is not None else -1),
-                                    -(r["satisfaction"] if r["satisfaction"] is not None else -1),
-                                    r["overdue"], r["department"]))
+    ranking = sorted(
+        (_row(names.get(d, "?"), t) for d, t in by_department.items() if t.turns),
+        key=lambda r: (
+            -(r["on_time_rate"] if r["on_time_rate"] is not None else -1),
+            -(r["satisfaction"] if r["satisfaction"] is not None else -1),
+            r["overdue"],
+            r["department"],
+        ),
+    )
     whole = Tally()
     for t in by_department.values():
         whole.add(t)
@@ -278,8 +315,14 @@ def report(session: Session, now: datetime, since: datetime | None = None, until
     return {"figures": figures, "ranking": ranking, "weeks": sorted(weeks.items())}
 
 
-def figures(session: Session, now: datetime, since: datetime | None = None, until: datetime | None = None,
-            department_id: int | None = None, region: str | None = None) -> dict[str, Any]:
+def figures(
+    session: Session,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    department_id: int | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
     return report(session, now, since, until, department_id, region)["figures"]
 
 

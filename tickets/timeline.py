@@ -3,6 +3,7 @@
 Who acted is shown by `actor_name`, the one place the console and the API ask; whether an
 enterprise's name may be shown is the anonymity rule's call (`access.reporter_visible`).
 """
+
 from __future__ import annotations
 
 import re

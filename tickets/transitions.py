@@ -10,6 +10,7 @@ the REST API's actions and the WeCom verbs go through `Lifecycle.perform(ticket,
 anything. Nothing here touches the database or imports the lifecycle (a transition's call is made on
 the lifecycle object passed in), so every layer may import it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -63,11 +64,16 @@ class _Actor(Protocol):
 # -- who may act -------------------------------------------------------------------------------
 # Each rule answers for an actor that is not the system (the clock and routing may do anything).
 
+
 def _member(actor: _Actor, ticket: Any) -> bool:
     """An active official of the department holding the ticket, or a 营商办 supervisor."""
     o = actor.official
-    return actor.kind == "official" and o is not None and o.active and (
-        o.supervises or o.department_id == ticket.department_id)
+    return (
+        actor.kind == "official"
+        and o is not None
+        and o.active
+        and (o.supervises or o.department_id == ticket.department_id)
+    )
 
 
 def _supervisor(actor: _Actor, ticket: Any) -> bool:
@@ -78,14 +84,22 @@ def _supervisor(actor: _Actor, ticket: Any) -> bool:
 def _head(actor: _Actor, ticket: Any) -> bool:
     """The head of the holding department (assigns within it), or a supervisor."""
     o = actor.official
-    return _supervisor(actor, ticket) or (actor.kind == "official" and o is not None and o.active
-                                          and o.role == "head" and o.department_id == ticket.department_id)
+    return _supervisor(actor, ticket) or (
+        actor.kind == "official"
+        and o is not None
+        and o.active
+        and o.role == "head"
+        and o.department_id == ticket.department_id
+    )
 
 
 def _enterprise(actor: _Actor, ticket: Any) -> bool:
     """The enterprise that submitted the ticket, on the channel it submitted through."""
-    return (actor.kind == "enterprise" and ticket.enterprise.user_id == actor.id
-            and ticket.enterprise.channel == ticket.channel)
+    return (
+        actor.kind == "enterprise"
+        and ticket.enterprise.user_id == actor.id
+        and ticket.enterprise.channel == ticket.channel
+    )
 
 
 def _member_or_enterprise(actor: _Actor, ticket: Any) -> bool:
@@ -103,6 +117,7 @@ WHO: dict[str, tuple[Callable[[_Actor, Any], bool], str]] = {
 
 # -- conditions besides the status ---------------------------------------------------------------
 
+
 def _extension_pending(ticket: Any, now: datetime | None) -> str | None:
     return None if ticket.extension else f"工单 {ticket.number} 没有待审批的延期申请"
 
@@ -116,6 +131,7 @@ def _extension_possible(ticket: Any, now: datetime | None) -> str | None:
 
 
 # -- the table -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -138,43 +154,135 @@ def _text(p: dict) -> str:
 
 # Ordered by how often the action is the next step; the console shows the first primary ones.
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("approve_extension", "批准延期", OPEN, "supervisor", guard=_extension_pending, primary=True,
-               text="审批意见（可选）", text_required=False,
-               call=lambda life, t, a, p: life.decide_extension(t, a, True, _text(p) or None)),
-    Transition("reject_extension", "不批准延期", OPEN, "supervisor", guard=_extension_pending, primary=True,
-               text="不批准的理由（可选）", text_required=False,
-               call=lambda life, t, a, p: life.decide_extension(t, a, False, _text(p) or None)),
-    Transition("assign", "分办", ("submitted", "assigned", "accepted"), "supervisor", primary=True,
-               params=("department",), text="分办说明（可选）", text_required=False,
-               call=lambda life, t, a, p: life.assign(t, a, p["department"], note=_text(p) or None,
-                                                      confirm_named=bool(p.get("confirm_named")))),
-    Transition("accept", "签收", ("assigned",), "member", primary=True,
-               call=lambda life, t, a, p: life.accept(t, a)),
-    Transition("resolve", "办结", ("accepted",), "member", primary=True, text="答复内容（将发送给企业）",
-               call=lambda life, t, a, p: life.resolve(t, a, _text(p))),
-    Transition("request_info", "要求补充材料", ("accepted",), "member", primary=True, text="需要企业补充的内容",
-               call=lambda life, t, a, p: life.request_info(t, a, _text(p))),
-    Transition("request_extension", "申请延期", ("accepted", "waiting"), "member", primary=True, text="延期原因",
-               params=("days",), guard=_extension_possible,
-               call=lambda life, t, a, p: life.request_extension(t, a, p["days"], _text(p))),
-    Transition("return", "退回", ("assigned", "accepted"), "member", primary=True, text="退回原因（非本部门职责）",
-               danger=True, call=lambda life, t, a, p: life.return_(t, a, _text(p))),
-    Transition("escalate", "提级", ("assigned", "accepted", "waiting"), "member", primary=True,
-               text="提级原因（本部门办不了）", danger=True,
-               call=lambda life, t, a, p: life.escalate(t, a, _text(p))),
-    Transition("delegate", "指派经办人", ("assigned", "accepted"), "head", params=("official",),
-               call=lambda life, t, a, p: life.delegate(t, a, p["official"])),
-    Transition("link", "并入主工单", OPEN, "supervisor", params=("parent",),
-               call=lambda life, t, a, p: life.link(t, a, p["parent"])),
-    Transition("correct_category", "更正类别", tuple(s for s in ALL if s != "closed"), "member",
-               params=("category",), call=lambda life, t, a, p: life.correct_category(t, a, str(p.get("category", "")))),
-    Transition("note", "备注", ALL, "member_or_enterprise", text="备注",
-               call=lambda life, t, a, p: life.note(t, a, _text(p))),
+    Transition(
+        "approve_extension",
+        "批准延期",
+        OPEN,
+        "supervisor",
+        guard=_extension_pending,
+        primary=True,
+        text="审批意见（可选）",
+        text_required=False,
+        call=lambda life, t, a, p: life.decide_extension(t, a, True, _text(p) or None),
+    ),
+    Transition(
+        "reject_extension",
+        "不批准延期",
+        OPEN,
+        "supervisor",
+        guard=_extension_pending,
+        primary=True,
+        text="不批准的理由（可选）",
+        text_required=False,
+        call=lambda life, t, a, p: life.decide_extension(t, a, False, _text(p) or None),
+    ),
+    Transition(
+        "assign",
+        "分办",
+        ("submitted", "assigned", "accepted"),
+        "supervisor",
+        primary=True,
+        params=("department",),
+        text="分办说明（可选）",
+        text_required=False,
+        call=lambda life, t, a, p: life.assign(
+            t, a, p["department"], note=_text(p) or None, confirm_named=bool(p.get("confirm_named"))
+        ),
+    ),
+    Transition("accept", "签收", ("assigned",), "member", primary=True, call=lambda life, t, a, p: life.accept(t, a)),
+    Transition(
+        "resolve",
+        "办结",
+        ("accepted",),
+        "member",
+        primary=True,
+        text="答复内容（将发送给企业）",
+        call=lambda life, t, a, p: life.resolve(t, a, _text(p)),
+    ),
+    Transition(
+        "request_info",
+        "要求补充材料",
+        ("accepted",),
+        "member",
+        primary=True,
+        text="需要企业补充的内容",
+        call=lambda life, t, a, p: life.request_info(t, a, _text(p)),
+    ),
+    Transition(
+        "request_extension",
+        "申请延期",
+        ("accepted", "waiting"),
+        "member",
+        primary=True,
+        text="延期原因",
+        params=("days",),
+        guard=_extension_possible,
+        call=lambda life, t, a, p: life.request_extension(t, a, p["days"], _text(p)),
+    ),
+    Transition(
+        "return",
+        "退回",
+        ("assigned", "accepted"),
+        "member",
+        primary=True,
+        text="退回原因（非本部门职责）",
+        danger=True,
+        call=lambda life, t, a, p: life.return_(t, a, _text(p)),
+    ),
+    Transition(
+        "escalate",
+        "提级",
+        ("assigned", "accepted", "waiting"),
+        "member",
+        primary=True,
+        text="提级原因（本部门办不了）",
+        danger=True,
+        call=lambda life, t, a, p: life.escalate(t, a, _text(p)),
+    ),
+    Transition(
+        "delegate",
+        "指派经办人",
+        ("assigned", "accepted"),
+        "head",
+        params=("official",),
+        call=lambda life, t, a, p: life.delegate(t, a, p["official"]),
+    ),
+    Transition(
+        "link",
+        "并入主工单",
+        OPEN,
+        "supervisor",
+        params=("parent",),
+        call=lambda life, t, a, p: life.link(t, a, p["parent"]),
+    ),
+    Transition(
+        "correct_category",
+        "更正类别",
+        tuple(s for s in ALL if s != "closed"),
+        "member",
+        params=("category",),
+        call=lambda life, t, a, p: life.correct_category(t, a, str(p.get("category", ""))),
+    ),
+    Transition(
+        "note", "备注", ALL, "member_or_enterprise", text="备注", call=lambda life, t, a, p: life.note(t, a, _text(p))
+    ),
     # The enterprise's own actions (in chat).
-    Transition("supplement", "补充", OPEN, "enterprise", text="补充内容",
-               call=lambda life, t, a, p: life.supplement(t, a, _text(p))),
-    Transition("rate", "评价", ("resolved",), "enterprise", params=("rating",),
-               call=lambda life, t, a, p: life.rate(t, a, p["rating"], _text(p) or None)),
+    Transition(
+        "supplement",
+        "补充",
+        OPEN,
+        "enterprise",
+        text="补充内容",
+        call=lambda life, t, a, p: life.supplement(t, a, _text(p)),
+    ),
+    Transition(
+        "rate",
+        "评价",
+        ("resolved",),
+        "enterprise",
+        params=("rating",),
+        call=lambda life, t, a, p: life.rate(t, a, p["rating"], _text(p) or None),
+    ),
 )
 TABLE: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
 OFFICIAL_ACTIONS = tuple(t.name for t in TRANSITIONS if t.who not in ("enterprise",))
@@ -213,8 +321,14 @@ def allowed_actions(ticket: Any, official: _Official, now: datetime | None = Non
     return [t for t in TRANSITIONS if t.who != "enterprise" and refusal(ticket, actor, t.name, now) is None]
 
 
-MISSING = {"department": "请选择部门", "official": "请选择本部门的经办人", "days": "请写明延期的工作日天数",
-           "category": "请选择类别", "parent": "请填写要并入的主工单编号", "rating": "请回复 1 到 5 的数字评价"}
+MISSING = {
+    "department": "请选择部门",
+    "official": "请选择本部门的经办人",
+    "days": "请写明延期的工作日天数",
+    "category": "请选择类别",
+    "parent": "请填写要并入的主工单编号",
+    "rating": "请回复 1 到 5 的数字评价",
+}
 
 
 def label(name: str) -> str:
@@ -222,5 +336,16 @@ def label(name: str) -> str:
     return t.label if t else name
 
 
-__all__ = ["STATUS", "OPEN", "TRANSITIONS", "TABLE", "OFFICIAL_ACTIONS", "MISSING", "Transition", "Refusal",
-           "refusal", "allowed_actions", "label"]
+__all__ = [
+    "STATUS",
+    "OPEN",
+    "TRANSITIONS",
+    "TABLE",
+    "OFFICIAL_ACTIONS",
+    "MISSING",
+    "Transition",
+    "Refusal",
+    "refusal",
+    "allowed_actions",
+    "label",
+]

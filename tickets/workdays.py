@@ -1,4 +1,5 @@
 """Deadlines in working days, from the official holiday calendar with its make-up working days."""
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 Permissions are the chat's: an official sees and acts on their department's tickets only (another
 department's ticket is a 404, not a 403, so numbers cannot be probed); 营商办 supervisors see all.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -60,8 +61,9 @@ def _authenticate():
     if not header.startswith("Bearer ") or len(header) > 300:
         raise ApiError(401, "需要 API 令牌：Authorization: Bearer <token>")
     session = appstate().Session()
-    official = session.scalars(select(Official).where(Official.api_token_hash == token_hash(header[7:].strip()),
-                                                      Official.active)).first()
+    official = session.scalars(
+        select(Official).where(Official.api_token_hash == token_hash(header[7:].strip()), Official.active)
+    ).first()
     if official is None:
         session.close()
         raise ApiError(401, "API 令牌无效或已停用")
@@ -92,8 +94,9 @@ def _date(name: str) -> datetime | None:
 
 
 def _department(value: Any) -> Department:
-    dept = g.api_session.scalars(select(Department).where(or_(Department.code == str(value),
-                                                              Department.name == str(value)))).first()
+    dept = g.api_session.scalars(
+        select(Department).where(or_(Department.code == str(value), Department.name == str(value)))
+    ).first()
     if dept is None:
         raise ApiError(400, f"没有这个部门：{value}")
     return dept
@@ -102,22 +105,42 @@ def _department(value: Any) -> Department:
 def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
     answered = t.status in ("resolved", "closed")
     data: dict[str, Any] = {
-        "number": t.number, "kind": t.kind, "category": t.category, "category_name": label(t.category),
-        "confidence": t.confidence, "text": t.text, "status": t.status, "status_name": STATUS[t.status],
-        "department": t.department.name if t.department else None, "region": t.region,
+        "number": t.number,
+        "kind": t.kind,
+        "category": t.category,
+        "category_name": label(t.category),
+        "confidence": t.confidence,
+        "text": t.text,
+        "status": t.status,
+        "status_name": STATUS[t.status],
+        "department": t.department.name if t.department else None,
+        "region": t.region,
         "enterprise": access.reporter(t, g.official),
         "anonymous": t.anonymous,
-        "created_at": t.created_at.isoformat(), "deadline": t.deadline.isoformat() if t.deadline else None,
+        "created_at": t.created_at.isoformat(),
+        "deadline": t.deadline.isoformat() if t.deadline else None,
         "accept_due": t.accept_due.isoformat() if t.accept_due else None,
         # a ticket reopened for 重办 has no result until it is answered again
-        "result": t.result if answered else None, "rating": t.rating if answered else None,
-        "redo_count": t.redo_count, "supervised": t.supervised, "extension": t.extension or None,
+        "result": t.result if answered else None,
+        "rating": t.rating if answered else None,
+        "redo_count": t.redo_count,
+        "supervised": t.supervised,
+        "extension": t.extension or None,
     }
     if events:
-        data["events"] = [{"at": e.at.isoformat(), "actor": access.actor_label(e.actor, t, g.official),
-                           "actor_name": timeline.actor_name(e, t, g.official), "action": e.action,
-                           "action_name": timeline.describe(e), "from": e.from_status, "to": e.to_status,
-                           "note": e.note} for e in t.events]
+        data["events"] = [
+            {
+                "at": e.at.isoformat(),
+                "actor": access.actor_label(e.actor, t, g.official),
+                "actor_name": timeline.actor_name(e, t, g.official),
+                "action": e.action,
+                "action_name": timeline.describe(e),
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
+            for e in t.events
+        ]
     return data
 
 
@@ -125,8 +148,12 @@ def ticket_json(t: Ticket, events: bool = False) -> dict[str, Any]:
 def list_tickets():
     q = _visible_query()
     args = request.args
-    for name, column in (("status", Ticket.status), ("category", Ticket.category), ("kind", Ticket.kind),
-                         ("region", Ticket.region)):
+    for name, column in (
+        ("status", Ticket.status),
+        ("category", Ticket.category),
+        ("kind", Ticket.kind),
+        ("region", Ticket.region),
+    ):
         if args.get(name):
             q = q.where(column.in_(args.get(name).split(",")))
     if args.get("department"):
@@ -174,7 +201,7 @@ def act(number: str):
         raise ApiError(403, str(exc)) from None
     except NeedsConfirmation as exc:
         session.rollback()
-        raise ApiError(409, str(exc) + "（API：请求体加上 \"confirm_named\": true）") from None
+        raise ApiError(409, str(exc) + '（API：请求体加上 "confirm_named": true）') from None
     except TransitionError as exc:
         session.rollback()
         raise ApiError(409, str(exc)) from None
@@ -191,8 +218,11 @@ def _action_params(body: dict) -> dict[str, Any]:
     for name in TEXT_FIELDS + ("category",):
         inputs.text_field(body, name)  # a field of another type is a 400, never str(["a"])
     text = next((body[k] for k in TEXT_FIELDS if isinstance(body.get(k), str) and body[k].strip()), "")
-    params: dict[str, Any] = {"text": text, "category": body.get("category") or "",
-                              "confirm_named": _flag(body, "confirm_named")}
+    params: dict[str, Any] = {
+        "text": text,
+        "category": body.get("category") or "",
+        "confirm_named": _flag(body, "confirm_named"),
+    }
     if body.get("days") is not None:
         params["days"] = inputs.integer(body.get("days"), "days", low=1, high=30)
     if body.get("department") is not None:
@@ -205,8 +235,9 @@ def _action_params(body: dict) -> dict[str, Any]:
 
 
 def _official(value: Any) -> Official:
-    person = g.api_session.scalars(select(Official).where(or_(Official.login == str(value),
-                                                              Official.wecom_user_id == str(value)))).first()
+    person = g.api_session.scalars(
+        select(Official).where(or_(Official.login == str(value), Official.wecom_user_id == str(value)))
+    ).first()
     if person is None:
         raise ApiError(400, f"没有这个人员：{value}")
     return person
@@ -215,10 +246,14 @@ def _official(value: Any) -> Official:
 @bp.get("/stats")
 def statistics():
     """The dashboard's figures and 红黑榜 (charged from the history), for the same filters."""
-    department_id = (_department(request.args["department"]).id if request.args.get("department") else None) \
-        if g.official.supervises else g.official.department_id
-    report = stats.report(g.api_session, _now(), _date("since"), _date("until"), department_id,
-                          request.args.get("region") or None)
+    department_id = (
+        (_department(request.args["department"]).id if request.args.get("department") else None)
+        if g.official.supervises
+        else g.official.department_id
+    )
+    report = stats.report(
+        g.api_session, _now(), _date("since"), _date("until"), department_id, request.args.get("region") or None
+    )
     return jsonify({**report["figures"], "ranking": report["ranking"]})
 
 
@@ -231,14 +266,26 @@ def openapi():
 
 # -- inspection filings (凡检必报) ----------------------------------------------------------------
 
+
 def filing_json(f) -> dict[str, Any]:
     base = appstate().services.config["PUBLIC_URL"].rstrip("/")
-    return {"code": f.code, "department": f.department.name, "kind": f.kind, "matters": f.matters,
-            "legal_basis": f.legal_basis, "inspectors": f.inspectors, "start": f.start_date.isoformat(),
-            "end": f.end_date.isoformat(), "status": f.status, "warnings": f.warnings or [], "reason": f.reason,
-            "decision_note": f.decision_note,
-            "enterprises": [t.enterprise.name or t.enterprise.credit_code or "" for t in f.targets],
-            "verify_url": f"{base}/verify/{f.code}", "qr_url": f"{base}/verify/{f.code}/qr.svg"}
+    return {
+        "code": f.code,
+        "department": f.department.name,
+        "kind": f.kind,
+        "matters": f.matters,
+        "legal_basis": f.legal_basis,
+        "inspectors": f.inspectors,
+        "start": f.start_date.isoformat(),
+        "end": f.end_date.isoformat(),
+        "status": f.status,
+        "warnings": f.warnings or [],
+        "reason": f.reason,
+        "decision_note": f.decision_note,
+        "enterprises": [t.enterprise.name or t.enterprise.credit_code or "" for t in f.targets],
+        "verify_url": f"{base}/verify/{f.code}",
+        "qr_url": f"{base}/verify/{f.code}/qr.svg",
+    }
 
 
 def _iso_date(body: dict, name: str):
@@ -251,18 +298,30 @@ def file_inspection():
     from tickets.workdays import local_date
 
     body = request.get_json(silent=True)
-    if (not isinstance(body, dict) or not isinstance(body.get("enterprises"), list)
-            or not all(isinstance(e, str) for e in body["enterprises"]) or len(body["enterprises"]) > 200):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("enterprises"), list)
+        or not all(isinstance(e, str) for e in body["enterprises"])
+        or len(body["enterprises"]) > 200
+    ):
         raise ApiError(400, "请求体应为 JSON，enterprises 为企业名称或统一社会信用代码（字符串）的列表")
     # Each field a string or absent: a null used to be stored as the text "None".
-    fields = {name: inputs.text_field(body, name, limit=2000) or "" for name in
-              ("kind", "matters", "legal_basis", "inspectors")}
+    fields = {
+        name: inputs.text_field(body, name, limit=2000) or ""
+        for name in ("kind", "matters", "legal_basis", "inspectors")
+    }
     try:
         filing = filings.file_inspection(
-            g.api_session, g.official, enterprises=[inputs.clean_text(e)[:200] for e in body["enterprises"]],
-            start=_iso_date(body, "start"), end=_iso_date(body, "end"), today=local_date(_now()),
-            reason=inputs.text_field(body, "reason", limit=2000) or None, config=appstate().services.config,
-            **fields)
+            g.api_session,
+            g.official,
+            enterprises=[inputs.clean_text(e)[:200] for e in body["enterprises"]],
+            start=_iso_date(body, "start"),
+            end=_iso_date(body, "end"),
+            today=local_date(_now()),
+            reason=inputs.text_field(body, "reason", limit=2000) or None,
+            config=appstate().services.config,
+            **fields,
+        )
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()
@@ -310,8 +369,14 @@ def decide_inspection(code: str):
         raise ApiError(400, "approve 应为 true 或 false")
     filing = _filing(code)
     try:
-        filings.decide(g.api_session, filing, g.official, body["approve"], _now(),
-                           inputs.text_field(body, "note", limit=2000) or None)
+        filings.decide(
+            g.api_session,
+            filing,
+            g.official,
+            body["approve"],
+            _now(),
+            inputs.text_field(body, "note", limit=2000) or None,
+        )
         g.api_session.commit()
     except UserError as exc:
         g.api_session.rollback()

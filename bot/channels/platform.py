@@ -1,4 +1,5 @@
 """What the 公众号 and 企业微信 callbacks share: signatures, replay window, safe XML, AES envelopes."""
+
 from __future__ import annotations
 
 import binascii
@@ -44,8 +45,7 @@ def require_params(request: Request, *names: str) -> list[str]:
     values = [request.args.get(n) for n in names]
     missing = [n for n, v in zip(names, values, strict=True) if not v]
     if missing:
-        raise RequestRejected(403 if any("signature" in n for n in missing) else 400,
-                              "缺少参数：" + "、".join(missing))
+        raise RequestRejected(403 if any("signature" in n for n in missing) else 400, "缺少参数：" + "、".join(missing))
     return values  # type: ignore[return-value]
 
 
@@ -105,8 +105,16 @@ def xml_safe(text: str) -> str:
 
 
 # The fields of photo, voice, video, file and location messages the conversation uses (as evidence).
-MEDIA_FIELDS = {"media_id": "MediaId", "format": "Format", "thumb_media_id": "ThumbMediaId", "file_name": "FileName",
-                "lat": "Location_X", "lng": "Location_Y", "label": "Label", "pic_url": "PicUrl"}
+MEDIA_FIELDS = {
+    "media_id": "MediaId",
+    "format": "Format",
+    "thumb_media_id": "ThumbMediaId",
+    "file_name": "FileName",
+    "lat": "Location_X",
+    "lng": "Location_Y",
+    "label": "Label",
+    "pic_url": "PicUrl",
+}
 
 
 def to_incoming(channel: str, fields: dict[str, Any], raw: str) -> IncomingMessage:
@@ -150,8 +158,9 @@ def receive(message: IncomingMessage, inbox=None) -> Reply:
     unless its sender is over the per-user rate limit (then nothing is stored or processed, and the
     sender is told to slow down)."""
     state = appstate()
-    allowed, seen = state.limiter.admit(f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
-                                        message.dedupe_key)
+    allowed, seen = state.limiter.admit(
+        f"{message.channel}:{message.user_id}", current_app.config["RATE_LIMIT_USER"], message.dedupe_key
+    )
     if not allowed:
         # Nothing was stored: say so, and when a resend will be accepted.
         return Reply(TOO_FAST.format(seconds=seconds_to_next_window()))

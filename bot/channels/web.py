@@ -6,6 +6,7 @@ an HttpOnly cookie. A later message continues that conversation only with an ide
 signed; anything else (someone else's id typed in, a forged one) starts a new identity, so
 knowing an enterprise's id is worth nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -94,28 +95,43 @@ def api_message():
     if len(text_) > MAX_TEXT:
         raise RequestRejected(400, f"text 不能超过 {MAX_TEXT} 个字符")
     message_id = body.get("id")
-    if message_id is not None and (isinstance(message_id, bool) or not isinstance(message_id, (str, int))
-                                   or len(str(message_id)) > 64 or inputs.has_illegal(str(message_id))):
+    if message_id is not None and (
+        isinstance(message_id, bool)
+        or not isinstance(message_id, (str, int))
+        or len(str(message_id)) > 64
+        or inputs.has_illegal(str(message_id))
+    ):
         raise RequestRejected(400, "id 必须是不超过 64 个字符的字符串")
     user_id, _ = _identity(body)
     message = IncomingMessage(
         # Lone surrogates and control characters are dropped here: nothing downstream (PostgreSQL,
         # the reply's XML on other channels, an Excel export) can carry them.
-        channel="web", user_id=user_id, type="text", created_at=utcnow(), text=inputs.clean_text(text_),
+        channel="web",
+        user_id=user_id,
+        type="text",
+        created_at=utcnow(),
+        text=inputs.clean_text(text_),
         # A client may send its own id so that a retried POST is processed once.
         message_id=f"{user_id}:{message_id}" if message_id is not None else uuid.uuid4().hex,
         raw=inputs.clean_text(request.get_data(as_text=True)),
     )
-    allowed, seen = appstate().limiter.admit(f"web:{message.user_id}", current_app.config["RATE_LIMIT_USER"],
-                                             message.dedupe_key)
+    allowed, seen = appstate().limiter.admit(
+        f"web:{message.user_id}", current_app.config["RATE_LIMIT_USER"], message.dedupe_key
+    )
     if not allowed:
         wait = seconds_to_next_window()
         raise RequestRejected(429, f"发送过于频繁，这条消息没有收到，请在 {wait} 秒后重新发送", retry_after=wait)
     reply = appstate().inbox.receive(message, seen=seen)
     identity = sign_identity(user_id)
     response = jsonify(reply=reply.text, choices=reply.choices, data=reply.data, user=identity)
-    response.set_cookie(COOKIE, identity, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
-                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    response.set_cookie(
+        COOKIE,
+        identity,
+        max_age=COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
     return response
 
 
@@ -128,12 +144,19 @@ def api_classify():
         raise RequestRejected(503, "分类模型尚未训练，请先运行 appealbot train")
     if "items" in body:
         items = body["items"]
-        if not isinstance(items, list) or len(items) > 1000 or not all(
-                isinstance(i, dict) and isinstance(i.get("text"), str) and _plain_id(i.get("id")) for i in items):
+        if (
+            not isinstance(items, list)
+            or len(items) > 1000
+            or not all(isinstance(i, dict) and isinstance(i.get("text"), str) and _plain_id(i.get("id")) for i in items)
+        ):
             raise RequestRejected(400, "items 必须是不超过 1000 个 {id, text} 对象的列表（id 为字符串或整数）")
         predictions = classifier.predict_many([inputs.clean_text(i["text"][:MAX_TEXT]) for i in items])
-        return jsonify(items=[{"id": i.get("id"), "kind": p.kind, "category": p.category,
-                               "confidence": round(p.confidence, 4)} for i, p in zip(items, predictions, strict=True)])
+        return jsonify(
+            items=[
+                {"id": i.get("id"), "kind": p.kind, "category": p.category, "confidence": round(p.confidence, 4)}
+                for i, p in zip(items, predictions, strict=True)
+            ]
+        )
     if not isinstance(body.get("text"), str):
         raise RequestRejected(400, "text 必须是字符串")
     return jsonify(classifier.predict(inputs.clean_text(body["text"][:MAX_TEXT])).to_dict())

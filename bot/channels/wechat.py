@@ -1,4 +1,5 @@
 """公众号 callback `/wechat`: URL verification, plaintext, compatible and safe (AES) mode."""
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,9 @@ def _config():
 @bp.get("/wechat")
 def verify():
     cfg = _config()
-    signature, timestamp, nonce, echostr = platform.require_params(request, "signature", "timestamp", "nonce", "echostr")
+    signature, timestamp, nonce, echostr = platform.require_params(
+        request, "signature", "timestamp", "nonce", "echostr"
+    )
     platform.require_signature(signature, cfg["WECHAT_TOKEN"], timestamp, nonce)
     return Response(echostr, mimetype="text/plain")
 

@@ -1,4 +1,5 @@
 """企业微信 self-built app callback `/wecom`: officials' messages, always encrypted."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +30,8 @@ def _config():
 def verify():
     cfg = _config()
     msg_signature, timestamp, nonce, echostr = platform.require_params(
-        request, "msg_signature", "timestamp", "nonce", "echostr")
+        request, "msg_signature", "timestamp", "nonce", "echostr"
+    )
     platform.require_signature(msg_signature, cfg["WECOM_TOKEN"], timestamp, nonce, echostr)
     plain = platform.decrypt(PrpCrypto, appstate().wecom_key, echostr, cfg["WECOM_CORP_ID"])
     return Response(plain, mimetype="text/plain")
@@ -65,13 +67,14 @@ def card_tap(message, fields):
     """A tap on a button of a ticket card the app sent (handlers/groups.py handles it). Its identity
     is who tapped which button of which card when, so a retried callback is one tap and two are two;
     the ResponseCode updates the tapped card once."""
+
     def text_of(name: str) -> str:
         value = fields.get(name)
         return value[:200] if isinstance(value, str) else ""
 
-    identity = (f"card:{message.user_id}:{text_of('TaskId')}:{text_of('EventKey')}:"
-                f"{int(message.created_at.timestamp())}")
+    identity = f"card:{message.user_id}:{text_of('TaskId')}:{text_of('EventKey')}:{int(message.created_at.timestamp())}"
     if len(identity) > 180:
         identity = "card:" + hashlib.sha1(identity.encode()).hexdigest()
-    return replace(message, message_id=identity, event_key=text_of("EventKey") or None,
-                   reply_token=text_of("ResponseCode") or None)
+    return replace(
+        message, message_id=identity, event_key=text_of("EventKey") or None, reply_token=text_of("ResponseCode") or None
+    )

@@ -13,6 +13,7 @@ for text, a `template_card` for a card, `update_template_card` for a tapped card
 posted through the message's `response_url` (tickets/groups.py). A card is sent on its own rather
 than as `stream_with_template_card`, which clients have been reported to show without its buttons.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,8 @@ def _config():
 def verify():
     cfg = _config()
     msg_signature, timestamp, nonce, echostr = platform.require_params(
-        request, "msg_signature", "timestamp", "nonce", "echostr")
+        request, "msg_signature", "timestamp", "nonce", "echostr"
+    )
     platform.require_signature(msg_signature, cfg["WECOM_BOT_TOKEN"], timestamp, nonce, echostr)
     plain = platform.decrypt(PrpCrypto, appstate().wecom_bot_key, echostr, RECEIVE_ID)
     return Response(plain, mimetype="text/plain")
@@ -70,8 +72,13 @@ def receive():
         # A refresh of a stream: every stream this bot starts is finished in its first answer, so
         # there is nothing more to add; say it is finished (nothing stored, nothing handled).
         stream = payload.get("stream") if isinstance(payload.get("stream"), dict) else {}
-        return _answer({"msgtype": "stream", "stream": {"id": str(stream.get("id") or "")[:MAX_ID], "finish": True,
-                                                        "content": ""}}, nonce)
+        return _answer(
+            {
+                "msgtype": "stream",
+                "stream": {"id": str(stream.get("id") or "")[:MAX_ID], "finish": True, "content": ""},
+            },
+            nonce,
+        )
     message = to_incoming(payload, body)
     reply = platform.receive(message, inbox=appstate().bot_inbox)
     return _answer(render(payload, message, reply), nonce)
@@ -157,15 +164,22 @@ def to_incoming(payload: dict, raw: str) -> IncomingMessage:
     url = url if url and len(url) <= 600 and url.startswith(("https://", "http://")) else None
     stamp = payload.get("create_time")
     created = stamp if isinstance(stamp, int) and 0 < stamp < 10**10 else int(time.time())
-    fields: dict[str, Any] = {"channel": "wecom_bot", "user_id": payload["from"]["userid"],
-                              "created_at": datetime.fromtimestamp(created, UTC),
-                              "message_id": payload["msgid"], "raw": raw, "chat_id": chat, "reply_token": url}
+    fields: dict[str, Any] = {
+        "channel": "wecom_bot",
+        "user_id": payload["from"]["userid"],
+        "created_at": datetime.fromtimestamp(created, UTC),
+        "message_id": payload["msgid"],
+        "raw": raw,
+        "chat_id": chat,
+        "reply_token": url,
+    }
     if msgtype == "event":
         event = _object(payload.get("event"))
         name = _text(event.get("eventtype"), 64) or "unknown"
         detail = _object(event.get(name)) or event  # some senders flatten it
-        return IncomingMessage(type="event", event=name.lower(), event_key=_text(detail.get("event_key"), 1024),
-                               **fields)
+        return IncomingMessage(
+            type="event", event=name.lower(), event_key=_text(detail.get("event_key"), 1024), **fields
+        )
     if msgtype in ("text", "mixed", "voice"):
         quote = payload.get("quote") if isinstance(payload.get("quote"), dict) else None
         quoted = _content(quote, str(quote.get("msgtype"))) if quote else None
@@ -209,5 +223,7 @@ def _answer(plain: dict | None, nonce: str) -> Response:
     encrypt = PrpCrypto(state.wecom_bot_key).encrypt(text, RECEIVE_ID).decode("ascii")
     timestamp = str(int(time.time()))
     signature = platform.sha1_signature(cfg["WECOM_BOT_TOKEN"], timestamp, nonce, encrypt)
-    return Response(json.dumps({"encrypt": encrypt, "msgsignature": signature, "timestamp": timestamp, "nonce": nonce}),
-                    mimetype="application/json")
+    return Response(
+        json.dumps({"encrypt": encrypt, "msgsignature": signature, "timestamp": timestamp, "nonce": nonce}),
+        mimetype="application/json",
+    )

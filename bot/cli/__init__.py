@@ -1,4 +1,5 @@
 """The `appealbot` command. Each command builds what it needs from the same configuration."""
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,14 @@ def _create_app():
 # Flask's own group: each command runs inside the app's context (bot.cli.context.flask_app reads it).
 # No default commands (flask run/shell/routes) and no .env loading: the configuration comes from
 # APPEALBOT_* variables only, as the README's table says.
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False,
-             set_debug_flag=False, add_version_option=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+    add_version_option=False,
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """appealbot: 有求必应、无事不扰 — the bot and back end."""
@@ -171,8 +178,12 @@ def wechat_menu(show: bool) -> None:
         return
     if not cfg.get("WECHAT_APPID") or not cfg.get("WECHAT_SECRET"):
         raise click.ClickException("APPEALBOT_WECHAT_APPID and APPEALBOT_WECHAT_SECRET are needed to create the menu")
-    client = WeChatClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"],
-                          token_storage(cfg, app.extensions["appealbot"].Session))
+    client = WeChatClient(
+        cfg["WECHAT_APPID"],
+        cfg["WECHAT_SECRET"],
+        cfg["WECHAT_API_BASE"],
+        token_storage(cfg, app.extensions["appealbot"].Session),
+    )
     from wechatpy.exceptions import WeChatClientException
 
     try:
@@ -203,4 +214,3 @@ _register_package_commands()
 
 def entry() -> None:  # pragma: no cover
     main(prog_name="appealbot")
-

@@ -1,4 +1,5 @@
 """`python -m bot.cli …`: the `appealbot` command, for processes started without the entry point."""
+
 import sys
 
 from bot.cli import main

@@ -1,4 +1,5 @@
 """`appealbot train | evaluate | classify`; bot/cli registers everything in COMMANDS."""
+
 from __future__ import annotations
 
 import json
@@ -45,10 +46,14 @@ def train(include_corrections: bool, seed: int | None) -> None:
     started = time.perf_counter()
     classifier, report = training.train(examples, seed=seed or training.SEED, extra=extra)
     classifier.save(config["MODEL_PATH"])
-    click.echo(f"trained on {len(examples)} examples (+{len(extra)} corrections) in {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"trained on {len(examples)} examples (+{len(extra)} corrections) in {time.perf_counter() - started:.1f} s"
+    )
     own = ", ".join(f"{code} {t:.2f}" for code, t in sorted(classifier.intent_thresholds.items()))
-    click.echo(f"thresholds: clarify {classifier.threshold:.2f}, other intents {classifier.intent_threshold:.2f} ({own}); "
-               f"model written to {config['MODEL_PATH']}")
+    click.echo(
+        f"thresholds: clarify {classifier.threshold:.2f}, other intents {classifier.intent_threshold:.2f} ({own}); "
+        f"model written to {config['MODEL_PATH']}"
+    )
     for name, s in classifier.metadata["scores"].items():
         click.echo(f"{name:17} macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  (n={s['n']})")
 
@@ -71,17 +76,23 @@ def evaluate(as_json: bool) -> None:
             click.echo(format_scores(name, report[name]))
     click.echo("coverage/accuracy curve (out-of-fold):")
     for point in report["curve"][::5]:
-        click.echo(f"  p >= {point['threshold']:.2f}: coverage {point['coverage']:.3f}, accuracy {point['accuracy']:.3f}")
+        click.echo(
+            f"  p >= {point['threshold']:.2f}: coverage {point['coverage']:.3f}, accuracy {point['accuracy']:.3f}"
+        )
 
 
 def format_scores(name: str, scores: dict) -> str:
-    lines = [f"\n== {name}: n={scores['n']}, macro-F1 (16 categories) {scores['macro_f1']:.3f}, "
-             f"accuracy {scores['accuracy']:.3f}",
-             f"{'category':20} {'name':8} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}"]
+    lines = [
+        f"\n== {name}: n={scores['n']}, macro-F1 (16 categories) {scores['macro_f1']:.3f}, "
+        f"accuracy {scores['accuracy']:.3f}",
+        f"{'category':20} {'name':8} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}",
+    ]
     for code in scores["labels"]:
         r = scores["report"].get(code)
         if r:
-            lines.append(f"{code:20} {label(code):8} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1-score']:6.3f} {int(r['support']):5}")
+            lines.append(
+                f"{code:20} {label(code):8} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1-score']:6.3f} {int(r['support']):5}"
+            )
     lines.append("confusion matrix (rows: true, columns: predicted, in the order above):")
     for code, row in zip(scores["labels"], scores["confusion"], strict=True):
         lines.append(f"{code:20} " + " ".join(f"{v:3}" for v in row))
@@ -121,8 +132,13 @@ def _write_batch(model, batch, out) -> None:
     if not batch:
         return
     for (ident, _), p in zip(batch, model.predict_many([t for _, t in batch]), strict=True):
-        out.write(json.dumps({"id": ident, "kind": p.kind, "category": p.category,
-                              "confidence": round(p.confidence, 4)}, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {"id": ident, "kind": p.kind, "category": p.category, "confidence": round(p.confidence, 4)},
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     out.flush()
 
 

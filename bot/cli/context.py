@@ -3,6 +3,7 @@
 The proxy resolves only inside the command's app context; a server started by the command
 (waitress, gunicorn) calls the app from its own threads and forked workers, outside that context,
 where the proxy raises "Working outside of application context"."""
+
 from __future__ import annotations
 
 from typing import cast

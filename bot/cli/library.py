@@ -1,4 +1,5 @@
 """`appealbot ingest | search | evaluate-search | tune-search | retire`; bot/cli registers everything in COMMANDS."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,11 @@ def ingest(paths) -> None:
                 outcomes.append(outcome)
     for o in outcomes:
         failed += o.status == "error"
-        click.echo(f"{o.status:9} {o.source}" + (f"  {o.clauses} clauses" if o.clauses else "") + (f"  {o.message}" if o.message else ""))
+        click.echo(
+            f"{o.status:9} {o.source}"
+            + (f"  {o.clauses} clauses" if o.clauses else "")
+            + (f"  {o.message}" if o.message else "")
+        )
     if failed:
         raise SystemExit(1)
 
@@ -52,7 +57,9 @@ def search(question: str, k: int, region, as_json: bool, everything: bool) -> No
 
     app = flask_app()
     with app.extensions["appealbot"].Session() as session:
-        found = rank(session, question, k=k, region=region) if everything else run(session, question, k=k, region=region)
+        found = (
+            rank(session, question, k=k, region=region) if everything else run(session, question, k=k, region=region)
+        )
         hits = [h.to_dict() for h in found]
     if as_json:
         click.echo(json.dumps(hits, ensure_ascii=False))
@@ -60,13 +67,19 @@ def search(question: str, k: int, region, as_json: bool, everything: bool) -> No
     if not hits:
         click.echo("（没有找到相关条款）")
     for h in hits:
-        click.echo(f"{h['confidence']:.2f} {h['score']:8.3f}  {h['citation']}  [{' '.join(h['matched'])}]\n"
-                   f"          {h['text'][:120]}")
+        click.echo(
+            f"{h['confidence']:.2f} {h['score']:8.3f}  {h['citation']}  [{' '.join(h['matched'])}]\n"
+            f"          {h['text'][:120]}"
+        )
 
 
 @click.command("evaluate-search")
-@click.option("--questions", "sets", multiple=True,
-              help="A JSON-lines question file or a named set (tune, independent); default both sets.")
+@click.option(
+    "--questions",
+    "sets",
+    multiple=True,
+    help="A JSON-lines question file or a named set (tune, independent); default both sets.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--misses", is_flag=True, help="List the questions ranked wrong and the false answers.")
 @with_appcontext
@@ -84,12 +97,14 @@ def evaluate_search(sets, as_json: bool, misses: bool) -> None:
         return
     database = app.extensions["appealbot"].engine.dialect.name
     for name, f in results.items():
-        click.echo(f"{name} ({database}): {f['answerable']} answerable, {f['unanswerable']} unanswerable\n"
-                   f"  ranking: Recall@1 {f['recall@1']:.3f}  Recall@3 {f['recall@3']:.3f}  MRR {f['mrr']:.3f}\n"
-                   f"  search (floor {f['search_floor']:.2f}): Recall@1 {f['search_recall@1']:.3f}  "
-                   f"Recall@3 {f['search_recall@3']:.3f}  unanswerable with no hit {f['search_abstained']:.3f}\n"
-                   f"  answer() (threshold {f['threshold']:.2f}): unanswerable with no clause {f['unanswerable_abstained']:.3f}  "
-                   f"answerable answered with the right clause {f['answered_right']:.3f}  precision {f['precision']:.3f}")
+        click.echo(
+            f"{name} ({database}): {f['answerable']} answerable, {f['unanswerable']} unanswerable\n"
+            f"  ranking: Recall@1 {f['recall@1']:.3f}  Recall@3 {f['recall@3']:.3f}  MRR {f['mrr']:.3f}\n"
+            f"  search (floor {f['search_floor']:.2f}): Recall@1 {f['search_recall@1']:.3f}  "
+            f"Recall@3 {f['search_recall@3']:.3f}  unanswerable with no hit {f['search_abstained']:.3f}\n"
+            f"  answer() (threshold {f['threshold']:.2f}): unanswerable with no clause {f['unanswerable_abstained']:.3f}  "
+            f"answerable answered with the right clause {f['answered_right']:.3f}  precision {f['precision']:.3f}"
+        )
         if misses:
             for miss in f["misses"]:
                 click.echo(f"  miss: {miss['question']}  (want {miss['want']}, got {miss['got']}, rank {miss['rank']})")
@@ -98,7 +113,9 @@ def evaluate_search(sets, as_json: bool, misses: bool) -> None:
 
 
 @click.command("tune-search")
-@click.option("--questions", default="tune", show_default=True, help="The tuning question set (never the independent one).")
+@click.option(
+    "--questions", default="tune", show_default=True, help="The tuning question set (never the independent one)."
+)
 @with_appcontext
 def tune_search(questions: str) -> None:
     """Fit the ranking weights and the confidence curve; writes knowledge/data/ranking.json."""

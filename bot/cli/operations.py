@@ -1,4 +1,5 @@
 """`appealbot worker | jobs | notifications`; bot/cli registers everything in COMMANDS."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,17 @@ def sweep() -> None:
     app = flask_app()
     state = app.extensions["appealbot"]
     now = state.services.clock()
-    click.echo(json.dumps({"sweep": queue.sweep(state.Session, app.config, now),
-                           "delivery": deliver_pending(state.Session, Sender(app.config, state.Session),
-                                                              now, app.config["PUBLIC_URL"])}, ensure_ascii=False))
+    click.echo(
+        json.dumps(
+            {
+                "sweep": queue.sweep(state.Session, app.config, now),
+                "delivery": deliver_pending(
+                    state.Session, Sender(app.config, state.Session), now, app.config["PUBLIC_URL"]
+                ),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 @click.command()
@@ -54,9 +63,22 @@ def notifications(status: str) -> None:
 
     app = flask_app()
     with app.extensions["appealbot"].Session() as s:
-        for n in s.scalars(select(Notification).where(Notification.status == status).order_by(Notification.id.desc()).limit(100)):
-            click.echo(json.dumps({"id": n.id, "channel": n.channel, "recipient": n.recipient, "title": n.title,
-                                   "attempts": n.attempts, "error": n.last_error}, ensure_ascii=False))
+        for n in s.scalars(
+            select(Notification).where(Notification.status == status).order_by(Notification.id.desc()).limit(100)
+        ):
+            click.echo(
+                json.dumps(
+                    {
+                        "id": n.id,
+                        "channel": n.channel,
+                        "recipient": n.recipient,
+                        "title": n.title,
+                        "attempts": n.attempts,
+                        "error": n.last_error,
+                    },
+                    ensure_ascii=False,
+                )
+            )
 
 
 @click.command("api-token")
@@ -77,7 +99,9 @@ def api_token(login: str, revoke: bool) -> None:
     app = flask_app()
     token = secrets.token_urlsafe(32)
     with app.extensions["appealbot"].Session() as s, s.begin():
-        official = s.scalars(select(Official).where(or_(Official.login == login, Official.wecom_user_id == login))).first()
+        official = s.scalars(
+            select(Official).where(or_(Official.login == login, Official.wecom_user_id == login))
+        ).first()
         if official is None:
             raise click.ClickException(f"no official with login or WeCom id {login!r}")
         official.api_token_hash = None if revoke else token_hash(token)
@@ -88,7 +112,9 @@ def api_token(login: str, revoke: bool) -> None:
 @click.argument("login")
 @click.option("--name", help="Display name (default: the login).")
 @click.option("--department", default="yingshang", show_default=True, help="Department code or name.")
-@click.option("--role", type=click.Choice(["official", "head", "supervisor", "admin"]), default="admin", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["official", "head", "supervisor", "admin"]), default="admin", show_default=True
+)
 @click.option("--wecom-user-id", help="The official's 企业微信 user id, for chat commands.")
 @click.option("--reset", is_flag=True, help="Set a new password for an existing account.")
 @click.password_option(help="At least 10 characters; asked for when not given.")
@@ -116,8 +142,16 @@ def create_user(login, name, department, role, wecom_user_id, reset, password) -
         dept = department_by_name(s, department)
         if dept is None:
             raise click.ClickException(f"no department {department!r}")
-        s.add(Official(login=login, name=name or login, department=dept, role=role, wecom_user_id=wecom_user_id,
-                       password_hash=hash_password(password)))
+        s.add(
+            Official(
+                login=login,
+                name=name or login,
+                department=dept,
+                role=role,
+                wecom_user_id=wecom_user_id,
+                password_hash=hash_password(password),
+            )
+        )
     click.echo(f"created {role} {login} in {dept.name}")
 
 

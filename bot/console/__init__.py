@@ -4,6 +4,7 @@ Same rules as the chat and the API: an official sees their department's tickets 
 department's ticket is a 404), 营商办 supervisors see everything, administrators also manage
 departments, officials and routing rules. Every form carries a CSRF token (Flask-WTF).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -116,30 +117,50 @@ def login():
     # Each attempt is counted before its password is checked, in one statement, and only while the
     # account is not locked: attempts sent in parallel cannot all pass the check before any counts.
     attempt = g.db.execute(
-        update(Official).where(Official.id == user.id, Official.failed_logins < MAX_FAILURES,
-                               or_(Official.locked_until.is_(None), Official.locked_until <= moment))
-        .values(failed_logins=Official.failed_logins + 1).returning(Official.failed_logins)
-        .execution_options(synchronize_session=False)).scalar()
+        update(Official)
+        .where(
+            Official.id == user.id,
+            Official.failed_logins < MAX_FAILURES,
+            or_(Official.locked_until.is_(None), Official.locked_until <= moment),
+        )
+        .values(failed_logins=Official.failed_logins + 1)
+        .returning(Official.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
     g.db.commit()
     if attempt is None:
         _password_matches(None, password)
         return _refused("连续登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。", 429)
     if not _password_matches(user.password_hash, password):
         if attempt >= MAX_FAILURES:
-            g.db.execute(update(Official).where(Official.id == user.id)
-                         .values(locked_until=moment + LOCKOUT, failed_logins=0)
-                         .execution_options(synchronize_session=False))
+            g.db.execute(
+                update(Official)
+                .where(Official.id == user.id)
+                .values(locked_until=moment + LOCKOUT, failed_logins=0)
+                .execution_options(synchronize_session=False)
+            )
             g.db.commit()
         return _refused("用户名或密码错误。", 401)
-    g.db.execute(update(Official).where(Official.id == user.id).values(failed_logins=0, locked_until=None)
-                 .execution_options(synchronize_session=False))
+    g.db.execute(
+        update(Official)
+        .where(Official.id == user.id)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
     # The session lives on the server; the cookie holds a random token naming it (and no part of
     # the password hash, which it used to carry).
     token = secrets.token_urlsafe(32)
-    g.db.execute(delete(ConsoleSession).where(ConsoleSession.official_id == user.id,
-                                              ConsoleSession.expires_at <= moment))
-    g.db.add(ConsoleSession(token_hash=_digest(token), official_id=user.id, created_at=moment,
-                            expires_at=moment + timedelta(hours=SESSION_HOURS)))
+    g.db.execute(
+        delete(ConsoleSession).where(ConsoleSession.official_id == user.id, ConsoleSession.expires_at <= moment)
+    )
+    g.db.add(
+        ConsoleSession(
+            token_hash=_digest(token),
+            official_id=user.id,
+            created_at=moment,
+            expires_at=moment + timedelta(hours=SESSION_HOURS),
+        )
+    )
     g.db.commit()
     session.clear()  # no session fixation: a fresh session for the signed-in user
     session.permanent = True

@@ -1,4 +1,5 @@
 """Administration: departments, officials, routing rules (administrators only)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -16,13 +17,17 @@ MIN_PASSWORD = 10
 @bp.get("/admin")
 @login_required("admin")
 def admin():
-    return render_template("console/admin.html",
-                           departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
-                           officials=g.db.scalars(select(Official).order_by(Official.department_id, Official.id)).all(),
-                           rules=g.db.scalars(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.id)).all(),
-                           groups=g.db.scalars(select(WecomGroup).order_by(WecomGroup.department_id.is_(None).desc(),
-                                                                           WecomGroup.id)).all(),
-                           categories=TICKET_CATEGORIES, LABELS=LABELS)
+    return render_template(
+        "console/admin.html",
+        departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
+        officials=g.db.scalars(select(Official).order_by(Official.department_id, Official.id)).all(),
+        rules=g.db.scalars(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.id)).all(),
+        groups=g.db.scalars(
+            select(WecomGroup).order_by(WecomGroup.department_id.is_(None).desc(), WecomGroup.id)
+        ).all(),
+        categories=TICKET_CATEGORIES,
+        LABELS=LABELS,
+    )
 
 
 def _done(message: str):
@@ -48,8 +53,16 @@ def add_department():
     if not code or not name:
         return _error("部门编码和名称都要填写。")
     parent = g.db.get(Department, f.get("parent", 0, type=int))
-    g.db.add(Department(code=code, name=name, region=f.get("region", "").strip()[:32], parent=parent,
-                        level=2 if parent else 1, robot_url=f.get("robot_url", "").strip() or None))
+    g.db.add(
+        Department(
+            code=code,
+            name=name,
+            region=f.get("region", "").strip()[:32],
+            parent=parent,
+            level=2 if parent else 1,
+            robot_url=f.get("robot_url", "").strip() or None,
+        )
+    )
     return _done(f"已添加部门：{name}")
 
 
@@ -63,10 +76,16 @@ def add_official():
         return _error("请填写姓名，并选择部门和角色。")
     if password and len(password) < MIN_PASSWORD:
         return _error(f"密码至少 {MIN_PASSWORD} 位。")
-    g.db.add(Official(name=f["name"].strip()[:64], department=dept, role=role,
-                      login=f.get("login", "").strip()[:64] or None,
-                      wecom_user_id=f.get("wecom_user_id", "").strip()[:64] or None,
-                      password_hash=hash_password(password) if password else None))
+    g.db.add(
+        Official(
+            name=f["name"].strip()[:64],
+            department=dept,
+            role=role,
+            login=f.get("login", "").strip()[:64] or None,
+            wecom_user_id=f.get("wecom_user_id", "").strip()[:64] or None,
+            password_hash=hash_password(password) if password else None,
+        )
+    )
     return _done(f"已添加人员：{f['name'].strip()}")
 
 
@@ -112,8 +131,15 @@ def add_rule():
     days = f.get("days", 0, type=int)
     if f.get("category") not in TICKET_CATEGORIES or dept is None or not 1 <= days <= 60:
         return _error("请选择类别和部门，办理时限为 1–60 个工作日。")
-    g.db.add(RoutingRule(category=f["category"], department=dept, deadline_days=days,
-                         keywords=f.get("keywords", "").strip()[:500] or None, region=f.get("region", "").strip() or None))
+    g.db.add(
+        RoutingRule(
+            category=f["category"],
+            department=dept,
+            deadline_days=days,
+            keywords=f.get("keywords", "").strip()[:500] or None,
+            region=f.get("region", "").strip() or None,
+        )
+    )
     return _done("已添加分办规则")
 
 
@@ -122,8 +148,15 @@ def add_rule():
 def edit_rule(rule_id: int):
     rule = g.db.get(RoutingRule, rule_id) or abort(404)
     if request.method == "GET":
-        return render_template("console/edit.html", what="rule", item=rule, departments=_departments(),
-                               categories=TICKET_CATEGORIES, LABELS=LABELS, title="修改分办规则")
+        return render_template(
+            "console/edit.html",
+            what="rule",
+            item=rule,
+            departments=_departments(),
+            categories=TICKET_CATEGORIES,
+            LABELS=LABELS,
+            title="修改分办规则",
+        )
     f = request.form
     dept = g.db.get(Department, f.get("department", 0, type=int))
     days = f.get("days", 0, type=int)
@@ -141,11 +174,15 @@ def edit_rule(rule_id: int):
 def delete_rule(rule_id: int):
     rule = g.db.get(RoutingRule, rule_id) or abort(404)
     if request.method == "GET":  # ask first: a deleted rule silently sends appeals elsewhere
-        return render_template("console/confirm.html", title="删除分办规则",
-                               question=f"确定删除分办规则“{LABELS[rule.category]}"
-                                        f"{'（' + rule.keywords + '）' if rule.keywords else ''} → {rule.department.name}”吗？"
-                                        "删除后，这类诉求将按其他规则分办或交营商办分办。",
-                               action=url_for("console.delete_rule", rule_id=rule_id), back=url_for("console.admin"))
+        return render_template(
+            "console/confirm.html",
+            title="删除分办规则",
+            question=f"确定删除分办规则“{LABELS[rule.category]}"
+            f"{'（' + rule.keywords + '）' if rule.keywords else ''} → {rule.department.name}”吗？"
+            "删除后，这类诉求将按其他规则分办或交营商办分办。",
+            action=url_for("console.delete_rule", rule_id=rule_id),
+            back=url_for("console.admin"),
+        )
     g.db.delete(rule)
     return _done("已删除分办规则")
 
@@ -155,8 +192,13 @@ def delete_rule(rule_id: int):
 def edit_official(official_id: int):
     person = g.db.get(Official, official_id) or abort(404)
     if request.method == "GET":
-        return render_template("console/edit.html", what="official", item=person, departments=_departments(),
-                               title=f"修改人员：{person.name}")
+        return render_template(
+            "console/edit.html",
+            what="official",
+            item=person,
+            departments=_departments(),
+            title=f"修改人员：{person.name}",
+        )
     f = request.form
     dept = g.db.get(Department, f.get("department", 0, type=int))
     role, password, name = f.get("role", ""), f.get("password", ""), f.get("name", "").strip()[:64]
@@ -180,8 +222,13 @@ def edit_official(official_id: int):
 def edit_department(department_id: int):
     dept = g.db.get(Department, department_id) or abort(404)
     if request.method == "GET":
-        return render_template("console/edit.html", what="department", item=dept, departments=_departments(),
-                               title=f"修改部门：{dept.name}")
+        return render_template(
+            "console/edit.html",
+            what="department",
+            item=dept,
+            departments=_departments(),
+            title=f"修改部门：{dept.name}",
+        )
     f = request.form
     name = f.get("name", "").strip()[:64]
     parent = g.db.get(Department, f.get("parent", 0, type=int))
@@ -214,8 +261,9 @@ def _departments():
 def notifications():
     from tickets.models import Notification
 
-    rows = g.db.scalars(select(Notification).where(Notification.status == "failed")
-                        .order_by(Notification.id.desc()).limit(100)).all()
+    rows = g.db.scalars(
+        select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc()).limit(100)
+    ).all()
     return render_template("console/notifications.html", rows=rows)
 
 

@@ -1,4 +1,5 @@
 """Console pages for 无事不扰 and 一叫就到: inspection filings (file, approve, statistics) and contact cards."""
+
 from __future__ import annotations
 
 import csv
@@ -31,12 +32,20 @@ def inspection_list():
     rows = g.db.scalars(q.limit(200)).all()
     year = local_date(now()).year
     per_enterprise = Counter()
-    for t in g.db.scalars(select(InspectionTarget).join(InspectionFiling).where(
-            InspectionFiling.status == "approved", InspectionFiling.start_date >= date(year, 1, 1))):
+    for t in g.db.scalars(
+        select(InspectionTarget)
+        .join(InspectionFiling)
+        .where(InspectionFiling.status == "approved", InspectionFiling.start_date >= date(year, 1, 1))
+    ):
         per_enterprise[t.enterprise.name or t.enterprise.credit_code or "—"] += 1
-    return render_template("console/inspections.html", filings=rows, kinds=filings.KINDS,
-                           most=per_enterprise.most_common(10), year=year,
-                           ratings=filings.ratings_by_department(g.db, date(year, 1, 1)))
+    return render_template(
+        "console/inspections.html",
+        filings=rows,
+        kinds=filings.KINDS,
+        most=per_enterprise.most_common(10),
+        year=year,
+        ratings=filings.ratings_by_department(g.db, date(year, 1, 1)),
+    )
 
 
 @bp.post("/inspections")
@@ -46,13 +55,25 @@ def inspection_file():
     try:
         start, end = date.fromisoformat(f.get("start", "")), date.fromisoformat(f.get("end", ""))
         filing = filings.file_inspection(
-            g.db, g.user, enterprises=[e for e in f.get("enterprises", "").replace("，", "\n").splitlines() if e.strip()],
-            kind=f.get("kind", ""), matters=f.get("matters", ""), legal_basis=f.get("legal_basis", ""),
-            inspectors=f.get("inspectors", ""), start=start, end=end, today=local_date(now()),
-            reason=f.get("reason") or None, config=_config())
+            g.db,
+            g.user,
+            enterprises=[e for e in f.get("enterprises", "").replace("，", "\n").splitlines() if e.strip()],
+            kind=f.get("kind", ""),
+            matters=f.get("matters", ""),
+            legal_basis=f.get("legal_basis", ""),
+            inspectors=f.get("inspectors", ""),
+            start=start,
+            end=end,
+            today=local_date(now()),
+            reason=f.get("reason") or None,
+            config=_config(),
+        )
         g.db.commit()
-        flash(f"已提交备案 {filing.code}，待审批。" + ("提示：" + "；".join(_warning(w) for w in filing.warnings)
-                                                 if filing.warnings else ""), "info")
+        flash(
+            f"已提交备案 {filing.code}，待审批。"
+            + ("提示：" + "；".join(_warning(w) for w in filing.warnings) if filing.warnings else ""),
+            "info",
+        )
     except ValueError:
         g.db.rollback()
         flash("请填写检查起止日期。", "error")
@@ -69,9 +90,11 @@ def _config() -> dict:
 
 
 def _warning(w: dict) -> str:
-    return {"joint": f"{w['enterprise']}近期已有其他检查，建议联合检查",
-            "yearly_cap": f"本部门今年已检查{w['enterprise']} {w.get('count')} 次，超过年度上限",
-            "a_tier": f"{w['enterprise']}为 A 级信用企业"}.get(w["type"], w["type"])
+    return {
+        "joint": f"{w['enterprise']}近期已有其他检查，建议联合检查",
+        "yearly_cap": f"本部门今年已检查{w['enterprise']} {w.get('count')} 次，超过年度上限",
+        "a_tier": f"{w['enterprise']}为 A 级信用企业",
+    }.get(w["type"], w["type"])
 
 
 @bp.post("/inspections/<code>/<decision>")
@@ -93,17 +116,23 @@ def inspection_decide(code: str, decision: str):
 
 # -- contact cards and service officers (administrators) ---------------------------------------
 
+
 @bp.get("/admin/contacts")
 @login_required("admin")
 def contacts():
-    return render_template("console/contacts.html",
-                           cards=g.db.scalars(select(ContactCard).order_by(ContactCard.department_id, ContactCard.id)).all(),
-                           officers=g.db.scalars(select(ServiceOfficer)).all(), columns=CARD_COLUMNS,
-                           departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
-                           officials=g.db.scalars(select(Official).where(Official.active)
-                                                  .order_by(Official.department_id, Official.name)).all(),
-                           enterprises=g.db.scalars(select(Enterprise.name).where(Enterprise.name.is_not(None))
-                                                    .distinct().order_by(Enterprise.name).limit(500)).all())
+    return render_template(
+        "console/contacts.html",
+        cards=g.db.scalars(select(ContactCard).order_by(ContactCard.department_id, ContactCard.id)).all(),
+        officers=g.db.scalars(select(ServiceOfficer)).all(),
+        columns=CARD_COLUMNS,
+        departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
+        officials=g.db.scalars(
+            select(Official).where(Official.active).order_by(Official.department_id, Official.name)
+        ).all(),
+        enterprises=g.db.scalars(
+            select(Enterprise.name).where(Enterprise.name.is_not(None)).distinct().order_by(Enterprise.name).limit(500)
+        ).all(),
+    )
 
 
 @bp.post("/admin/contacts/import")
@@ -145,13 +174,24 @@ CARD_FIELDS = ("matters", "title", "phone", "wecom_user_id", "hours", "promise_m
 def contact_edit(card_id: int):
     card = g.db.get(ContactCard, card_id) or abort(404)
     if request.method == "GET":
-        return render_template("console/edit.html", what="card", item=card, title=f"修改联系卡：{card.person}",
-                               departments=g.db.scalars(select(Department).order_by(Department.id)).all())
+        return render_template(
+            "console/edit.html",
+            what="card",
+            item=card,
+            title=f"修改联系卡：{card.person}",
+            departments=g.db.scalars(select(Department).order_by(Department.id)).all(),
+        )
     f = request.form
-    row = {"部门": "", "事项": f.get("matters", "").strip(), "联系人": f.get("person", "").strip(),
-           "职务": f.get("title", "").strip(), "电话": f.get("phone", "").strip(),
-           "企业微信账号": f.get("wecom_user_id", "").strip(), "服务时间": f.get("hours", "").strip(),
-           "响应承诺（分钟）": f.get("promise_minutes", "").strip()}
+    row = {
+        "部门": "",
+        "事项": f.get("matters", "").strip(),
+        "联系人": f.get("person", "").strip(),
+        "职务": f.get("title", "").strip(),
+        "电话": f.get("phone", "").strip(),
+        "企业微信账号": f.get("wecom_user_id", "").strip(),
+        "服务时间": f.get("hours", "").strip(),
+        "响应承诺（分钟）": f.get("promise_minutes", "").strip(),
+    }
     dept = g.db.get(Department, f.get("department", 0, type=int))
     try:
         if dept is None:
@@ -189,7 +229,7 @@ def _read_table(filename: str, data: bytes, columns: list[str]) -> list[dict]:
         except UnicodeDecodeError:
             text = data.decode("gb18030", errors="strict") if data else ""
         values = [[v.strip() for v in row] for row in csv.reader(io.StringIO(text))]
-    if not values or values[0][:len(columns)] != columns:
+    if not values or values[0][: len(columns)] != columns:
         raise UserError("第一行应为表头：" + "、".join(columns))
     # a row shorter than the header (a spreadsheet's trailing empty cells) leaves the last fields out
     return [dict(zip(columns, row, strict=False)) for row in values[1:] if any(row)]
@@ -204,9 +244,16 @@ def _card(row: dict, line: int, department: Department | None = None) -> Contact
     minutes = row.get("响应承诺（分钟）") or "120"
     if not minutes.isdigit() or not 1 <= int(minutes) <= 7 * 24 * 60:
         raise UserError(f"第 {line} 行：响应承诺应为 1 到 10080 之间的分钟数。")
-    return ContactCard(department=dept, matters=row["事项"][:2000], person=row["联系人"][:64], title=row.get("职务", "")[:64],
-                       phone=row["电话"][:32], wecom_user_id=(row.get("企业微信账号") or None) and row["企业微信账号"][:64],
-                       hours=(row.get("服务时间") or "工作日 9:00-17:30")[:64], promise_minutes=int(minutes))
+    return ContactCard(
+        department=dept,
+        matters=row["事项"][:2000],
+        person=row["联系人"][:64],
+        title=row.get("职务", "")[:64],
+        phone=row["电话"][:32],
+        wecom_user_id=(row.get("企业微信账号") or None) and row["企业微信账号"][:64],
+        hours=(row.get("服务时间") or "工作日 9:00-17:30")[:64],
+        promise_minutes=int(minutes),
+    )
 
 
 @bp.route("/admin/contacts/<int:card_id>/delete", methods=["GET", "POST"])
@@ -214,10 +261,14 @@ def _card(row: dict, line: int, department: Department | None = None) -> Contact
 def contact_delete(card_id: int):
     card = g.db.get(ContactCard, card_id) or abort(404)
     if request.method == "GET":  # ask first: enterprises stop being given this person's number
-        return render_template("console/confirm.html", title="删除联系卡",
-                               question=f"确定删除{card.department.name}{card.person}（{card.phone}）的联系卡吗？"
-                                        "删除后，企业询问这些事项时将不再收到这张卡片。",
-                               action=url_for("console.contact_delete", card_id=card_id), back=url_for("console.contacts"))
+        return render_template(
+            "console/confirm.html",
+            title="删除联系卡",
+            question=f"确定删除{card.department.name}{card.person}（{card.phone}）的联系卡吗？"
+            "删除后，企业询问这些事项时将不再收到这张卡片。",
+            action=url_for("console.contact_delete", card_id=card_id),
+            back=url_for("console.contacts"),
+        )
     g.db.delete(card)
     g.db.commit()
     flash(f"已删除联系卡：{card.person}", "info")
@@ -244,13 +295,15 @@ def officer_assign():
 
 # -- policy documents (administrators) ----------------------------------------------------------
 
+
 @bp.get("/admin/documents")
 @login_required("admin")
 def documents():
     from knowledge.models import PolicyDocument
 
-    return render_template("console/documents.html",
-                           documents=g.db.scalars(select(PolicyDocument).order_by(PolicyDocument.id)).all())
+    return render_template(
+        "console/documents.html", documents=g.db.scalars(select(PolicyDocument).order_by(PolicyDocument.id)).all()
+    )
 
 
 @bp.post("/admin/documents")
@@ -268,8 +321,11 @@ def documents_upload():
         if outcome.status == "error":
             flash(f"{name}：{outcome.message}", "error")
         else:
-            flash(f"{name}：{ {'added': '已导入', 'updated': '已更新', 'unchanged': '内容未变'}[outcome.status] }"
-                  f"（{outcome.clauses} 条）", "info")
+            flash(
+                f"{name}：{ {'added': '已导入', 'updated': '已更新', 'unchanged': '内容未变'}[outcome.status] }"
+                f"（{outcome.clauses} 条）",
+                "info",
+            )
     return redirect(url_for("console.documents"))
 
 

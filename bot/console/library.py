@@ -1,6 +1,7 @@
 """The policy library's questions in the console (administrators): what each clause answers, in the
 words enterprises use — bundled ones, those officials' cited answers added, and the administrators'
 own. Every change reaches every process's search index within seconds (knowledge/index.py)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -21,11 +22,13 @@ def questions(document_id: int):
     if doc is None:
         abort(404)
     attached: dict[str, list[ClauseQuestion]] = {}
-    for q in g.db.scalars(select(ClauseQuestion).where(ClauseQuestion.document_key == doc.key)
-                          .order_by(ClauseQuestion.id)):
+    for q in g.db.scalars(
+        select(ClauseQuestion).where(ClauseQuestion.document_key == doc.key).order_by(ClauseQuestion.id)
+    ):
         attached.setdefault(q.clause_path, []).append(q)
-    return render_template("console/questions.html", doc=doc, clauses=list(doc.clauses), attached=attached,
-                           ORIGINS=ORIGINS)
+    return render_template(
+        "console/questions.html", doc=doc, clauses=list(doc.clauses), attached=attached, ORIGINS=ORIGINS
+    )
 
 
 @bp.post("/admin/documents/<int:document_id>/questions")
@@ -51,8 +54,9 @@ def question_edit(question_id: int):
     row = g.db.get(ClauseQuestion, question_id)
     if row is None:
         abort(404)
-    doc = g.db.scalars(select(PolicyDocument).where(PolicyDocument.key == row.document_key)
-                       .order_by(PolicyDocument.status)).first()
+    doc = g.db.scalars(
+        select(PolicyDocument).where(PolicyDocument.key == row.document_key).order_by(PolicyDocument.status)
+    ).first()
     if request.form.get("delete") == "1":
         g.db.delete(row)
         flash("已删除。", "info")

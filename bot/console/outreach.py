@@ -1,6 +1,7 @@
 """Console pages for reaching enterprises: evidence on the ticket page, enterprise profiles (edit and
 CSV/Excel import of the region's enterprise list), and policy pushes (publish, then reached /
 opened / asked)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,6 +28,7 @@ def _config() -> dict:
 
 # -- evidence on the ticket page ------------------------------------------------------------------
 
+
 @bp.app_template_global()
 def ticket_attachments(ticket: Ticket) -> dict[str, Any]:
     """What the ticket page shows of the evidence: an anonymous report's photos may identify its
@@ -51,12 +53,18 @@ def attachment(attachment_id: int):
         abort(404)
     inline = (att.content_type or "").startswith(("image/", "video/", "application/pdf"))
     name = f"{ticket.number}-{att.id}.{(att.key or 'bin').rsplit('.', 1)[-1]}"
-    return Response(data, mimetype=att.content_type or "application/octet-stream", headers={
-        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename={name}",
-        "Cache-Control": "private, max-age=3600"})
+    return Response(
+        data,
+        mimetype=att.content_type or "application/octet-stream",
+        headers={
+            "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename={name}",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
 
 
 # -- enterprise profiles ----------------------------------------------------------------------------
+
 
 @bp.get("/enterprises")
 @login_required("supervisor", "admin")
@@ -64,11 +72,16 @@ def enterprises():
     q = (request.args.get("q") or "").strip()[:60]
     query = select(Enterprise).order_by(Enterprise.id.desc())
     if q:
-        query = query.where(or_(Enterprise.name.contains(q), Enterprise.credit_code == q.upper(),
-                                Enterprise.industry.contains(q), Enterprise.region.contains(q)))
+        query = query.where(
+            or_(
+                Enterprise.name.contains(q),
+                Enterprise.credit_code == q.upper(),
+                Enterprise.industry.contains(q),
+                Enterprise.region.contains(q),
+            )
+        )
     rows = g.db.scalars(query.limit(200)).all()
-    return render_template("console/enterprises.html", rows=rows, q=q, columns=PROFILE_COLUMNS,
-                           sizes=policy_push.SIZES)
+    return render_template("console/enterprises.html", rows=rows, q=q, columns=PROFILE_COLUMNS, sizes=policy_push.SIZES)
 
 
 @bp.post("/enterprises/<int:enterprise_id>")
@@ -123,16 +136,29 @@ def import_profiles(db, rows: list[dict]) -> tuple[int, int]:
         size = row.get("规模", "").strip()
         if size and size not in policy_push.SIZES:
             raise UserError(f"第 {line} 行：规模应为{'、'.join(policy_push.SIZES)}之一，未导入任何数据。")
-        fields = {"industry": row.get("行业", "").strip()[:64] or None, "region": row.get("地区", "").strip()[:32],
-                  "size": size or None, "specialized": row.get("专精特新", "").strip().lower() in YES,
-                  "high_tech": row.get("高新技术企业", "").strip().lower() in YES}
+        fields = {
+            "industry": row.get("行业", "").strip()[:64] or None,
+            "region": row.get("地区", "").strip()[:32],
+            "size": size or None,
+            "specialized": row.get("专精特新", "").strip().lower() in YES,
+            "high_tech": row.get("高新技术企业", "").strip().lower() in YES,
+        }
         if row.get("联系电话", "").strip():
             fields["phone"] = row["联系电话"].strip()[:32]
-        same = db.scalars(select(Enterprise).where(Enterprise.credit_code == code) if code
-                          else select(Enterprise).where(Enterprise.name == name)).all()
+        same = db.scalars(
+            select(Enterprise).where(Enterprise.credit_code == code)
+            if code
+            else select(Enterprise).where(Enterprise.name == name)
+        ).all()
         if not same:
-            same = [Enterprise(channel=policy_push.REGISTRY, user_id=code or f"name:{name}"[:128], credit_code=code or None,
-                               name=name or None)]
+            same = [
+                Enterprise(
+                    channel=policy_push.REGISTRY,
+                    user_id=code or f"name:{name}"[:128],
+                    credit_code=code or None,
+                    name=name or None,
+                )
+            ]
             db.add(same[0])
             added += 1
         else:
@@ -150,6 +176,7 @@ def import_profiles(db, rows: list[dict]) -> tuple[int, int]:
 
 # -- policy pushes --------------------------------------------------------------------------------
 
+
 def _regions() -> list[str]:
     names = set(g.db.scalars(select(Department.region))) | set(g.db.scalars(select(Enterprise.region)))
     return sorted(n for n in names if n)
@@ -165,11 +192,22 @@ def pushes():
     table = [(p, policy_push.push_document(g.db, p), reach.figures(g.db, p, moment)) for p in rows]
     g.db.commit()  # "asked afterwards" found now is kept
     pushed = {p.document_id for p in rows}
-    documents = [d for d in g.db.scalars(select(PolicyDocument).where(PolicyDocument.status == "active")
-                                         .order_by(PolicyDocument.id.desc())) if d.id not in pushed]
-    return render_template("console/pushes.html", table=table, documents=documents, regions=_regions(),
-                           sizes=policy_push.SIZES, describe=policy_push.describe,
-                           chosen=request.args.get("document", type=int))
+    documents = [
+        d
+        for d in g.db.scalars(
+            select(PolicyDocument).where(PolicyDocument.status == "active").order_by(PolicyDocument.id.desc())
+        )
+        if d.id not in pushed
+    ]
+    return render_template(
+        "console/pushes.html",
+        table=table,
+        documents=documents,
+        regions=_regions(),
+        sizes=policy_push.SIZES,
+        describe=policy_push.describe,
+        chosen=request.args.get("document", type=int),
+    )
 
 
 @bp.post("/pushes")
@@ -196,8 +234,13 @@ def push_publish():
     if document is None:
         flash("请上传政策文件，或选择已导入的文件。", "error")
         return redirect(url_for("console.pushes"))
-    criteria = policy_push.criteria_from(f.get("industries"), f.getlist("regions"), f.getlist("sizes"),
-                                         f.get("specialized") == "1", f.get("high_tech") == "1")
+    criteria = policy_push.criteria_from(
+        f.get("industries"),
+        f.getlist("regions"),
+        f.getlist("sizes"),
+        f.get("specialized") == "1",
+        f.get("high_tech") == "1",
+    )
     try:
         push = policy_push.publish(g.db, document, f.get("summary", ""), criteria, g.user.name, now(), _config())
     except UserError as exc:
@@ -206,5 +249,8 @@ def push_publish():
         return redirect(url_for("console.pushes"))
     g.db.commit()
     figures = reach.figures(g.db, push, now())
-    flash(f"已发布《{document.title}》：符合条件 {figures['matched']} 家，其中 {figures['notified']} 家将收到推送。", "info")
+    flash(
+        f"已发布《{document.title}》：符合条件 {figures['matched']} 家，其中 {figures['notified']} 家将收到推送。",
+        "info",
+    )
     return redirect(url_for("console.pushes"))

@@ -1,4 +1,5 @@
 """Queue, ticket page and actions, extensions waiting, dashboard, exports."""
+
 from __future__ import annotations
 
 import csv
@@ -78,13 +79,24 @@ def queue():
     order = SORTS.get(request.args.get("sort", "new"), SORTS["new"])
     rows = g.db.scalars(q.order_by(order).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     moment = now()
-    return render_template("console/queue.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PER_PAGE)),
-                           args=request.args, STATUS=STATUS, LABELS=LABELS,
-                           category_options=[(c, f"{'有求必应' if c in APPEAL else '无事不扰'} · {label(c)}") for c in TICKET_CATEGORIES],
-                           page_args={k: v for k, v in request.args.items() if k != "page"},
-                           who=lambda t: access.reporter_name(t, g.user), urgency=lambda t: _urgency(t, moment), clock=lambda t: sla(t, moment),
-                           more_filters=any(request.args.get(k) for k in ("status", "kind", "category", "mark", "since",
-                                                                          "until", "overdue")))
+    return render_template(
+        "console/queue.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        args=request.args,
+        STATUS=STATUS,
+        LABELS=LABELS,
+        category_options=[(c, f"{'有求必应' if c in APPEAL else '无事不扰'} · {label(c)}") for c in TICKET_CATEGORIES],
+        page_args={k: v for k, v in request.args.items() if k != "page"},
+        who=lambda t: access.reporter_name(t, g.user),
+        urgency=lambda t: _urgency(t, moment),
+        clock=lambda t: sla(t, moment),
+        more_filters=any(
+            request.args.get(k) for k in ("status", "kind", "category", "mark", "since", "until", "overdue")
+        ),
+    )
 
 
 def _urgency(t: Ticket, moment: datetime) -> str:
@@ -105,8 +117,11 @@ def sla(t: Ticket, moment: datetime) -> dict[str, str]:
         return {"state": "", "text": "待营商办分办"}
     if t.status not in ACTIVE or t.deadline is None:
         return {"state": "", "text": ""}
-    due, what = (t.accept_due, "签收") if t.status == "assigned" and t.accept_due and t.accept_due > moment else \
-        (t.deadline, "办结")
+    due, what = (
+        (t.accept_due, "签收")
+        if t.status == "assigned" and t.accept_due and t.accept_due > moment
+        else (t.deadline, "办结")
+    )
     left = working_time_left(moment, due)
     if left < timedelta(0):
         return {"state": "overdue", "text": f"{what}已超期 {_span(-left)}（期限 {_local(due)}）"}
@@ -137,16 +152,31 @@ def _ticket(number: str) -> Ticket:
 def ticket(number: str):
     t = _ticket(number)
     departments = g.db.scalars(select(Department).order_by(Department.id)).all()
-    colleagues = g.db.scalars(select(Official).where(Official.department_id == t.department_id, Official.active)).all() \
-        if t.department_id else []
+    colleagues = (
+        g.db.scalars(select(Official).where(Official.department_id == t.department_id, Official.active)).all()
+        if t.department_id
+        else []
+    )
     actions = [a for a in _allowed(t).values() if a.name != "delegate" or colleagues]
     primary = [a for a in actions if a.primary][:PRIMARY_ACTIONS]
-    return render_template("console/ticket.html", t=t, STATUS=STATUS, RATINGS=RATINGS, label=label,
-                           departments=departments, colleagues=colleagues, categories=TICKET_CATEGORIES,
-                           primary=primary, more=[a for a in actions if a not in primary],
-                           show_reporter=access.reporter_visible(t, g.user), ANONYMOUS=access.ANONYMOUS, clock=sla(t, now()),
-                           describe=timeline.describe, actor=lambda e: timeline.actor_name(e, t, g.user),
-                           named=access.departments_named(g.db, t.text) if t.kind == "complaint" else [])
+    return render_template(
+        "console/ticket.html",
+        t=t,
+        STATUS=STATUS,
+        RATINGS=RATINGS,
+        label=label,
+        departments=departments,
+        colleagues=colleagues,
+        categories=TICKET_CATEGORIES,
+        primary=primary,
+        more=[a for a in actions if a not in primary],
+        show_reporter=access.reporter_visible(t, g.user),
+        ANONYMOUS=access.ANONYMOUS,
+        clock=sla(t, now()),
+        describe=timeline.describe,
+        actor=lambda e: timeline.actor_name(e, t, g.user),
+        named=access.departments_named(g.db, t.text) if t.kind == "complaint" else [],
+    )
 
 
 def _allowed(t: Ticket) -> dict[str, Transition]:
@@ -165,11 +195,18 @@ def act(number: str, action: str):
     form = request.form
     life = Lifecycle(g.db, now(), _config())
     try:
-        life.perform(t, Actor.of(g.user), action, text=form.get("text", ""), days=form.get("days", type=int),
-                     department=g.db.get(Department, form.get("department", 0, type=int)),
-                     official=g.db.get(Official, form.get("official", 0, type=int)),
-                     category=form.get("category", ""), parent=_parent(form.get("parent", "")),
-                     confirm_named=form.get("confirm_named") == "1")
+        life.perform(
+            t,
+            Actor.of(g.user),
+            action,
+            text=form.get("text", ""),
+            days=form.get("days", type=int),
+            department=g.db.get(Department, form.get("department", 0, type=int)),
+            official=g.db.get(Official, form.get("official", 0, type=int)),
+            category=form.get("category", ""),
+            parent=_parent(form.get("parent", "")),
+            confirm_named=form.get("confirm_named") == "1",
+        )
         g.db.commit()
         flash("操作成功。", "info")
     except UserError as exc:
@@ -196,14 +233,25 @@ def _config() -> dict:
 @login_required("supervisor", "admin")
 def extensions():
     """延期申请待审批: what 营商办 has to decide, oldest deadline first."""
-    rows = g.db.scalars(select(Ticket).where(Ticket.extension.is_not(None), Ticket.status.in_(("assigned", "accepted", "waiting")))
-                        .order_by(Ticket.deadline)).all()
+    rows = g.db.scalars(
+        select(Ticket)
+        .where(Ticket.extension.is_not(None), Ticket.status.in_(("assigned", "accepted", "waiting")))
+        .order_by(Ticket.deadline)
+    ).all()
     rows = [t for t in rows if t.extension]  # a decided request is stored as JSON null, not SQL NULL
-    return render_template("console/extensions.html", rows=rows, moment=now(), label=label, STATUS=STATUS, who=lambda t: access.reporter_name(t, g.user),
-                           clock=lambda t: sla(t, now()))
+    return render_template(
+        "console/extensions.html",
+        rows=rows,
+        moment=now(),
+        label=label,
+        STATUS=STATUS,
+        who=lambda t: access.reporter_name(t, g.user),
+        clock=lambda t: sla(t, now()),
+    )
 
 
 # -- dashboard ---------------------------------------------------------------------------------
+
 
 def _report_args() -> dict[str, Any]:
     """The dashboard's filters, applied to every figure, the 红黑榜 and the charts alike."""
@@ -222,27 +270,62 @@ def dashboard():
     chosen = _report_args()
     report = stats.report(g.db, moment, **chosen)
     figures = report["figures"]
-    regions = sorted({r for r in g.db.scalars(select(Department.region)) if r} |
-                     {r for r in g.db.scalars(select(Ticket.region).distinct()) if r})
+    regions = sorted(
+        {r for r in g.db.scalars(select(Department.region)) if r}
+        | {r for r in g.db.scalars(select(Ticket.region).distinct()) if r}
+    )
     departments = g.db.scalars(select(Department).order_by(Department.id)).all() if g.user.supervises else []
-    return render_template("console/dashboard.html", f=figures, weeks=report["weeks"], ranking=report["ranking"],
-                           label=label, since=chosen["since"].astimezone(CHINA).date(), args=request.args,
-                           regions=regions, departments=departments,
-                           this_month=moment.astimezone(CHINA).strftime("%Y-%m"),
-                           category_labels={c: label(c) for c in figures["by_category"]})
+    return render_template(
+        "console/dashboard.html",
+        f=figures,
+        weeks=report["weeks"],
+        ranking=report["ranking"],
+        label=label,
+        since=chosen["since"].astimezone(CHINA).date(),
+        args=request.args,
+        regions=regions,
+        departments=departments,
+        this_month=moment.astimezone(CHINA).strftime("%Y-%m"),
+        category_labels={c: label(c) for c in figures["by_category"]},
+    )
 
 
 # -- exports -----------------------------------------------------------------------------------
 # Columns are (header, kind, width): kinds give the XLSX cell its type (a date is a date, a rate a
 # number shown as a percentage), and CSV its text.
 
-EXPORT_COLUMNS = [("编号", "text", 18), ("类型", "text", 9), ("类别", "text", 12), ("状态", "text", 12),
-                  ("企业", "text", 24), ("联系电话", "text", 14), ("承办部门", "text", 20), ("提交时间", "datetime", 17),
-                  ("办理期限", "datetime", 17), ("办结时间", "datetime", 17), ("答复", "text", 40), ("评价", "text", 10),
-                  ("评分", "int", 6), ("重办次数", "int", 8), ("督办", "text", 6), ("内容", "text", 60)]
-SUMMARY_COLUMNS = [("月份", "text", 9), ("承办部门", "text", 24), ("受理", "int", 7), ("办结", "int", 7), ("超期", "int", 7),
-                   ("回退", "int", 7), ("重办", "int", 7), ("按时办结率", "percent", 11), ("及时签收率", "percent", 11),
-                   ("满意率", "percent", 9), ("回退率", "percent", 9), ("重办率", "percent", 9)]
+EXPORT_COLUMNS = [
+    ("编号", "text", 18),
+    ("类型", "text", 9),
+    ("类别", "text", 12),
+    ("状态", "text", 12),
+    ("企业", "text", 24),
+    ("联系电话", "text", 14),
+    ("承办部门", "text", 20),
+    ("提交时间", "datetime", 17),
+    ("办理期限", "datetime", 17),
+    ("办结时间", "datetime", 17),
+    ("答复", "text", 40),
+    ("评价", "text", 10),
+    ("评分", "int", 6),
+    ("重办次数", "int", 8),
+    ("督办", "text", 6),
+    ("内容", "text", 60),
+]
+SUMMARY_COLUMNS = [
+    ("月份", "text", 9),
+    ("承办部门", "text", 24),
+    ("受理", "int", 7),
+    ("办结", "int", 7),
+    ("超期", "int", 7),
+    ("回退", "int", 7),
+    ("重办", "int", 7),
+    ("按时办结率", "percent", 11),
+    ("及时签收率", "percent", 11),
+    ("满意率", "percent", 9),
+    ("回退率", "percent", 9),
+    ("重办率", "percent", 9),
+]
 
 
 def _export_rows() -> list[list[Any]]:
@@ -250,12 +333,25 @@ def _export_rows() -> list[list[Any]]:
     out = []
     for t in rows:
         answered = t.status in ("resolved", "closed")  # a ticket reopened for 重办 has no result yet
-        out.append([t.number, "有求必应" if t.kind == "appeal" else "无事不扰", label(t.category), STATUS[t.status],
-                    *(lambda who: (who["name"] or "", who["phone"] or ""))(access.reporter(t, g.user)),
-                    t.department.name if t.department else "", t.created_at, t.deadline,
-                    t.resolved_at if answered else None, (t.result or "") if answered else "",
-                    RATINGS.get(t.rating, "") if t.rating and answered else "", t.rating if answered else None,
-                    t.redo_count, "是" if t.supervised else "", t.text])
+        out.append(
+            [
+                t.number,
+                "有求必应" if t.kind == "appeal" else "无事不扰",
+                label(t.category),
+                STATUS[t.status],
+                *(lambda who: (who["name"] or "", who["phone"] or ""))(access.reporter(t, g.user)),
+                t.department.name if t.department else "",
+                t.created_at,
+                t.deadline,
+                t.resolved_at if answered else None,
+                (t.result or "") if answered else "",
+                RATINGS.get(t.rating, "") if t.rating and answered else "",
+                t.rating if answered else None,
+                t.redo_count,
+                "是" if t.supervised else "",
+                t.text,
+            ]
+        )
     return out
 
 
@@ -277,9 +373,23 @@ def _month() -> tuple[str, datetime, datetime]:
 def _summary_rows(month: str, start: datetime, end: datetime) -> list[list[Any]]:
     """月汇总: per department for one month, charged from the history as the dashboard is."""
     report = stats.report(g.db, now(), start, end, None if g.user.supervises else g.user.department_id)
-    return [[month, r["department"], r["total"], r["resolved"], r["overdue"], r["returns"], r["redos"],
-             r["on_time_rate"], r["on_time_acceptance_rate"], r["satisfaction"], r["return_rate"], r["redo_rate"]]
-            for r in report["ranking"]]
+    return [
+        [
+            month,
+            r["department"],
+            r["total"],
+            r["resolved"],
+            r["overdue"],
+            r["returns"],
+            r["redos"],
+            r["on_time_rate"],
+            r["on_time_acceptance_rate"],
+            r["satisfaction"],
+            r["return_rate"],
+            r["redo_rate"],
+        ]
+        for r in report["ranking"]
+    ]
 
 
 def _csv_cell(value: Any, kind: str) -> Any:
@@ -292,7 +402,9 @@ def _csv_cell(value: Any, kind: str) -> Any:
     return _safe_cell(value)
 
 
-def _respond(name: str, sheet_name: str, columns: list[tuple[str, str, int]], rows: list[list[Any]], fmt: str) -> Response:
+def _respond(
+    name: str, sheet_name: str, columns: list[tuple[str, str, int]], rows: list[list[Any]], fmt: str
+) -> Response:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -301,11 +413,17 @@ def _respond(name: str, sheet_name: str, columns: list[tuple[str, str, int]], ro
         # BOM: Excel opens UTF-8 CSV correctly only with it
         body, mimetype = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
     else:
-        body, mimetype = _xlsx(sheet_name, columns, rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, mimetype = (
+            _xlsx(sheet_name, columns, rows),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     filename = f"{name}.{fmt}"
     ascii_name = "appealbot-export." + fmt  # for clients that cannot read the UTF-8 name
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"})
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"},
+    )
 
 
 def _xlsx(sheet_name: str, columns: list[tuple[str, str, int]], rows: list[list[Any]]) -> bytes:

@@ -1,4 +1,5 @@
 """Alembic environment: one metadata for every package, batch mode so SQLite can alter tables."""
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 

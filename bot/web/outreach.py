@@ -4,6 +4,7 @@ pushed policy document (`/p/<token>`, which records the opening and shows the do
 The signed token in the address is the credential (no session, no CSRF token: a forged form would
 need the token itself). The rating goes through the lifecycle's table of actions, once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ def rating_page(token: str):
             return _page(where, 410 if where == "expired" else 200)
         rating_links.opened(s, link, now)  # seen: the answer reached the enterprise
         t = link.ticket
-        return _page("form", t=t, category=label(t.category),
-                     days=settings.value(state.services.config, "RATING_LINK_DAYS"))
+        return _page(
+            "form", t=t, category=label(t.category), days=settings.value(state.services.config, "RATING_LINK_DAYS")
+        )
 
 
 @bp.post("/r/<token>")
@@ -62,12 +64,19 @@ def rating_submit(token: str):
                     return _page(where, 410 if where == "expired" else 409)
                 ticket = link.ticket
                 if rating not in RATINGS:
-                    return _page("form", 400, t=ticket, category=label(ticket.category), error="请选择一项评价。",
-                                 days=settings.value(config, "RATING_LINK_DAYS"))
+                    return _page(
+                        "form",
+                        400,
+                        t=ticket,
+                        category=label(ticket.category),
+                        error="请选择一项评价。",
+                        days=settings.value(config, "RATING_LINK_DAYS"),
+                    )
                 if not rating_links.claim(s, link, now):
                     return _page("used", 409)
-                Lifecycle(s, now, config).perform(ticket, Actor("enterprise", ticket.enterprise.user_id), "rate",
-                                                  rating=rating, text=comment)
+                Lifecycle(s, now, config).perform(
+                    ticket, Actor("enterprise", ticket.enterprise.user_id), "rate", rating=rating, text=comment
+                )
                 number, closed = ticket.number, ticket.status == "closed"
         except (UserError, StaleDataError) as exc:  # rated in chat at this very moment: nothing half-done
             log.info("rating link refused: %s", type(exc).__name__)
@@ -87,8 +96,13 @@ def rating_menu():
     from wechatpy.exceptions import WeChatException
     from wechatpy.oauth import WeChatOAuth
 
-    oauth = WeChatOAuth(config["WECHAT_APPID"], config["WECHAT_SECRET"],
-                        f"{str(config['PUBLIC_URL']).rstrip('/')}/rate", scope="snsapi_base", state="rate")
+    oauth = WeChatOAuth(
+        config["WECHAT_APPID"],
+        config["WECHAT_SECRET"],
+        f"{str(config['PUBLIC_URL']).rstrip('/')}/rate",
+        scope="snsapi_base",
+        state="rate",
+    )
     oauth.API_BASE_URL = str(config["WECHAT_API_BASE"]).rstrip("/") + "/"
     code = request.args.get("code", "")[:128]
     if not code:
@@ -102,8 +116,11 @@ def rating_menu():
 
     with state.Session() as s, s.begin():
         now = state.services.clock()
-        waiting = [(t, rating_links.current(s, t, now, config))
-                   for t in service.tickets_of(s, "wechat", openid, limit=20) if t.status == "resolved"]
+        waiting = [
+            (t, rating_links.current(s, t, now, config))
+            for t in service.tickets_of(s, "wechat", openid, limit=20)
+            if t.status == "resolved"
+        ]
         return _page("list", waiting=[(t, link) for t, link in waiting if link])
 
 

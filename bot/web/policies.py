@@ -1,4 +1,5 @@
 """The /policies page: search box, results with highlights, documents with an anchor per clause."""
+
 from __future__ import annotations
 
 import re
@@ -30,11 +31,13 @@ def index():
     with appstate().Session() as s:
         hits = search(s, q, k=10, region=region) if q else []
         results = [{"hit": h.to_dict(), "html": highlight(h.clause.text, h.matched)} for h in hits]
-        documents = s.scalars(select(PolicyDocument).where(PolicyDocument.status == "active")
-                              .order_by(PolicyDocument.id)).all()
+        documents = s.scalars(
+            select(PolicyDocument).where(PolicyDocument.status == "active").order_by(PolicyDocument.id)
+        ).all()
         regions = sorted({d.region for d in documents if d.region})
-        return render_template("policies.html", q=q, results=results, documents=documents, regions=regions,
-                               region=region)
+        return render_template(
+            "policies.html", q=q, results=results, documents=documents, regions=regions, region=region
+        )
 
 
 @bp.get("/policies/<int:document_id>")

@@ -5,6 +5,7 @@ benchmarks/dialog_eval.py (the conversations written separately from the code).
 A scenario is one JSON line (tests/dialogs/README.md describes the format):
     {"id", "about", "setup"?, "turns": [{"user", "expect"?}], "final"?}
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,14 @@ class Dialog:
 
     def say(self, text: str) -> Reply:
         before = self._ticket_ids()
-        message = IncomingMessage(channel=self.channel, user_id=self.user, type="text", text=text,
-                                  created_at=datetime.now(UTC), message_id=uuid.uuid4().hex)
+        message = IncomingMessage(
+            channel=self.channel,
+            user_id=self.user,
+            type="text",
+            text=text,
+            created_at=datetime.now(UTC),
+            message_id=uuid.uuid4().hex,
+        )
         reply = self.state.inbox.receive(message)
         self.replies.append(reply)
         with self.state.Session() as s:
@@ -61,8 +68,13 @@ class Dialog:
     def _ticket_ids(self, session=None) -> set[int]:
         own = session or self.state.Session()
         try:
-            return set(own.scalars(select(Ticket.id).join(Enterprise).where(
-                Enterprise.channel == self.channel, Enterprise.user_id == self.user)))
+            return set(
+                own.scalars(
+                    select(Ticket.id)
+                    .join(Enterprise)
+                    .where(Enterprise.channel == self.channel, Enterprise.user_id == self.user)
+                )
+            )
         finally:
             if session is None:
                 own.close()
@@ -76,27 +88,38 @@ class Dialog:
 
     def enterprise(self) -> Enterprise | None:
         with self.state.Session() as s:
-            ent = s.scalars(select(Enterprise).where(Enterprise.channel == self.channel,
-                                                     Enterprise.user_id == self.user)).first()
+            ent = s.scalars(
+                select(Enterprise).where(Enterprise.channel == self.channel, Enterprise.user_id == self.user)
+            ).first()
             if ent is not None:
                 s.expunge(ent)
             return ent
 
     def tickets(self) -> int:
         with self.state.Session() as s:
-            return s.scalar(select(func.count(Ticket.id)).join(Enterprise).where(
-                Enterprise.channel == self.channel, Enterprise.user_id == self.user)) or 0
+            return (
+                s.scalar(
+                    select(func.count(Ticket.id))
+                    .join(Enterprise)
+                    .where(Enterprise.channel == self.channel, Enterprise.user_id == self.user)
+                )
+                or 0
+            )
 
 
 # -- scenarios --------------------------------------------------------------------------------------
+
 
 def prepare(app, scenario: dict[str, Any]) -> Dialog:
     setup = scenario.get("setup") or {}
     state = app.extensions["appealbot"]
     dialog = Dialog(app, channel=setup.get("channel", "web"))
     moment = setup.get("local_time")
-    state.services.clock = (lambda: datetime.fromisoformat(moment).replace(tzinfo=CHINA).astimezone(UTC)) \
-        if moment else (lambda: datetime.now(UTC))
+    state.services.clock = (
+        (lambda: datetime.fromisoformat(moment).replace(tzinfo=CHINA).astimezone(UTC))
+        if moment
+        else (lambda: datetime.now(UTC))
+    )
     with state.Session() as s, s.begin():
         if dialog.channel == "wecom":
             login = setup.get("official")
@@ -129,8 +152,16 @@ def _resolved_ticket(session, dialog: Dialog, category: str, enterprise: dict | 
     ent.name = ent.name or (enterprise or {}).get("name") or "伊宁市某某测试有限公司"
     ent.phone = ent.phone or (enterprise or {}).get("phone") or "13899900000"
     now = datetime.now(UTC)
-    ticket = service.create_ticket(session, channel=dialog.channel, user_id=dialog.user, text="（测试前提）上月反映的问题",
-                                   kind=KIND_OF[category], category=category, now=now, config={})
+    ticket = service.create_ticket(
+        session,
+        channel=dialog.channel,
+        user_id=dialog.user,
+        text="（测试前提）上月反映的问题",
+        kind=KIND_OF[category],
+        category=category,
+        now=now,
+        config={},
+    )
     life = Lifecycle(session, now, {})
     life.accept(ticket, SYSTEM)
     life.resolve(ticket, SYSTEM, "已协调解决，详见电话沟通。")
@@ -214,6 +245,8 @@ def run(app, scenario: dict[str, Any]) -> Outcome:
     for n, turn in enumerate(scenario["turns"], 1):
         reply = dialog.say(turn["user"])
         transcript.append((turn["user"], reply.text))
-        problems += [f"turn {n} ({turn['user'][:20]}): {p}" for p in check_turn(dialog, reply, turn.get("expect") or {})]
+        problems += [
+            f"turn {n} ({turn['user'][:20]}): {p}" for p in check_turn(dialog, reply, turn.get("expect") or {})
+        ]
     problems += [f"final: {p}" for p in check_final(dialog, scenario.get("final") or {})]
     return Outcome(scenario, problems, transcript)
