@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.demo import demo_password, load_demo_data
+from tests.platforms import fresh_rate_window
 from tests.test_console import csrf, sign_in
 from tickets.models import Official
 
@@ -73,6 +74,7 @@ def test_sign_in_attempts_from_one_address_are_throttled(config, counter):
             r.delete(key)
         r.close()
     client = app.test_client()
+    fresh_rate_window()
     for login in ("nobody1", "nobody2", "nobody3", "scjg_head", "yingshang"):
         assert sign_in(client, login, "wrong-password").status_code == 401
     response = sign_in(client, "scjg")  # the right password, but the sixth attempt this minute

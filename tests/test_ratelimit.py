@@ -9,7 +9,7 @@ from bot.app import create_app
 from bot.ratelimit import RateLimiter
 from handlers.models import InboundMessage
 from tests.conftest import WECHAT
-from tests.platforms import WeChatServer, message_xml, post_message
+from tests.platforms import WeChatServer, fresh_rate_window, message_xml, post_message
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -29,6 +29,7 @@ def test_zero_means_no_limit():
 @pytest.fixture
 def limited(config):
     app = create_app({**config, "RATE_LIMIT_USER": 3, "RATE_LIMIT_ADDR": 5})
+    fresh_rate_window()
     yield app
     app.extensions["appealbot"].engine.dispose()
 
@@ -147,6 +148,7 @@ def test_a_refused_message_is_not_noted_as_seen(door):
     app, client = door
     app.config["RATE_LIMIT_USER"] = 1
     server = WeChatServer(app.test_client(), **WECHAT)
+    fresh_rate_window()
     server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000301))
     refused = server.reply_of(server.post(message_xml("text", user="oBusy", content="你好", msg_id=777000302)))
     assert "频繁" in refused["Content"]

@@ -19,7 +19,7 @@ from delivery.queue import drain
 from handlers.models import InboundMessage
 from tests.conftest import WECOM_BOT
 from tests.fake_platform import FakePlatform
-from tests.platforms import WeComBotServer, WeComServer, wecom_signature
+from tests.platforms import WeComBotServer, WeComServer, fresh_rate_window, wecom_signature
 from tickets import service
 from tickets.models import Department, Notification, Official, Ticket, TicketEvent, WecomGroup
 
@@ -168,6 +168,7 @@ def test_a_retried_callback_is_handled_once_and_answered_the_same(bot, bapp):
 def test_over_the_rate_limit_a_message_is_neither_stored_nor_handled(config, platform):
     app = create_app({**config, "RATE_LIMIT_USER": 2})
     bot = WeComBotServer(app.test_client(), WECOM_BOT["token"], WECOM_BOT["aes_key"])
+    fresh_rate_window()
     answers = [bot.say("帮助", user="gdgs") for _ in range(3)]
     assert "过于频繁" in answers[2]["stream"]["content"]
     with app.extensions["appealbot"].Session() as s:
