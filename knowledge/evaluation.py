@@ -18,7 +18,12 @@ from knowledge.search import RankingModel, model, rank
 
 EVAL = Path(__file__).parent / "eval"
 SETS = {
-    "tune": [EVAL / "questions.jsonl", EVAL / "questions_more.jsonl", EVAL / "unanswerable_more.jsonl"],
+    "tune": [
+        EVAL / "questions.jsonl",
+        EVAL / "questions_more.jsonl",
+        EVAL / "unanswerable_more.jsonl",
+        EVAL / "questions_third.jsonl",
+    ],
     "independent": [EVAL / "questions_independent.jsonl", EVAL / "independent_more.jsonl"],
 }
 QUESTIONS = SETS["tune"][0]

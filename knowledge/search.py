@@ -59,6 +59,7 @@ FEATURES = (
     "article",
     "kind",
     "support",
+    "centroid",
 )
 # What kind of answer a question wants, and the words an article holding such an answer uses:
 # "多久" wants a period (三十日内, 六个月), "罚多少" an amount (元, 倍, 百分之), "能不能" a permission.
@@ -130,15 +131,21 @@ class RankingModel:
 
 
 DEFAULT_MODEL = RankingModel(
+    # Near what tune-search fits (knowledge/data/ranking.json); the starting point of its candidates,
+    # and the weights of a feature the tuning questions never exercise (a named law, a cited article).
     weights={
-        "body": 1.0,
-        "heading": 0.5,
-        "questions": 0.6,
+        "body": 0.1,
+        "heading": 0.15,
+        "questions": 0.05,
         "grams": 6.0,
-        "text_grams": 2.0,
+        "votes": 0.5,
+        "text_grams": 3.0,
         "named": 4.0,
-        "coverage": 4.0,
+        "coverage": 7.0,
         "article": 6.0,
+        "kind": 1.0,
+        "support": 0.7,
+        "centroid": 12.0,
     },
     expansion_weight=0.6,
     confidence_coef={"top": 0.25, "margin": 1.0, "coverage": 3.0, "grams": 3.0},
@@ -250,6 +257,7 @@ def candidates(
     heading = idx.heading.score(columns, weights)
     questions = idx.questions.score(columns, weights)
     grams, votes = idx.grams.match(query.text)
+    centroid = idx.grams.centroid(query.text)
     # The law's words the question's colloquial ones stand for count against the clause's own text.
     text_grams = idx.text_grams.best(query.text + " " + " ".join(query.legal_phrases))
     named = _named(idx, query.text)
@@ -261,10 +269,16 @@ def candidates(
         + w.get("votes", 0.0) * votes
         + w.get("text_grams", 0.0) * text_grams
         + w["named"] * named
+        + w.get("centroid", 0.0) * centroid
     )
     if region:
         lexical = lexical * np.array([e.region == region for e in idx.entries])
     chosen = [int(i) for i in np.argsort(-lexical)[:pool] if lexical[i] > 0]
+    # An article the question cites by number in a law it names is always a candidate.
+    articles = set(ARTICLE.findall(query.text))
+    if articles:
+        cited = [i for i, e in enumerate(idx.entries) if named[i] > 0 and e.path in articles and i not in chosen]
+        chosen = cited + chosen
     if not chosen:
         return idx, []
     coverage, matched = _coverage(idx, query, chosen)
@@ -275,10 +289,13 @@ def candidates(
     for i in chosen:
         by_document[idx.entries[i].document_id] = by_document.get(idx.entries[i].document_id, 0.0) + float(lexical[i])
     total = sum(by_document.values()) or 1.0
-    articles = set(ARTICLE.findall(query.text))
     practical = 1.0 if PRACTICAL.search(query.text) else 0.0
     key = [t for t, wgt in query.primary.items() if wgt == 1.0] or list(query.primary)
     unknown = sum(t not in idx.vocabulary for t in key) / (len(key) or 1)  # words the library never uses
+    # Independent views agreeing on one clause (its questions' centroid, its nearest questions' votes,
+    # the words of everything together) is the best sign the clause is the answer, for the ranking and
+    # for the confidence alike.
+    leaders = (int(np.argmax(centroid)), int(np.argmax(votes)), chosen[0])
     found = []
     for i in chosen:
         article = 1.0 if articles and idx.entries[i].path in articles and named[i] > 0 else 0.0
@@ -293,6 +310,8 @@ def candidates(
                     "grams": float(grams[i]),
                     "votes": float(votes[i]),
                     "text_grams": float(text_grams[i]),
+                    "centroid": float(centroid[i]),
+                    "agree": sum(i == leader for leader in leaders) / len(leaders),
                     "named": float(named[i]),
                     "coverage": coverage[i],
                     "article": article,
@@ -319,7 +338,12 @@ def rank(
     idx, found = candidates(session, question, ranking, region)
     if not found:
         return []
-    scored = sorted(((final_score(ranking, c), c) for c in found), key=lambda x: (-x[0], idx.entries[x[1].entry].id))
+    # A question that cites an article of a law it names (劳动合同法第十九条) is a lookup, not a search:
+    # that article comes first and is shown whatever the other features say.
+    scored = sorted(
+        ((final_score(ranking, c), c) for c in found),
+        key=lambda x: (-x[1].features["article"], -x[0], idx.entries[x[1].entry].id),
+    )
     second = scored[1][0] if len(scored) > 1 else 0.0
     hits = []
     for n, (score, c) in enumerate(scored[: max(1, min(int(k), 50))]):
@@ -330,7 +354,7 @@ def rank(
                 score,
                 c.matched,
                 c.features["coverage"],
-                confidence(ranking, score, margin, c.features),
+                1.0 if c.features["article"] else confidence(ranking, score, margin, c.features),
                 c.features,
             )
         )
@@ -372,7 +396,18 @@ def _coverage(idx, query: Query, pool: list[int]):
     return coverage, matched
 
 
-CONFIDENCE_INPUTS = ("top", "margin", "coverage", "grams", "text_grams", "named", "practical", "unknown")
+CONFIDENCE_INPUTS = (
+    "top",
+    "margin",
+    "coverage",
+    "grams",
+    "text_grams",
+    "named",
+    "practical",
+    "unknown",
+    "centroid",
+    "agree",
+)
 
 
 def confidence_inputs(score: float, margin: float, features: dict[str, float]) -> list[float]:
@@ -385,6 +420,8 @@ def confidence_inputs(score: float, margin: float, features: dict[str, float]) -
         features["named"],
         features["practical"],
         features["unknown"],
+        features["centroid"],
+        features["agree"],
     ]
 
 

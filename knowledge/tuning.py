@@ -1,7 +1,11 @@
 """`appealbot tune-search`: fit the ranking weights and the confidence curve on the tuning questions.
 
-1. Weights: coordinate ascent on the mean reciprocal rank of the answerable tuning questions, over the
-   candidates each question draws (features computed once per expansion weight tried).
+1. Weights: a pairwise logistic regression over the candidates each answerable tuning question draws
+   (the right clause's features minus a wrong one's, and the reverse); its coefficients are the
+   weights, its regularisation chosen by the mean reciprocal rank of 5 folds of questions. It replaced
+   a coordinate ascent on the tuning set's MRR that matched the tuning writer's wording closely and
+   generalised worse: on the independent set, Recall@1 0.697 → 0.716, MRR 0.788 → 0.807, with the
+   tuning set's MRR 0.927 → 0.926.
 2. Confidence: a logistic regression on the best hit's features (its score, its margin over the
    next, coverage, the closest attached question, whether the question names the law) predicting
    "the first clause is right"; unanswerable questions count as wrong.
@@ -37,7 +41,8 @@ from knowledge.search import (
 PRECISION = 0.85
 ABSTAIN = 0.90
 KEEP_TOP3 = 0.95
-STEPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
+PAIRS_PER_QUESTION = 40
+REGULARISATION = (0.3, 1.0, 3.0, 10.0)
 
 
 @dataclasses.dataclass
@@ -74,20 +79,51 @@ def mrr(ranking: RankingModel, samples: list[Sample]) -> float:
     return total / (len(answerable) or 1)
 
 
-def fit_weights(samples: list[Sample], start: RankingModel, log: Callable[[str], None]) -> RankingModel:
-    best, best_value = start, mrr(start, samples)
-    for _ in range(3):  # a few sweeps; each weight over a grid, the others fixed
-        improved = False
-        for name in FEATURES:
-            for value in STEPS:
-                trial = dataclasses.replace(best, weights={**best.weights, name: value})
-                got = mrr(trial, samples)
-                if got > best_value + 1e-9:
-                    best, best_value, improved = trial, got, True
-        log(f"  sweep: MRR {best_value:.4f} weights {best.weights}")
-        if not improved:
-            break
-    return best
+def _pairs(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    """Per answerable question: its first right candidate against each wrong one, both ways round."""
+    x, y = [], []
+    for s in samples:
+        if not any(s.right):
+            continue
+        features = np.array([[c.features[name] for name in FEATURES] for c in s.found])
+        first = s.right.index(True)
+        for j in [j for j, right in enumerate(s.right) if not right][:PAIRS_PER_QUESTION]:
+            x += [features[first] - features[j], features[j] - features[first]]
+            y += [1, 0]
+    return np.array(x), np.array(y)
+
+
+def _weights(samples: list[Sample], c: float) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _pairs(samples)
+    fitted = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(x, y)
+    weights = {name: round(float(w), 4) for name, w in zip(FEATURES, fitted.coef_[0], strict=True)}
+    # A feature that never tells a right candidate from a wrong one in these questions (no tuning
+    # question names a law, say) teaches the regression nothing: it keeps its default weight rather
+    # than a zero learnt from silence.
+    for n, name in enumerate(FEATURES):
+        if not np.any(x[:, n]):
+            weights[name] = DEFAULT_MODEL.weights.get(name, 0.0)
+    return weights
+
+
+def fit_weights(samples: list[Sample], start: RankingModel, log: Callable[[str], None]) -> tuple[RankingModel, float]:
+    """The fitted ranking and its mean reciprocal rank on held-out folds (what to compare it by)."""
+    from sklearn.model_selection import KFold
+
+    folds = list(KFold(5, shuffle=True, random_state=20261205).split(samples))
+    held_out = {}
+    for c in REGULARISATION:
+        values = []
+        for train, test in folds:
+            trial = dataclasses.replace(start, weights=_weights([samples[i] for i in train], c))
+            values.append(mrr(trial, [samples[i] for i in test]))
+        held_out[c] = float(np.mean(values))
+    c = max(held_out, key=lambda k: held_out[k])
+    fitted = dataclasses.replace(start, weights=_weights(samples, c))
+    log(f"  C {c} (held-out MRR {held_out[c]:.4f}): weights {fitted.weights}")
+    return fitted, held_out[c]
 
 
 def confidence_table(ranking: RankingModel, samples: list[Sample]):
@@ -154,14 +190,18 @@ def thresholds(
 def tune(session: Session, questions: list[dict], log: Callable[[str], None] = print) -> RankingModel:
     best = None
     for expansion in (0.3, 0.5, 0.7, 1.0):
-        start = dataclasses.replace(best[1] if best else DEFAULT_MODEL, expansion_weight=expansion)
+        start = dataclasses.replace(DEFAULT_MODEL, expansion_weight=expansion)
         samples = collect(session, questions, start)
-        fitted = fit_weights(samples, start, log)
-        value = mrr(fitted, samples)
-        log(f"expansion weight {expansion}: MRR {value:.4f}")
-        if best is None or value > best[0]:
-            best = (value, fitted, samples)
+        fitted, held_out = fit_weights(samples, start, log)
+        log(f"expansion weight {expansion}: held-out MRR {held_out:.4f}")
+        if best is None or held_out > best[0]:
+            best = (held_out, fitted)
     assert best is not None  # the loop above runs, and its first round sets it
-    _, ranking, samples = best
+    _, ranking = best
+    # The candidates were drawn with the default weights; draw them again with the fitted ones, and
+    # fit once more on what the fitted ranking actually sees.
+    samples = collect(session, questions, ranking)
+    ranking, held_out = fit_weights(samples, ranking, log)
+    log(f"refitted on its own candidates: held-out MRR {held_out:.4f}")
     ranking = fit_confidence(ranking, samples, log)
     return dataclasses.replace(ranking, fitted_on=f"{len(questions)} tuning questions")
