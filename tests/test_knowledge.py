@@ -382,3 +382,12 @@ def test_policies_page_highlights_safely_and_links_clauses(bundled, client):
     document = client.get(f"/policies/{doc_id}").get_data(as_text=True)
     assert 'id="c1"' in document and "首席服务员" in document
     assert client.get("/policies/999999").status_code == 404
+
+
+def test_no_evaluation_question_is_attached_to_a_clause():
+    from knowledge.bundled import bundled_questions
+    from knowledge.evaluation import load_questions
+
+    attached = {question for _, _, question in bundled_questions()}
+    asked = {q["question"].strip() for name in ("tune", "independent") for q in load_questions(name)}
+    assert not attached & asked  # a question indexed with its answer measures nothing
