@@ -202,8 +202,24 @@ class Query:
         return merged
 
 
+# Courtesies around a question ("先问下", "请问一下", "谢谢") carry nothing to match, yet they dilute
+# every character-gram similarity and lowered the confidence of a question that was ranked right:
+# "先问下 试用期最长能签几个月" had 0.58 where "试用期最长能签几个月" had 0.82.
+COURTESY_BEFORE = re.compile(
+    r"^(?:[你您]好[啊呀]?|请问一?下?|问一?下|先问一?下|我?想(?:问|咨询|了解|打听)一?下?|(?:咨询|打听|了解)一?下|"
+    r"麻烦(?:问|咨询)?一?下|打扰一?下|(?:领导|同志|老师|工作人员)[你您]?好?)[，,。.！!？?：:、\s~～]*"
+)
+COURTESY_AFTER = re.compile(r"[，,。.！!\s]*(?:谢谢(?:了|您|你)?|多谢|麻烦了|辛苦了)[。.！!~～\s]*$")
+
+
+def without_courtesies(text: str) -> str:
+    while (shorter := COURTESY_BEFORE.sub("", text, count=1)) != text:
+        text = shorter
+    return COURTESY_AFTER.sub("", text) or text
+
+
 def parse_query(question: str, expansion_weight: float | None = None) -> Query:
-    text = (question or "")[:MAX_QUERY_CHARS]
+    text = without_courtesies((question or "").strip()[:MAX_QUERY_CHARS])
     weight = model().expansion_weight if expansion_weight is None else expansion_weight
     primary: dict[str, float] = {}
     for t in cut(text):

@@ -391,3 +391,10 @@ def test_no_evaluation_question_is_attached_to_a_clause():
     attached = {question for _, _, question in bundled_questions()}
     asked = {q["question"].strip() for name in ("tune", "independent") for q in load_questions(name)}
     assert not attached & asked  # a question indexed with its answer measures nothing
+
+
+def test_courtesies_do_not_lower_the_confidence(bundled):
+    plain = rank(bundled, "试用期最长能签几个月", k=1)[0]
+    polite = rank(bundled, "你好，先问下 试用期最长能签几个月？谢谢", k=1)[0]
+    assert (polite.clause.path, polite.clause.document.key) == (plain.clause.path, plain.clause.document.key)
+    assert polite.confidence == pytest.approx(plain.confidence, abs=0.02)
