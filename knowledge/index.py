@@ -249,6 +249,8 @@ class _GramIndex:
         self.owner = np.array(owner, dtype=np.intp)
         self.count = len(question_texts)
         self.centroids = self._centroids(own_texts) if own_texts is not None else None
+        # Queries take a few columns of every row: column-major makes that slice a copy of a few runs.
+        self.matrix = csc_matrix(self.matrix)
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's grams that the index knows (columns) and their unit-length tf-idf weights."""
