@@ -212,6 +212,11 @@ COURTESY_BEFORE = re.compile(
 COURTESY_AFTER = re.compile(r"[，,。.！!\s]*(?:谢谢(?:了|您|你)?|多谢|麻烦了|辛苦了)[。.！!~～\s]*$")
 
 
+# "多少天内能申请" is cut 多少/天/内能 (内能: internal energy) and "多长时间内要" 多长时间/内要: a period's
+# 内 ends the period, so it is cut off before the words after it.
+WITHIN = re.compile(r"(?<=[天日月年间周期时])内(?=[^\s容部外])")
+
+
 def without_courtesies(text: str) -> str:
     while (shorter := COURTESY_BEFORE.sub("", text, count=1)) != text:
         text = shorter
@@ -222,10 +227,11 @@ def parse_query(question: str, expansion_weight: float | None = None) -> Query:
     text = without_courtesies((question or "").strip()[:MAX_QUERY_CHARS])
     weight = model().expansion_weight if expansion_weight is None else expansion_weight
     primary: dict[str, float] = {}
-    for t in cut(text):
+    words = WITHIN.sub("内 ", text)
+    for t in cut(words):
         if _content(t):
             primary[t] = 1.0
-    for t in cut_for_search(text):  # the words inside long words, at half weight
+    for t in cut_for_search(words):  # the words inside long words, at half weight
         if _content(t) and t not in primary:
             primary[t] = 0.5
     expanded: dict[str, float] = {}

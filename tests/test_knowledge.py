@@ -13,7 +13,7 @@ from sqlalchemy import select
 from knowledge import ingest as ing
 from knowledge.bundled import ingest_bundled
 from knowledge.models import PolicyDocument
-from knowledge.search import rank, search
+from knowledge.search import parse_query, rank, search
 from knowledge.structure import parse
 from tests.platforms import web_say
 
@@ -398,3 +398,11 @@ def test_courtesies_do_not_lower_the_confidence(bundled):
     polite = rank(bundled, "你好，先问下 试用期最长能签几个月？谢谢", k=1)[0]
     assert (polite.clause.path, polite.clause.document.key) == (plain.clause.path, plain.clause.document.key)
     assert polite.confidence == pytest.approx(plain.confidence, abs=0.02)
+
+
+def test_a_period_ends_at_its_nei():
+    # jieba cuts "天内能" into 天/内能 (internal energy) and "时间内要" into 时间/内要: the words after
+    # the period's 内 are lost to the match.
+    assert {"内能", "内要"}.isdisjoint(parse_query("多少天内能申请行政复议 多长时间内要上社保").primary)
+    assert "申请" in parse_query("多少天内能申请行政复议").primary
+    assert "国内" in parse_query("国内企业").primary and "内部" in parse_query("单位内部").primary
