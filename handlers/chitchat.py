@@ -6,6 +6,7 @@ from __future__ import annotations
 from handlers import texts
 from handlers.clarify import clarify
 from handlers.context import Context
+from handlers.conversation import Conversation
 from handlers.messages import Reply
 from handlers.offer import show_answer
 from handlers.registry import intent
@@ -24,7 +25,14 @@ def greet(message, ctx: Context) -> Reply:
 @intent("off_topic")
 def off_topic(message, ctx: Context) -> Reply:
     """A private person's own affair, advertising, another body's business: no ticket; say whom this
-    account serves and where to go instead."""
+    account serves and where to go instead. A question the library answers gets the answer first
+    ("欠税的老板会不会被限制出境" reads as personal to the classifier, but the law answers it)."""
+    u = ctx.understood
+    found = u.answer(ctx.session) if u.question else None
+    if found is not None:
+        return show_answer(ctx, u, found, kind=u.ticket_kind, category=u.ticket_guess() or "policy")
+    # "那找谁问" next asks whom to contact about this very question.
+    Conversation(ctx.state, ctx.now).talked_about(kind="question", question=u.text)
     return Reply(texts.OFF_TOPIC, data={"off_topic": True})
 
 

@@ -17,6 +17,7 @@ from handlers import texts
 from handlers.context import Context
 from handlers.conversation import Conversation
 from handlers.messages import Reply
+from handlers.offer import show_answer
 from handlers.registry import answers, intent
 from handlers.understanding import CONTACT, Understanding
 from nlp import rules
@@ -45,7 +46,33 @@ def contact_lookup(message, ctx: Context) -> Reply:
     matter = _matter(text)
     if not matter and conv.topic.get("question"):
         matter = conv.topic["question"]  # "那具体找谁办" after a policy answer: who handles that
-    return cards_for(ctx, matter or text)
+    matter = matter or text
+    cards = book.lookup(ctx.session, matter)
+    if not cards and u.question:
+        # "罚款不服，复议该找谁": no card handles it, but the law names who does.
+        found = u.answer(ctx.session)
+        if found is not None:
+            return show_answer(ctx, u, found, kind=u.ticket_kind, category=u.ticket_guess() or "policy")
+    return cards_for(ctx, matter, cards)
+
+
+# After a card: "排污许可呢", "专利也是找他们吗", "公积金中心电话也给我一个" ask for another matter's card.
+FOLLOW_UP = re.compile(
+    r"^(那|还有|另外)?(?P<matter>[^，,。？?\s]{2,12}?)(的)?"
+    r"(呢|也是找(他们|他|她|这个部门|这里)吗?|也是(他们|他|她|这个部门)管吗?|也找(他们|他|她)吗?|"
+    r"(的)?(电话|联系方式)?也(给我|发我|说)(一个|一下)?|找谁呢?)[?？。!！]*$"
+)
+
+
+def follow_up(u: Understanding, ctx: Context) -> Reply | None:
+    """A short follow-up to a card just shown names the next matter; anything longer is a new message."""
+    conv = Conversation(ctx.state, ctx.now)
+    if conv.topic.get("kind") != "contact" or len(u.text) > 20:
+        return None
+    found = FOLLOW_UP.match(u.text.strip())
+    if found is None:
+        return None
+    return cards_for(ctx, found.group("matter"))
 
 
 def _matter(text: str) -> str:
@@ -54,15 +81,15 @@ def _matter(text: str) -> str:
     rest = CONTACT.sub(" ", text)
     rest = re.sub(
         r"那么|那|这个|这事|具体|请问|我想|我要|应该|一般|要|去|的|呢|吗|啊|呀|部门|单位|机构|问问|问一下|问|咨询|"
-        r"找|办理|怎么|联系|电话|谁|哪里|哪儿|[?？。,，!！\s]",
+        r"找|办理|怎么|联系|电话|谁|哪里|哪儿|反映|投诉|举报|[?？。,，!！\s]",
         "",
         rest,
     )
     return rest if len(rest) >= 2 else ""
 
 
-def cards_for(ctx: Context, matter: str) -> Reply:
-    cards = book.lookup(ctx.session, matter)
+def cards_for(ctx: Context, matter: str, cards: list[ContactCard] | None = None) -> Reply:
+    cards = book.lookup(ctx.session, matter) if cards is None else cards
     Conversation(ctx.state, ctx.now).talked_about(kind="contact", matter=matter)
     if cards:
         return Reply("\n\n".join(book.card_text(c) for c in cards), data={"cards": [_card(c) for c in cards]})

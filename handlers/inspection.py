@@ -20,6 +20,11 @@ from tickets.workdays import local_date
 ASKS = re.compile(
     r"(检查|执法|查|检测|抽查).{0,20}(备案|报备|批准|审批|合法|有没有手续|登记)|(备案|报备).{0,10}(检查|执法)"
 )
+# The inspectors are here (or were): not a question about inspections in general.
+AT_DOOR = re.compile(
+    r"来了|来查|来检查|上门|现在|今天|刚才|刚刚|正在|门口|到了|在我们|在厂|在店|来厂|进厂|来店|这次|这帮|这几个|他们|"
+    r"这些人"
+)
 
 
 REPORT = Option("submit", "反映“随意检查”问题（已为您填好情况，可匿名）", ("反映", "举报", "投诉", "要反映", "提交"))
@@ -31,6 +36,8 @@ def check(u: Understanding, ctx: Context) -> Reply | None:
         return _by_code(ctx, u.details.inspection_code)
     if not (ASKS.search(text) and u.question):  # "有备案吗" at the door, not a story about inspections
         return None
+    if not AT_DOOR.search(text) and u.answer(ctx.session) is not None:
+        return None  # "执法检查要不要提前报备": asked in general, the library answers it (the intent's handler)
     ent = service.enterprise_for(ctx.session, ctx.channel, ctx.user_id)
     named = next((d for d in ctx.session.scalars(select(Department)) if any(v in text for v in short_names(d))), None)
     if not ent.name:

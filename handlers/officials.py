@@ -24,6 +24,9 @@ def handle(message: IncomingMessage, ctx: Context, u: Understanding) -> Reply | 
     if official is None:
         if OFFICIAL_COMMAND.match(u.text) or u.text in ("帮助", "指令", "工作台"):
             return Reply(texts.UNBOUND_WECOM)
+        if u.intent == "chitchat" and not any(w in u.text for w in ("谢", "再见", "拜拜")):
+            # A greeting from 企业微信 is as likely a new official as an enterprise: both are told.
+            return Reply(f"{texts.WELCOME}\n\n如果您是承办部门的工作人员：{texts.UNBOUND_WECOM}")
         return None  # an enterprise writing from 企业微信: the ordinary conversation
     from handlers.groups import answer_app_prompt
 

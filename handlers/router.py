@@ -136,6 +136,7 @@ def anytime(u: Understanding, ctx: Context, conv: Conversation):
         status.rating_anytime,
         status.supplement,
         contact.confirm_call_out,
+        contact.follow_up,
         inspection.check,
     ):
         reply = check(u, ctx)

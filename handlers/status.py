@@ -15,6 +15,7 @@ from handlers.context import Context
 from handlers.conversation import Conversation, Option, numbered, pick
 from handlers.details import number
 from handlers.messages import Reply
+from handlers.offer import show_answer
 from handlers.registry import answers, intent
 from handlers.understanding import Understanding
 from nlp.categories import label
@@ -53,6 +54,10 @@ def ticket_status(message, ctx: Context) -> Reply:
         return timeline(ctx, u.details.ticket)
     mine = service.tickets_of(ctx.session, ctx.channel, ctx.user_id)
     if not mine:
+        # "部门办不了的诉求怎么提级": a question about appeals in general, from one who has none.
+        found = u.answer(ctx.session) if u.question else None
+        if found is not None:
+            return show_answer(ctx, u, found, kind="appeal", category="policy")
         return Reply("您还没有提交过诉求。直接描述遇到的问题，我们会转给负责的部门办理。")
     menu = [Option(t.number, f"{t.number} {label(t.category)} · {STATUS[t.status]}", (t.number,)) for t in mine]
     Conversation(ctx.state, ctx.now).ask("my_tickets", menu)

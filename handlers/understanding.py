@@ -25,7 +25,12 @@ from nlp.categories import KIND_OF, TICKET_CATEGORIES
 # it only when it is sure, and the offer to report it follows the answer.
 QUESTION = re.compile(
     r"吗|[?？]|怎么|怎样|如何|多少|多久|多长|几天|几个|几年|几级|几点|几号|哪天|在哪|哪些|哪个|哪里|哪一|哪类|"
-    r"是否|能否|能不能|可不可以|行不行|有没有|算不算|要不要|该不该|会不会|谁来|谁管|咋|呢$|"
+    r"是否|能否|能不能|可不可以|行不行|有没有|算不算|要不要|该不该|会不会|是不是|谁来|谁管|找谁|向谁|咋|呢$|"
+    # "这钱谁出", "得谁同意", "归哪边管", "复议找哪一级"
+    r"谁(出|付|掏|承担|负责|赔|批|同意|点头|说了算|举证|拿证据)|哪边|哪一级|哪级|哪方|哪家|"
+    # "告我们还是告派遣公司" (not "还是没解决"); "合规不", "有说法没", "有时间要求没有"
+    r"\S{2}还是(?!没|不(?!用|需要|要|是|给|算|交|缴)|一样|老样子|那样|很|太|要|得|会|希望|想|请|麻烦)|(合规|合法|违法|合理|正常|行|可以|对|算|有说法)(不|没|没有)$|"
+    r"有.{1,20}没有?$|"
     r"(?<!搞)(?<!弄)(?<!参加)(?<!整)(?<!填)(?<!交)(?<!开)什么(?!都|也)|啥(?!事没有|事也没有|也|都|事都)"
 )
 # Asking the government to do something: an appeal even when phrased as a question ("能不能帮忙协调").
@@ -36,12 +41,15 @@ REQUEST = re.compile(
 )
 # "办环评找谁", "公积金中心电话多少": whom to contact is asked in a few fixed ways.
 CONTACT = re.compile(
-    r"找谁|找哪个|找哪里|找哪|去哪(里|儿)?办|哪个部门|哪个单位|谁负责|谁管|归谁管|归哪|电话多少|电话是多少|"
+    r"找谁|向谁|跟谁|找哪个|找哪里|找哪|去哪(里|儿)?办|哪个部门|哪个单位|谁负责|谁管|归谁管|归哪|电话多少|电话是多少|"
     r"电话号码|联系方式|怎么联系|联系电话|联系人|对接人|负责人是谁"
 )
 CALL_ME = re.compile(
-    r"^(请|麻烦|你们)?.{0,4}(联系我|给我回(个)?电话|回个电话|派(个)?人(过来|来)|来一趟|上门(一趟)?)[吧。!！]*$"
+    r"^(请|麻烦|你们)?.{0,4}(联系我|给我回(个)?电话|回个电话|派(个)?人(过来|来)|来一趟|上门(一趟)?)"
+    r"[吧。!！，,\s]*(有(点)?(急事|事)|急事|很急|比较急|挺急的|尽快|快点)?[吧。!！]*$"
 )
+# "水压太低 找谁反映": asks whom to report to — a contact question, though it says 反映.
+ASKS_WHERE_TO_REPORT = re.compile(r"(找谁|向谁|跟谁|找哪个部门|找哪里|去哪(里|儿)?)(反映|投诉|举报|说|问)")
 OFFICIAL_COMMAND = re.compile(r"^(签收|办结|答复|退回|退单|提级|办不了|补充材料|延期|备注|查看|待办)(\s|$|YQ|yq)")
 
 
@@ -115,7 +123,9 @@ class Understanding:
         source, kind, category, confidence, _ = self._prediction
         if source == "rule":
             return category
-        if (self.asks_contact and not self.request) or CALL_ME.search(self.text):
+        if (self.asks_contact and (not self.request or ASKS_WHERE_TO_REPORT.search(self.text))) or CALL_ME.search(
+            self.text
+        ):
             return "contact_lookup"
         if source == "none":
             return "appeal"
