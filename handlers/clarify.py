@@ -12,7 +12,7 @@ from handlers.form import ask_category, change_details, draft_of, fill, next_ste
 from handlers.messages import Reply
 from handlers.offer import show_answer
 from handlers.registry import answers, intent
-from handlers.understanding import Understanding
+from handlers.understanding import Understanding, understand
 from nlp.categories import KIND_OF
 
 
@@ -41,6 +41,8 @@ def chosen(u: Understanding, ctx: Context) -> Reply | None:
     if conv.draft is None:
         return None
     choice = pick(u.text, conv.menu)
+    if choice is None and u.request and not u.question and not u.only_details:
+        return _more_of_the_matter(u, ctx, conv)
     if choice is None:
         # A changed name or phone, or "匿名", while the category is asked: noted, the question stays.
         draft = dict(conv.draft)
@@ -53,6 +55,12 @@ def chosen(u: Understanding, ctx: Context) -> Reply | None:
             if changed is None:
                 return None
             draft = dict(Conversation(ctx.state, ctx.now).draft or draft)
+        if not (u.details.anonymous or u.details.named):
+            # The enterprise moved on past the question (a name, a phone): the first guess stands for
+            # now, and the confirmation shows it with "不是这一类，重新选择" rather than asking again.
+            conv.keep(draft)
+            conv.answered()
+            return next_step(ctx, "收到。\n")
         conv.keep(draft)
         return Reply(
             "好的，已记下。请再选一下问题的类别：\n" + numbered(conv.menu),
@@ -68,3 +76,20 @@ def chosen(u: Understanding, ctx: Context) -> Reply | None:
     conv.keep(draft)
     conv.answered()
     return next_step(ctx)
+
+
+def _more_of_the_matter(u: Understanding, ctx: Context, conv: Conversation) -> Reply:
+    """ "他们都拖了半年了 帮我反映一下" while the category is asked: the same matter, told further. It
+    joins the draft's text, and the whole is classified again: sure now, the category is taken; still
+    unsure, the question is asked again with the new guesses."""
+    draft = {**(conv.draft or {}), "text": f"{(conv.draft or {}).get('text', '')}\n{u.text}".strip()}
+    whole = understand(draft["text"], ctx.services.classifier)
+    if whole.intent in ("appeal", "complaint", "policy"):
+        draft.update(category=whole.category, kind=whole.kind, confidence=whole.confidence)
+        draft["anonymous"] = False if whole.kind == "appeal" else draft.get("anonymous")
+        conv.keep(draft)
+        conv.answered()
+        return next_step(ctx, "好的，已补充到诉求里。\n")
+    guess = whole.ticket_guess() or draft.get("category") or "coordination"
+    draft.update(category=guess, kind=KIND_OF[guess])
+    return ask_category(ctx, draft=draft, codes=[guess] + [c for _, c, _ in whole.alternatives])

@@ -183,6 +183,9 @@ def check_turn(dialog: Dialog, reply: Reply, expect: dict[str, Any]) -> list[str
                 problems.append(f"ticket category {t.category}, expected {categories}")
             if "anonymous" in want and bool(t.anonymous) != bool(want["anonymous"]):
                 problems.append(f"ticket anonymous={t.anonymous}, expected {want['anonymous']}")
+            for words in want.get("text_contains") or []:
+                if words not in t.text:
+                    problems.append(f"ticket text lacks {words!r}")
     if expect.get("no_ticket") and dialog.new_tickets:
         problems.append(f"expected no ticket, got {[t.category for t in dialog.new_tickets]}")
     citations = data.get("citations") or []
