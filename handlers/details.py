@@ -87,6 +87,12 @@ ORG_SUFFIX = (
     "烧烤",
     "火锅",
     "茶楼",
+    # a 个体户's shop is named by what it is: 拉条子馆, 裁缝铺, 豆腐坊
+    "馆",
+    "铺",
+    "坊",
+    "旅行社",
+    "加油站",
 )
 _SUFFIX = "|".join(sorted(map(re.escape, ORG_SUFFIX), key=len, reverse=True))
 _NAME_CHARS = r"[\u4e00-\u9fa5A-Za-z0-9（）()·&\-]"
@@ -98,6 +104,10 @@ _NAMED = re.compile(
 _STANDING = re.compile(rf"^({_NAME_CHARS}{{2,40}}?(?:{_SUFFIX}))$")
 _EMBEDDED = re.compile(
     rf"((?:[\u4e00-\u9fa5]{{2,6}}(?:市|县|区|州|镇|乡|旗))?{_NAME_CHARS}{{2,30}}?(?:有限责任公司|股份有限公司|有限公司|合作社))"
+)
+# A whole message that is a place and a shop's name ("伊宁市王某拉条子馆"): a name even without 有限公司.
+_PLACED = re.compile(
+    rf"^((?:[\u4e00-\u9fa5]{{2,6}}(?:市|县|区|州|镇|乡|旗)){_NAME_CHARS}{{2,30}}?(?:{_SUFFIX}))(?:[\s,，、]+[\d\s\-]{{7,}})?$"
 )
 _NOT_A_NAME_START = (
     "我们",
@@ -139,14 +149,14 @@ _NOT_A_NAME_START = (
 _NOT_A_NAME_WORDS = re.compile(
     r"不想|不用|不要|不方便|不留|不告诉|算了|匿名|保密|不说|先不|为什么|干嘛|凭什么|怎么|什么|"
     r"吗|呢|吧|？|\?|哪|谁|多少|能不能|可以|可不可以|是否|帮我|请|谢谢|你好|您好|诉求|投诉|举报|"
-    r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅"
+    r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅|有个|有家|有一家"
 )
 
 
 def company_name_in(text: str) -> str | None:
     """A company's name the message states ("我们是…机械厂", "…有限公司"), or None."""
     clean = rules.normalise(text)
-    for pattern in (_NAMED, _EMBEDDED):
+    for pattern in (_NAMED, _EMBEDDED, _PLACED):
         for m in pattern.finditer(clean):
             name = m.group(1).strip(" ，,。.:：")
             if _plausible_name(name):

@@ -58,6 +58,9 @@ def test_what_is_not_a_company_name(text):
         ("企业名称：伊宁市好运来餐饮有限公司", "伊宁市好运来餐饮有限公司"),
         ("我是开小饭馆的个体户", None),
         ("下游一家公司欠我们货款", None),
+        ("伊宁市王某拉条子馆", "伊宁市王某拉条子馆"),  # a shop's name with its place, alone
+        ("霍城县某某裁缝铺 138 9991 2300", "霍城县某某裁缝铺"),
+        ("伊宁市有个饭馆", None),
     ],
 )
 def test_a_company_name_stated_in_a_message(text, name):
