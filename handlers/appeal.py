@@ -192,7 +192,9 @@ def appeal(message, ctx: Context) -> Reply:
         found = u.answer(ctx.session)
         if found is not None:
             return show_answer(ctx, u, found, kind=u.kind, category=u.category)
-    return start(
+    # A bare question the library does not answer is told so before the form: the department answers it.
+    bare_question = u.question and not u.request and u.kind == "appeal"
+    reply = start(
         ctx,
         draft_of(
             u,
@@ -202,7 +204,11 @@ def appeal(message, ctx: Context) -> Reply:
             confidence=u.confidence,
             alternatives=[c for _, c, _ in u.alternatives],
         ),
+        texts.NOT_IN_LIBRARY if bare_question else "",
     )
+    if bare_question:  # "那具体找谁办" next asks whom to contact about it
+        Conversation(ctx.state, ctx.now).talked_about(kind="question", question=u.text)
+    return reply
 
 
 @answers("appeal_text")

@@ -42,9 +42,7 @@ def answer_or_offer(ctx: Context, u: Understanding, asked: bool = False) -> Repl
     return start(
         ctx,
         draft_of(u, text=u.text, kind="appeal", category="policy", confidence=u.confidence, extra={"shown": []}),
-        "政策库里没有找到能直接回答这个问题的条款，我们把问题转给负责部门，由他们答复您（不需要可回复“取消”）。\n"
-        if u.question or asked
-        else "",
+        texts.NOT_IN_LIBRARY if u.question or asked else "",
     )
 
 

@@ -42,3 +42,8 @@ UNBOUND_WECOM = (
     "您的企业微信账号还没有绑定到本平台的工作人员账号，暂时不能办理工单。\n"
     "请联系本单位管理员或营商办，在管理后台“工作人员”中为您填写企业微信账号（UserID）后再试。"
 )
+
+# A question the library does not answer goes to the department; the enterprise is told so first.
+NOT_IN_LIBRARY = (
+    "政策库里没有找到能直接回答这个问题的条款，我们把问题转给负责部门，由他们答复您（不需要可回复“取消”）。\n"
+)
