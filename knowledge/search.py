@@ -70,9 +70,10 @@ ANSWER_KINDS = [
     ),
     (
         re.compile(
-            r"多少钱|罚多少|赔多少|补偿多少|给多少|交多少|多少倍|几倍|比例|百分之|怎么算|咋算|标准|上限|最多.{0,3}(罚|赔|交)"
+            r"多少钱|罚多少|赔多少|补偿多少|给多少|交多少|多少倍|几倍|比例|百分之|几个点|多少个点|几成|怎么算|咋算|标准|上限|"
+            r"最多.{0,3}(罚|赔|交)"
         ),
-        re.compile(r"[\d十百千万]+元|倍|百分之|比例|计算|标准|以下的?罚款|以上.{0,6}以下"),
+        re.compile(r"[\d十百千万]+元|倍|百分之|[%％]|比例|计算|标准|以下的?罚款|以上.{0,6}以下"),
     ),
     (
         re.compile(r"能不能|可不可以|可以吗|能否|行不行|行吗|有权|合法吗|合理吗|允许|必须|要不要|是不是.{0,6}(得|要)"),
@@ -321,6 +322,7 @@ def candidates(
     found = []
     for i in chosen:
         article = 1.0 if articles and idx.entries[i].path in articles and named[i] > 0 else 0.0
+        kind = sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1)
         found.append(
             Candidate(
                 i,
@@ -339,7 +341,10 @@ def candidates(
                     "article": article,
                     "practical": practical,
                     "unknown": unknown,
-                    "kind": sum(1.0 for answer in wants if answer.search(idx.entries[i].text)) / (len(wants) or 1),
+                    "kind": kind,
+                    # A question that wants a period or an amount, put to a clause that names none, is
+                    # mostly one whose figure local rules set (this year's rate, the minimum pay).
+                    "unmet": 1.0 if wants and not kind else 0.0,
                     "support": (by_document[idx.entries[i].document_id] - float(lexical[i])) / total,
                 },
                 matched[i],
@@ -429,6 +434,7 @@ CONFIDENCE_INPUTS = (
     "unknown",
     "centroid",
     "agree",
+    "unmet",
 )
 
 
@@ -444,6 +450,7 @@ def confidence_inputs(score: float, margin: float, features: dict[str, float]) -
         features["unknown"],
         features["centroid"],
         features["agree"],
+        features["unmet"],
     ]
 
 
