@@ -7,10 +7,21 @@ router, which handles it as what it is and keeps the draft for "继续".
 
 from __future__ import annotations
 
+import re
+
 from handlers import form, texts
 from handlers.context import Context
 from handlers.conversation import Conversation, pick
-from handlers.details import CANCEL, NO, bare, looks_like_company_name, one_of, strip_name, valid_credit_code
+from handlers.details import (
+    ACKNOWLEDGED,
+    CANCEL,
+    NO,
+    bare,
+    looks_like_company_name,
+    one_of,
+    strip_name,
+    valid_credit_code,
+)
 from handlers.form import asking, cancel, change_details, draft_of, fill, next_step, start, submit
 from handlers.messages import Reply
 from handlers.offer import show_answer
@@ -19,6 +30,11 @@ from handlers.understanding import Understanding
 from nlp.categories import KIND_OF
 
 SKIP = ("跳过", "不留", "不想留", "不方便留", "不留了", "不告诉", "不想说", "不想给", "不给")
+# A question about the name asked for, not a new subject: "个体户没有公司名 写啥", "要写全称吗".
+ABOUT_THE_NAME = re.compile(
+    r"(个体|没有?(公司|企业|执照|营业执照|名字|名称|字号)|没注册|还没办执照|字号|名字|名称|全称|简称|店名)"
+    r".{0,12}(写啥|写什么|填啥|填什么|怎么写|怎么填|咋写|咋填|写哪个|填哪个|怎么办|咋办|行吗|行不行|可以吗|要全称|全称吗)"
+)
 
 
 # -- answers to the form's questions --------------------------------------------------------------
@@ -32,6 +48,8 @@ def on_answer(u: Understanding, ctx: Context) -> Reply | None:
         return None
     if one_of(u.text, CANCEL) and asking != "confirm":
         return cancel(ctx)
+    if one_of(u.text, ACKNOWLEDGED) and asking in ("anonymity", "company_name", "phone", "confirm"):
+        return next_step(ctx, "好的。需要提交的话请接着回答；不需要可回复“取消”。\n")
     if asking == "anonymity":
         choice = None
         if len(u.text) <= 20 and (u.details.anonymous or u.details.named):  # "不用匿名" before "匿名"
@@ -64,7 +82,21 @@ def _anonymity_said(u: Understanding, conv: Conversation, draft: dict) -> str | 
     return "explain"
 
 
+def _named_said(u: Understanding, ctx: Context, draft: dict) -> Reply | None:
+    """ "不匿名", "实名" while the name or phone is asked: the report stays named, the question stays."""
+    if not u.details.named or u.details.anonymous or len(u.text) > 20:
+        return None
+    draft["anonymous"] = False if draft["kind"] == "complaint" else draft.get("anonymous")
+    Conversation(ctx.state, ctx.now).keep(draft)
+    return next_step(ctx, "好的，实名反映。\n")
+
+
 def _on_name(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Reply | None:
+    if ABOUT_THE_NAME.search(u.text) and len(u.text) <= 30 and not u.details.company:
+        return asking(texts.WHAT_NAME, "company_name")
+    named = _named_said(u, ctx, draft)
+    if named is not None:
+        return named
     said = _anonymity_said(u, conv, draft)
     if said == "anonymous":  # "不想留名字" in a disturbance report: anonymous, no name asked again
         conv.keep(draft)
@@ -110,6 +142,9 @@ def _surely_something_else(u: Understanding) -> bool:
 
 
 def _on_phone(u: Understanding, ctx: Context, conv: Conversation, draft: dict) -> Reply | None:
+    named = _named_said(u, ctx, draft)
+    if named is not None:
+        return named
     said = _anonymity_said(u, conv, draft)
     if said == "anonymous":
         conv.keep(draft)
@@ -143,7 +178,7 @@ def _on_confirm(u: Understanding, ctx: Context, conv: Conversation, draft: dict)
     if changed is not None:
         return changed
     if u.only_details or (
-        looks_like_company_name(u.text)
+        looks_like_company_name(u.text, asked=False)
         and not u.question
         and not _surely_something_else(u)
         and not pick(u.text, conv.menu)

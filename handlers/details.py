@@ -149,7 +149,9 @@ _NOT_A_NAME_START = (
 _NOT_A_NAME_WORDS = re.compile(
     r"不想|不用|不要|不方便|不留|不告诉|算了|匿名|保密|不说|先不|为什么|干嘛|凭什么|怎么|什么|"
     r"吗|呢|吧|？|\?|哪|谁|多少|能不能|可以|可不可以|是否|帮我|请|谢谢|你好|您好|诉求|投诉|举报|"
-    r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅|有个|有家|有一家"
+    r"查询|进度|取消|继续|提交|确认|电话|手机|号码|等一下|等等|稍等|我的|我们的|我自己|大厅|有个|有家|有一家|"
+    # acknowledgements and small talk
+    r"知道了|明白|了解了|懂了|好的|好嘞|收到|没问题|没事|不客气|辛苦|再见|拜拜|哈哈|嗯|哦|噢"
 )
 
 
@@ -164,12 +166,16 @@ def company_name_in(text: str) -> str | None:
     return None
 
 
-def looks_like_company_name(text: str) -> bool:
-    """An answer to "请告诉我们企业名称": an organisation's name, not a question, refusal or command."""
+def looks_like_company_name(text: str, *, asked: bool = True) -> bool:
+    """An answer to "请告诉我们企业名称": an organisation's name, not a question, refusal or command.
+    A name sent when none was asked (at the confirmation) must have an organisation's shape (…有限公司,
+    …超市, a place and a shop's name): "知道了" there is an acknowledgement, not a new name."""
     if one_of(text, YES + NO + CANCEL + CONTINUE):
         return False
     name = strip_name(text)
-    return _plausible_name(name) and (bool(_STANDING.match(name)) or len(name) <= 20)
+    if not _plausible_name(name):
+        return False
+    return bool(_STANDING.match(name) or _PLACED.match(name)) or (asked and len(name) <= 20)
 
 
 def strip_name(text: str) -> str:
@@ -297,6 +303,8 @@ YES = (
     "反映",
     "帮我提交",
 )
+# An acknowledgement: neither yes nor no. At an open question it gets the question again, not a guess.
+ACKNOWLEDGED = ("知道了", "知道", "明白", "明白了", "了解", "了解了", "懂了", "收到", "哦", "噢", "晓得了", "清楚了")
 NO = (
     "不用",
     "不用了",

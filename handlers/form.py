@@ -179,7 +179,9 @@ def fill(draft: dict, u: Understanding) -> None:
     """The slots a message of details fills: name, phone, a valid credit code."""
     d = u.details
     name = d.company or (
-        strip_name(u.text) if not d.phones and not d.credit_codes and looks_like_company_name(u.text) else None
+        strip_name(u.text)
+        if not d.phones and not d.credit_codes and looks_like_company_name(u.text, asked=False)
+        else None
     )
     if name:
         draft["name"] = name

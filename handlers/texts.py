@@ -44,6 +44,11 @@ UNBOUND_WECOM = (
 )
 
 # A question the library does not answer goes to the department; the enterprise is told so first.
+# The company-name question asked about ("个体户没有公司名 写啥"): what to write, then the question again.
+WHAT_NAME = (
+    "写营业执照上的名称即可：公司写全称（如“伊宁市某某有限公司”）；个体户写执照上的字号或店名（如“伊宁市王某拉条子馆”），"
+    "没有字号的写经营者姓名；还没办执照的写您的姓名和店名。\n请告诉我们企业名称："
+)
 NOT_IN_LIBRARY = (
     "政策库里没有找到能直接回答这个问题的条款，我们把问题转给负责部门，由他们答复您（不需要可回复“取消”）。\n"
 )

@@ -44,10 +44,21 @@ def test_phones_in_every_common_form(text, expected):
         "你们能不能快点",
         "13899912345",
         "我们厂的变压器坏了",
+        "知道了",
+        "明白了 谢谢",
+        "收到",
     ],
 )
 def test_what_is_not_a_company_name(text):
     assert not looks_like_company_name(text)
+
+
+def test_a_name_sent_unasked_must_have_an_organisations_shape():
+    # at the confirmation nothing asks for a name: a short word is not taken as one
+    assert looks_like_company_name("老王烧烤")
+    assert not looks_like_company_name("老王家", asked=False)
+    assert looks_like_company_name("伊宁市某某商贸有限公司", asked=False)
+    assert looks_like_company_name("伊宁市王某拉条子馆", asked=False)
 
 
 @pytest.mark.parametrize(
