@@ -119,6 +119,15 @@ def route(session: Session, category: str, text: str, region: str = "") -> direc
     return best
 
 
+def categories_reaching_named(session: Session, text: str, categories: list[str], region: str = "") -> list[str]:
+    """Those of `categories` whose ticket for this text would go to a department the text names
+    ("想请市场监管局来指导…": the category routed there settles a close call)."""
+    named = {d.id for d in access.departments_named(session, text)}
+    if not named:
+        return []
+    return [c for c in categories if (rule := route(session, c, text, region)) and rule.department_id in named]
+
+
 def create_ticket(
     session: Session,
     *,
